@@ -1,0 +1,83 @@
+/**
+ * TensorFlow.js backend selection. `auto` prefers @tensorflow/tfjs-node-gpu, then @tensorflow/tfjs-node
+ * (optional peers, picked up only when installed and loadable), then the wasm backend, then the pure-JS cpu
+ * backend. Everything else in runtime/ uses `tf` from here, through the public tfjs-core API only.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { UsageError } from '../core/errors.js';
+import type { Logger } from '../core/logger.js';
+import { silentLogger } from '../core/logger.js';
+
+export { tf };
+
+export const backendNames = ['auto', 'tfjs-node-gpu', 'tfjs-node', 'wasm', 'cpu'] as const;
+export type BackendName = (typeof backendNames)[number];
+
+/** What a session runs on: our name for it and tfjs's registered backend name. */
+export interface BackendInfo {
+  name: Exclude<BackendName, 'auto'>;
+  tfBackend: string;
+}
+
+let current: BackendInfo | undefined;
+
+async function tryNode(pkg: 'tfjs-node-gpu' | 'tfjs-node', logger: Logger): Promise<boolean> {
+  try {
+    // Optional peers: the specifier is computed so bundlers and tsc do not require them to exist.
+    const spec = `@tensorflow/${pkg}`;
+    await import(spec);
+    if (!tf.findBackend('tensorflow')) return false;
+    return await tf.setBackend('tensorflow');
+  } catch (e) {
+    logger.debug(`backend ${pkg} not available: ${(e as Error).message.split('\n')[0]}`);
+    return false;
+  }
+}
+
+async function tryWasm(logger: Logger): Promise<boolean> {
+  try {
+    await import('@tensorflow/tfjs-backend-wasm');
+    return await tf.setBackend('wasm');
+  } catch (e) {
+    logger.debug(`wasm backend not available: ${(e as Error).message.split('\n')[0]}`);
+    return false;
+  }
+}
+
+async function tryCpu(): Promise<boolean> {
+  await import('@tensorflow/tfjs-backend-cpu');
+  return tf.setBackend('cpu');
+}
+
+/**
+ * Selects and initialises a backend once per process (tfjs has one global backend). Asking again for
+ * the same or `auto` returns the current one; asking for another switches.
+ */
+export async function initBackend(name: BackendName = 'auto', logger: Logger = silentLogger): Promise<BackendInfo> {
+  if (!(backendNames as readonly string[]).includes(name)) {
+    throw new UsageError(`unknown backend '${name}'`, `use one of: ${backendNames.join(', ')}`);
+  }
+  if (current && (name === 'auto' || name === current.name)) return current;
+  const order: Exclude<BackendName, 'auto'>[] = name === 'auto' ? ['tfjs-node-gpu', 'tfjs-node', 'wasm', 'cpu'] : [name];
+  for (const b of order) {
+    let ok = false;
+    if (b === 'tfjs-node-gpu' || b === 'tfjs-node') ok = await tryNode(b, logger);
+    else if (b === 'wasm') ok = await tryWasm(logger);
+    else ok = await tryCpu();
+    if (ok) {
+      await tf.ready();
+      // Kernels here never rely on tfjs's debug checks; keep its production mode quiet and fast.
+      tf.env().set('PROD', true);
+      current = { name: b, tfBackend: tf.getBackend() };
+      logger.debug(`tfjs backend: ${b} (${current.tfBackend})`);
+      return current;
+    }
+    if (name !== 'auto') throw new UsageError(`backend '${b}' is not available on this machine`, b.startsWith('tfjs-node') ? `install @tensorflow/${b} or use --backend auto` : undefined);
+  }
+  throw new UsageError('no TensorFlow.js backend could be initialised');
+}
+
+/** The backend chosen by initBackend, if any. */
+export function currentBackend(): BackendInfo | undefined {
+  return current;
+}
