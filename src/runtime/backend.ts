@@ -20,6 +20,37 @@ export interface BackendInfo {
 }
 
 let current: BackendInfo | undefined;
+let gradientsLoaded = false;
+
+/**
+ * tfjs-core alone registers no gradients; the @tensorflow/tfjs bundle does, into tfjs's global gradient
+ * registry (shared with our tfjs-core). Its ESM sources cannot be imported piecemeal under Node, so load
+ * the bundle once, when a backend is first initialised (never for `--help`).
+ */
+async function loadGradients(): Promise<void> {
+  if (gradientsLoaded) return;
+  tf.env().set('PROD', true); // keeps the bundle's "install tfjs-node" banner quiet
+  await import('@tensorflow/tfjs');
+  registerZeroGradients();
+  gradientsLoaded = true;
+}
+
+/**
+ * Comparisons and logical ops have no gradient in tfjs; a model's own Where(Greater(x), ...) then breaks
+ * training although no gradient flows through the condition. Register zero gradients for them once.
+ */
+function registerZeroGradients(): void {
+  const binary = ['Greater', 'GreaterEqual', 'Less', 'LessEqual', 'Equal', 'NotEqual', 'LogicalAnd', 'LogicalOr', 'LogicalXor'];
+  const unary = ['LogicalNot', 'IsNan', 'IsInf', 'IsFinite', 'Sign', 'Floor', 'Ceil', 'Round'];
+  for (const kernelName of binary) {
+    if (tf.getGradient(kernelName)) continue;
+    tf.registerGradient({ kernelName, inputsToSave: ['a', 'b'], gradFunc: (_dy, saved) => ({ a: () => tf.zerosLike(saved[0]!), b: () => tf.zerosLike(saved[1]!) }) });
+  }
+  for (const kernelName of unary) {
+    if (tf.getGradient(kernelName)) continue;
+    tf.registerGradient({ kernelName, inputsToSave: ['x'], gradFunc: (_dy, saved) => ({ x: () => tf.zerosLike(saved[0]!) }) });
+  }
+}
 
 async function tryNode(pkg: 'tfjs-node-gpu' | 'tfjs-node', logger: Logger): Promise<boolean> {
   try {
@@ -57,6 +88,7 @@ export async function initBackend(name: BackendName = 'auto', logger: Logger = s
   if (!(backendNames as readonly string[]).includes(name)) {
     throw new UsageError(`unknown backend '${name}'`, `use one of: ${backendNames.join(', ')}`);
   }
+  await loadGradients();
   if (current && (name === 'auto' || name === current.name)) return current;
   const order: Exclude<BackendName, 'auto'>[] = name === 'auto' ? ['tfjs-node-gpu', 'tfjs-node', 'wasm', 'cpu'] : [name];
   for (const b of order) {

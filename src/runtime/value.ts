@@ -10,6 +10,7 @@ import { ModelError } from '../core/errors.js';
 import { float16BitsToFloat32, float32ToFloat16Bits, bfloat16BitsToFloat32, float32ToBfloat16Bits } from '../core/float16.js';
 import { arrayTypeOf, sizeOf, Tensor, type NumericArray, type TensorData } from '../ir/tensor.js';
 import { tf } from './backend.js';
+import { decodeMiniFloat, encodeMiniFloat, isMiniFloat } from './util/minifloat.js';
 
 /** The tfjs dtype an ONNX type is computed in. */
 export function tfDtypeOf(dataType: number): 'float32' | 'int32' | 'bool' | 'string' {
@@ -90,7 +91,9 @@ export class RTensor {
     if (!this._tf) {
       const dtype = tfDtypeOf(this.dataType);
       if (dtype === 'string') throw new ModelError(`string tensors cannot be computed with tfjs`);
-      this._tf = tf.tensor(hostToTfArray(this.dataType, this._host!), this.dims, dtype);
+      // tf.keep: the first access may happen inside a kernel's tf.tidy, which must not free a tensor this
+      // RTensor (possibly a session constant) goes on pointing at.
+      this._tf = tf.keep(tf.tensor(hostToTfArray(this.dataType, this._host!), this.dims, dtype));
     }
     return this._tf;
   }
@@ -152,6 +155,11 @@ export function toCanonical(dataType: number, values: ArrayLike<number>): Numeri
     for (let i = 0; i < n; i++) out[i] = BigInt(Math.trunc(values[i]!));
     return out;
   }
+  if (isMiniFloat(dataType)) {
+    const out = new Uint8Array(n);
+    for (let i = 0; i < n; i++) out[i] = encodeMiniFloat(values[i]!, dataType);
+    return out;
+  }
   if (isFloatType(dataType) && dataType !== DataType.FLOAT && dataType !== DataType.DOUBLE) {
     throw new ModelError(`computing in ${dataTypeName(dataType)} is not supported`);
   }
@@ -169,6 +177,7 @@ export function toCanonical(dataType: number, values: ArrayLike<number>): Numeri
 export function decodeToNumbers(dataType: number, data: NumericArray): number[] {
   if (dataType === DataType.FLOAT16) return Array.from(data as Uint16Array, float16BitsToFloat32);
   if (dataType === DataType.BFLOAT16) return Array.from(data as Uint16Array, bfloat16BitsToFloat32);
+  if (isMiniFloat(dataType)) return Array.from(data as Uint8Array, (c) => decodeMiniFloat(c, dataType));
   return Array.from(data as ArrayLike<number | bigint>, Number);
 }
 

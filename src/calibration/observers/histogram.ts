@@ -1,0 +1,76 @@
+/**
+ * A histogram of a tensor's values over a range symmetric around 0, grown as batches arrive, as
+ * onnxruntime's HistogramCollector.collect_value / merge_histogram does (calibrate.py): the first batch
+ * sets the range [-t, t] with t = max |x|; a later batch beyond it widens the range by whole bins of the
+ * same width on both sides, so earlier counts are kept exactly. The percentile, entropy and mse observers
+ * choose their ranges from it.
+ */
+
+export class Histogram {
+  /** Counts per bin; bin i covers [edge(i), edge(i + 1)). */
+  counts: Float64Array;
+  /** Half-width of the range: the bins cover [-threshold, threshold]. */
+  threshold = 0;
+  min = Infinity;
+  max = -Infinity;
+  count = 0;
+  private readonly initialBins: number;
+
+  constructor(bins = 2048) {
+    if (!Number.isInteger(bins) || bins < 2 || bins % 2 !== 0) throw new RangeError(`histogram bins must be an even integer >= 2, got ${bins}`);
+    this.initialBins = bins;
+    this.counts = new Float64Array(0);
+  }
+
+  get bins(): number {
+    return this.counts.length;
+  }
+
+  /** The lower edge of bin i (i = bins gives the upper end of the range). */
+  edge(i: number): number {
+    return -this.threshold + (2 * this.threshold * i) / this.counts.length;
+  }
+
+  update(values: ArrayLike<number>): void {
+    if (values.length === 0) return;
+    let lo = Infinity;
+    let hi = -Infinity;
+    for (let i = 0; i < values.length; i++) {
+      const v = values[i]!;
+      if (v < lo) lo = v;
+      if (v > hi) hi = v;
+    }
+    if (!Number.isFinite(lo) || !Number.isFinite(hi)) throw new RangeError('observed a non-finite value (NaN or infinity) during calibration');
+    this.min = Math.min(this.min, lo);
+    this.max = Math.max(this.max, hi);
+    const t = Math.max(Math.abs(lo), Math.abs(hi));
+    if (this.counts.length === 0) {
+      this.counts = new Float64Array(this.initialBins);
+      this.threshold = t;
+    } else if (t > this.threshold) {
+      if (this.threshold === 0) {
+        // Everything so far was 0: it stays in the middle bin of the new range.
+        const zeros = this.counts.reduce((a, b) => a + b, 0);
+        this.counts = new Float64Array(this.counts.length);
+        this.threshold = t;
+        this.counts[this.binOf(0)]! += zeros;
+      } else {
+        const stride = (2 * this.threshold) / this.counts.length;
+        const half = Math.floor((t - this.threshold) / stride) + 1;
+        const grown = new Float64Array(this.counts.length + 2 * half);
+        grown.set(this.counts, half);
+        this.counts = grown;
+        this.threshold = this.threshold + half * stride;
+      }
+    }
+    for (let i = 0; i < values.length; i++) this.counts[this.binOf(values[i]!)]! += 1;
+    this.count += values.length;
+  }
+
+  private binOf(v: number): number {
+    const n = this.counts.length;
+    if (this.threshold === 0) return n >> 1;
+    const b = Math.floor(((v + this.threshold) / (2 * this.threshold)) * n);
+    return b < 0 ? 0 : b >= n ? n - 1 : b;
+  }
+}

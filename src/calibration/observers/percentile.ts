@@ -1,0 +1,44 @@
+/**
+ * The percentile observer: the range that keeps `percentile` % of the values, cutting the same share
+ * from each tail, read off the cumulative histogram (onnxruntime HistogramCollector.compute_percentile
+ * for asymmetric ranges), and never wider than the values seen.
+ */
+import { Histogram } from './histogram.js';
+import type { RangeObserver } from './observer.js';
+
+export class PercentileObserver implements RangeObserver {
+  readonly hist: Histogram;
+  readonly percentile: number;
+
+  constructor(percentile = 99.99, bins = 2048) {
+    if (!(percentile > 0 && percentile <= 100)) throw new RangeError(`percentile must be in (0, 100], got ${percentile}`);
+    this.percentile = percentile;
+    this.hist = new Histogram(bins);
+  }
+
+  get count(): number {
+    return this.hist.count;
+  }
+
+  update(values: ArrayLike<number>): void {
+    this.hist.update(values);
+  }
+
+  range(): { min: number; max: number } {
+    const h = this.hist;
+    if (h.count === 0) return { min: 0, max: 0 };
+    const cut = (100 - this.percentile) / 200;
+    // numpy.searchsorted(cdf, q): the first bin whose cumulative share reaches q.
+    const search = (q: number): number => {
+      let acc = 0;
+      for (let i = 0; i < h.bins; i++) {
+        acc += h.counts[i]! / h.count;
+        if (acc >= q) return i;
+      }
+      return h.bins - 1;
+    };
+    const lo = h.edge(search(cut));
+    const hi = h.edge(search(1 - cut) + 1);
+    return { min: Math.max(lo, h.min), max: Math.min(hi, h.max) };
+  }
+}

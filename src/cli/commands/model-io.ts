@@ -1,0 +1,55 @@
+/**
+ * Model files for the commands: load with the bytes on disk (model file + external data), save and
+ * measure what was written. Imported lazily by the actions (it pulls in protobufjs through onnx/).
+ */
+import { mkdir } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
+import type { Model } from '../../ir/model.js';
+import { encodingOf, type ModelEncoding } from '../../onnx/encoding.js';
+import { loadModel, saveModel, serializeModel } from '../../onnx/index.js';
+import { allConstants, bytesOnDisk, tensorBytes, type FileBytes } from '../../report/size.js';
+
+/** A loaded model and the bytes of the files it came from. */
+export interface LoadedModel {
+  model: Model;
+  files: FileBytes;
+}
+
+/** The external data files a loaded model was read from (real paths), as onnx/load recorded them. */
+export function externalFilesOf(model: Model): string[] {
+  return encodingOf<ModelEncoding>(model.encoding, 'onnx.model')?.externalFiles.slice() ?? [];
+}
+
+/**
+ * Loads a model file; its bytes count the model file and the external data files it references. The
+ * summary's `path` is the path as the user gave it.
+ */
+export async function openModel(path: string): Promise<LoadedModel> {
+  const model = await loadModel(path);
+  return { model, files: { ...bytesOnDisk(resolve(path), externalFilesOf(model)), path } };
+}
+
+/** The bytes a model would take as one file (for --dry-run and in-memory models). */
+export function bytesInMemory(model: Model): FileBytes {
+  return { bytes: serializeModel(model).byteLength, files: [] };
+}
+
+/**
+ * Saves a model (creating the output folder) and returns the bytes written. A save writes an external
+ * data file only when the model had external tensors or would pass protobuf's 2 GiB; in that case the
+ * saved file is read back to learn exactly which data files it references.
+ */
+export async function writeModel(model: Model, out: string, force: boolean, hadExternal: boolean): Promise<FileBytes> {
+  await mkdir(dirname(resolve(out)), { recursive: true });
+  await saveModel(model, out, { force });
+  const first = bytesOnDisk(resolve(out));
+  if (!hadExternal && initializerBytes(model) < 2 ** 31 - 64 * 2 ** 20) return first;
+  const reread = await loadModel(out);
+  return bytesOnDisk(resolve(out), externalFilesOf(reread));
+}
+
+function initializerBytes(model: Model): number {
+  let n = 0;
+  for (const c of allConstants(model)) n += tensorBytes(c.tensor);
+  return n;
+}

@@ -1,0 +1,297 @@
+/**
+ * What every compressing command does around its pass: plan the outputs (CLI.md naming, never the
+ * input, an existing file only with --force), load the pass, then for each input model in turn: load,
+ * compress, save, measure, write the report, and say what happened. One model's failure does not stop
+ * the others; the exit code is the worst outcome, and with several models a summary lists each result.
+ *
+ * Options arrive validated (each command parses its flags into a typed object before calling here).
+ */
+import { existsSync, realpathSync, statSync } from 'node:fs';
+import { basename, dirname, extname, join, resolve } from 'node:path';
+import { ExitCode, UsageError } from '../../core/errors.js';
+import type { Context } from '../../core/logger.js';
+import type { Model } from '../../ir/model.js';
+import type { Report } from '../../report/schema.js';
+import type { CommonOptions, DataOptions } from '../options.js';
+import type { CliState } from '../program.js';
+import { describeError, paintErrorLines } from '../sink.js';
+import { loadPass, type LoadedPass, type PassContext, type PassName } from './registry.js';
+
+/** One input model and where its results go. */
+export interface PlannedOutput {
+  input: string;
+  output: string;
+  /** undefined with --no-report */
+  reportPath?: string;
+}
+
+/** `model.onnx` -> `model.quantize.onnx` (any extension is replaced; a name without one gets `.onnx`). */
+export function defaultOutputName(input: string, command: string): string {
+  const base = basename(input);
+  const ext = extname(base);
+  const stem = ext ? base.slice(0, -ext.length) : base;
+  return `${stem}.${command}.onnx`;
+}
+
+function sameFile(a: string, b: string): boolean {
+  if (resolve(a) === resolve(b)) return true;
+  try {
+    return realpathSync(a) === realpathSync(b);
+  } catch {
+    return false;
+  }
+}
+
+/** The input model exists and is a file (a usage error otherwise, exit 2). */
+export function checkInput(input: string): void {
+  let info;
+  try {
+    info = statSync(input);
+  } catch {
+    throw new UsageError(`model file '${input}' does not exist`);
+  }
+  if (info.isDirectory()) throw new UsageError(`'${input}' is a folder, not an ONNX model file`, 'give the path of the .onnx file');
+}
+
+/**
+ * Output and report paths for each input (CLI.md): beside the input by default; `-o` names the file for
+ * one input, a folder for several. Checked before any work: the input exists and is a file, the output
+ * is not the input, an existing output needs --force (unless --dry-run, which writes nothing).
+ */
+export function planOutput(command: string, input: string, common: CommonOptions, several: boolean): PlannedOutput {
+  checkInput(input);
+  let output: string;
+  if (common.output === undefined) output = join(dirname(input), defaultOutputName(input, command));
+  else if (several) output = join(common.output, defaultOutputName(input, command));
+  else output = existsSync(common.output) && statSync(common.output).isDirectory() ? join(common.output, defaultOutputName(input, command)) : common.output;
+  if (sameFile(output, input)) {
+    throw new UsageError(`the output '${output}' is the input model itself; compress never overwrites its input`, 'choose another path with -o');
+  }
+  if (!common.dryRun && existsSync(output) && !common.force) {
+    throw new UsageError(`the output '${output}' already exists`, 'pass --force to overwrite it, or choose another path with -o');
+  }
+  let reportPath: string | undefined;
+  if (common.report === false) reportPath = undefined;
+  else if (common.report === undefined) reportPath = `${output}.report.json`;
+  else reportPath = several ? join(common.report, `${basename(output)}.report.json`) : common.report;
+  if (reportPath !== undefined && sameFile(reportPath, input)) throw new UsageError(`the report path '${reportPath}' is the input model itself`);
+  return { input, output, reportPath };
+}
+
+/** What a compressing command hands to `runCompress`. */
+export interface CompressRequest {
+  command: PassName;
+  inputs: string[];
+  common: CommonOptions;
+  /** The flags the user gave (checked for form), handed to the pass's own check and then to the pass. */
+  options: Record<string, unknown>;
+  /** --data and friends: opened for each model, the batches go to the pass in ctx.data. */
+  data?: DataOptions;
+  /** Called once the pass is loaded, before any model (distill loads its teacher here). */
+  prepare?: (options: Record<string, unknown>) => Promise<void>;
+  /** Tests and --dry-run builds may load a pass from elsewhere. */
+  loadPass?: (name: PassName) => Promise<LoadedPass>;
+}
+
+interface Outcome {
+  input: string;
+  output?: string;
+  exitCode: number;
+  report?: Report;
+  error?: string;
+}
+
+/** The pass's report keys that our measurements own; everything else the pass says is kept. */
+const measuredKeys = new Set(['schema', 'command', 'original', 'compressed', 'sizeRatio', 'gates', 'passed', 'opCountsDiff']);
+
+function ratioText(a: number, b: number): string {
+  return b > 0 ? `${(a / b).toFixed(2)}x smaller` : '';
+}
+
+/** Runs a compressing command over its inputs; returns the worst exit code. */
+export async function runCompress(state: CliState, req: CompressRequest): Promise<number> {
+  const { term } = state;
+  const several = req.inputs.length > 1;
+  const { createCliContext } = await import('../ui/logger.js');
+  const ctx = createCliContext(term, req.common);
+
+  const failed = new Map<string, Outcome>();
+  const fail = (input: string, e: unknown) => {
+    if (!several) throw e;
+    const d = describeError(e, req.common.verbose);
+    term.err(paintErrorLines(d.lines, term.color));
+    failed.set(input, { input, exitCode: d.exitCode, error: d.lines[0] });
+  };
+  // Missing inputs first (cheap, and no reason to load a pass), then the pass and its option check (a bad
+  // combination of flags is reported before anything about outputs), then the outputs.
+  for (const input of req.inputs) {
+    try {
+      checkInput(input);
+    } catch (e) {
+      fail(input, e);
+    }
+  }
+  const pass = await (req.loadPass ?? loadPass)(req.command);
+  const options = (pass.parseOptions ? pass.parseOptions(req.options) : req.options) as Record<string, unknown>;
+  const plans: (PlannedOutput | Outcome)[] = [];
+  for (const input of req.inputs) {
+    const early = failed.get(input);
+    if (early) {
+      plans.push(early);
+      continue;
+    }
+    try {
+      plans.push(planOutput(req.command, input, req.common, several));
+    } catch (e) {
+      fail(input, e);
+      plans.push(failed.get(input)!);
+    }
+  }
+  if (several) {
+    const outs = new Map<string, string>();
+    for (const p of plans) {
+      if ('exitCode' in p) continue;
+      const key = resolve(p.output);
+      const other = outs.get(key);
+      if (other !== undefined) throw new UsageError(`'${other}' and '${p.input}' would both be written to '${p.output}'`, 'compress them in separate runs with their own -o');
+      outs.set(key, p.input);
+    }
+  }
+
+  if (req.prepare) await req.prepare(options);
+
+  const outcomes: Outcome[] = [];
+  for (const p of plans) {
+    if ('exitCode' in p) {
+      outcomes.push(p);
+      continue;
+    }
+    try {
+      outcomes.push(await compressOne(state, req, pass, options, p, ctx));
+    } catch (e) {
+      if (!several) throw e;
+      const d = describeError(e, req.common.verbose);
+      term.err(paintErrorLines(d.lines, term.color));
+      outcomes.push({ input: p.input, exitCode: d.exitCode, error: d.lines[0] });
+    }
+  }
+
+  const worst = outcomes.reduce<number>((w, o) => Math.max(w, o.exitCode), ExitCode.ok);
+  if (several) {
+    const ok = outcomes.filter((o) => o.exitCode === ExitCode.ok).length;
+    const lines = [`summary: ${ok} of ${outcomes.length} models ${req.common.dryRun ? 'planned' : 'compressed'}`];
+    for (const o of outcomes) {
+      lines.push(o.exitCode === ExitCode.ok ? `  ok      ${o.input} -> ${o.output}` : `  failed  ${o.input} (exit ${o.exitCode}): ${(o.error ?? '').replace(/^compress: error: /, '')}`);
+    }
+    term.err(`${lines.join('\n')}\n`);
+  }
+  if (req.common.json) {
+    const { formatJson } = await import('../../report/format/json.js');
+    const value = several
+      ? { command: req.command, results: outcomes.map((o) => ({ input: o.input, output: o.output ?? null, exitCode: o.exitCode, error: o.error ?? null, report: o.report ?? null })) }
+      : outcomes[0]?.report;
+    if (value !== undefined) term.out(formatJson(value));
+  }
+  return worst;
+}
+
+/** Opens --data (and --labels) for one model: the pass gets re-iterable batches of feeds. */
+async function dataContext(req: CompressRequest, model: Model, ctx: Context): Promise<Partial<PassContext>> {
+  const d = req.data;
+  if (!d?.data) return {};
+  const { openDataset, loadLabels } = await import('../../calibration/readers/index.js');
+  const dataset = openDataset(d.data, model, { samples: d.samples, seed: req.common.seed, logger: ctx.logger });
+  if (dataset.synthetic) {
+    ctx.logger.warn(`--data ${d.data} is synthetic: the result is shaped by random inputs and says nothing about accuracy; give real samples for a real calibration`);
+  }
+  const batchSize = d.batchSize;
+  const data: Iterable<Record<string, import('../../runtime/value.js').RTensor>> = {
+    *[Symbol.iterator]() {
+      for (const b of dataset.batches(batchSize)) yield b.feeds;
+    },
+  };
+  const out: Partial<PassContext> = { data, dataset };
+  if (d.labels) {
+    const labels = loadLabels(d.labels);
+    if (labels.length < dataset.samples) {
+      throw new UsageError(`--labels '${d.labels}' holds ${labels.length} labels for ${dataset.samples} samples of --data '${d.data}'`);
+    }
+    out.labels = labels;
+  }
+  ctx.logger.debug(`${dataset.source}: ${dataset.samples} samples in batches of ${dataset.batchSizeFor(batchSize)}`);
+  return out;
+}
+
+async function compressOne(state: CliState, req: CompressRequest, pass: LoadedPass, options: Record<string, unknown>, plan: PlannedOutput, ctx: Context): Promise<Outcome> {
+  const { term } = state;
+  const io = await import('./model-io.js');
+  const { buildReport, layerRows } = await import('../../report/index.js');
+  const { formatJson } = await import('../../report/format/json.js');
+  const { writeFile, mkdir } = await import('node:fs/promises');
+
+  const original = await io.openModel(plan.input);
+  const hadExternal = original.files.files.length > 1;
+  // The pass may edit the model it is given; measure the original first.
+  const originalReport = buildReport(original, undefined, { command: req.command });
+  ctx.logger.debug(`${req.command}: ${plan.input}: ${original.files.bytes} bytes, ${originalReport.original.params} params`);
+  const passCtx: PassContext = { ...ctx, ...(await dataContext(req, original.model, ctx)) };
+  const result = await pass.run(original.model, options, passCtx);
+  const compressedModel: Model = result.model;
+  const dry = req.common.dryRun;
+
+  const files = dry ? io.bytesInMemory(compressedModel) : await io.writeModel(compressedModel, plan.output, req.common.force, hadExternal);
+  if (!dry) files.path = plan.output;
+  // A dry run leaves the model as it was: the pass's plan says what the weights would weigh.
+  if (dry && result.plan?.bytes) files.bytes = Math.max(0, original.files.bytes - result.plan.bytes.before + result.plan.bytes.after);
+  const measured = buildReport({ model: compressedModel, files }, undefined, { command: req.command });
+  const passReport = result.report ?? {};
+  const warnings = [...(result.warnings ?? []), ...((passReport.warnings as string[] | undefined) ?? [])];
+  const report: Report = {
+    ...originalReport,
+    ...Object.fromEntries(Object.entries(passReport).filter(([k]) => !measuredKeys.has(k))),
+    schema: 1,
+    command: req.command,
+    original: originalReport.original,
+    compressed: measured.original,
+    sizeRatio: original.files.bytes > 0 ? files.bytes / original.files.bytes : 0,
+    layers: result.layers ?? passReport.layers ?? layerRows(compressedModel),
+    gates: passReport.gates ?? [],
+    passed: passReport.passed ?? (passReport.gates ?? []).every((g) => g.pass),
+  };
+  if (!passReport.metrics) {
+    report.metrics = { measured: false, note: `accuracy was not measured by ${req.command}: run compress report <original> <compressed> --data <samples> to measure it` };
+  }
+  if (warnings.length > 0) report.warnings = warnings;
+  if (passCtx.dataset) report.data = { source: req.data?.data, samples: passCtx.dataset.samples, synthetic: passCtx.dataset.synthetic };
+  if (dry) {
+    report.dryRun = true;
+    if (result.plan) report.plan = pass.printablePlan ? pass.printablePlan(result.plan) : result.plan;
+  }
+
+  const o = report.original;
+  const c = report.compressed!;
+  const bpw = (x?: number) => (x ? x.toFixed(2) : '-');
+  if (dry) {
+    const touched = (report.layers ?? []).filter((l) => l.bits === undefined || l.bits < 32).map((l) => l.name);
+    const opset = result.plan?.opset?.to ?? compressedModel.opset('') ?? 0;
+    const domains = [...compressedModel.opsetImports.filter((x) => x.domain !== '').map((x) => x.domain), ...(result.plan?.newDomains ?? [])];
+    term.err(
+      [
+        `${req.command} (dry run, nothing written): ${plan.input} -> ${plan.output}`,
+        `  nodes touched: ${touched.length}${touched.length > 0 ? ` (${touched.slice(0, 5).join(', ')}${touched.length > 5 ? ', ...' : ''})` : ''}`,
+        `  expected bytes: ${c.bytes} (now ${o.bytes}; ${ratioText(o.bytes, c.bytes)})`,
+        `  opset needed: ai.onnx ${opset}${domains.length > 0 ? ` + ${[...new Set(domains)].join(', ')}` : ''}`,
+      ].join('\n') + '\n',
+    );
+  } else {
+    if (plan.reportPath !== undefined) {
+      await mkdir(dirname(resolve(plan.reportPath)), { recursive: true });
+      await writeFile(plan.reportPath, formatJson(report));
+    }
+    term.err(
+      `${req.command}: ${plan.input} -> ${plan.output}: ${o.bytes} -> ${c.bytes} bytes (${ratioText(o.bytes, c.bytes)}), ` +
+        `${bpw(o.bitsPerWeight)} -> ${bpw(c.bitsPerWeight)} bits/weight${plan.reportPath ? `; report: ${plan.reportPath}` : ''}\n`,
+    );
+  }
+  return { input: plan.input, output: plan.output, exitCode: report.passed ? ExitCode.ok : ExitCode.failure, report };
+}

@@ -1,0 +1,81 @@
+/**
+ * `compress svd`: low-rank factorization of weight matrices, W ~ U_r S_r V_r^T written as two MatMuls;
+ * activation-aware with --data (the SVD of W scaled by activation statistics, as in ASVD, Yuan et al.,
+ * 2023). The algorithm is src/passes/svd.
+ */
+import type { Command } from 'commander';
+import { UsageError } from '../../core/errors.js';
+import {
+  addCommonOptions,
+  addDataOptions,
+  opt,
+  parseByteSize,
+  parseCommonOptions,
+  parseDataOptions,
+  parseInteger,
+  passFlags,
+  type PassFlags,
+  parseNumber,
+  parseRegex,
+  type DataOptions,
+} from '../options.js';
+import type { CliState } from '../program.js';
+import { runCompress } from './pipeline.js';
+
+/** A whole-model budget, in parameters or in bytes. */
+export type SvdBudget = { kind: 'params'; value: number } | { kind: 'bytes'; value: number };
+
+/** The svd flags the user gave, each checked for its form; the pass applies the defaults. */
+export interface SvdFlags extends PassFlags {
+  rank?: number;
+  ratio?: number;
+  energy?: number;
+  budget?: SvdBudget;
+  exclude?: string;
+}
+
+/** The target the help documents for when none of --rank / --ratio / --energy is given. */
+export const defaultSvdRatio = 0.5;
+
+/** `1e6` or `250000` are parameters; `10MB`, `4MiB`, `500kB` are bytes. */
+export function parseBudget(raw: unknown): SvdBudget {
+  const s = String(raw).trim();
+  if (/^\d+(\.\d+)?(e\d+)?$/i.test(s)) return { kind: 'params', value: parseInteger(Math.round(Number(s)), '--budget', 1) };
+  return { kind: 'bytes', value: parseByteSize(s, '--budget') };
+}
+
+/** Checks the svd flags the user gave (at most one of --rank, --ratio, --energy). */
+export function parseSvdFlags(raw: Record<string, unknown>): { flags: SvdFlags; data: DataOptions } {
+  const data = parseDataOptions(raw, 'svd');
+  const set = (['rank', 'ratio', 'energy'] as const).filter((k) => raw[k] !== undefined);
+  if (set.length > 1) throw new UsageError(`--${set.join(' and --')} cannot be used together`, 'give one of --rank, --ratio, --energy');
+  const flags: SvdFlags = passFlags(raw, data);
+  if (raw.rank !== undefined) flags.rank = parseInteger(raw.rank, '--rank', 1);
+  if (raw.ratio !== undefined) flags.ratio = parseNumber(raw.ratio, '--ratio', { min: 0, max: 1, minExclusive: true });
+  if (raw.energy !== undefined) flags.energy = parseNumber(raw.energy, '--energy', { min: 0, max: 1, minExclusive: true });
+  if (raw.budget !== undefined) flags.budget = parseBudget(raw.budget);
+  if (raw.exclude !== undefined) flags.exclude = String(parseRegex(raw.exclude, '--exclude').source);
+  return { flags, data };
+}
+
+/** Declares `compress svd`. */
+export function registerSvd(program: Command, state: CliState): void {
+  const cmd = program
+    .command('svd')
+    .summary('replace weight matrices by low-rank factors')
+    .description('Low-rank factorization: each weight matrix becomes two thinner ones (activation-aware with --data).')
+    .argument('<model...>', 'ONNX model file(s)');
+  cmd
+    .addOption(opt('--rank <r>', 'keep this rank in every matrix (default: --ratio 0.5 when no target is given)'))
+    .addOption(opt('--ratio <x>', `share of each matrix's parameters kept, in (0, 1] (default: ${defaultSvdRatio} when no target is given)`))
+    .addOption(opt('--energy <x>', 'share of the spectral energy (sum of squared singular values) kept, in (0, 1] (default: none)'))
+    .addOption(opt('--budget <n>', 'whole-model budget: parameters (1e6) or bytes (10MB) (default: none)'))
+    .addOption(opt('--exclude <regex>', 'leave nodes whose name matches untouched (default: none)'));
+  addDataOptions(cmd, 'samples for activation-aware factorization');
+  addCommonOptions(cmd, 'svd');
+  cmd.action(async (models: string[], raw: Record<string, unknown>) => {
+    const common = parseCommonOptions(raw);
+    const { flags, data } = parseSvdFlags(raw);
+    state.exitCode = await runCompress(state, { command: 'svd', inputs: models, common, data, options: { ...flags } });
+  });
+}

@@ -1,0 +1,493 @@
+/**
+ * IR -> ONNX bytes. Writes back what load.ts kept (encoding.ts), so that an unchanged model saves to the
+ * same fields it was read from, and writes files atomically: a temporary file in the target folder,
+ * fsync, rename. Weights go to an external data file when asked, when they were external in the source,
+ * or when the model would not fit protobuf's 2 GiB.
+ *
+ * The bytes are deterministic: protobufjs writes fields in field-number order, every list is written in
+ * the IR's order, and nothing time- or machine-dependent is recorded.
+ */
+import { randomBytes } from 'node:crypto';
+import { open, realpath, rename, stat, unlink } from 'node:fs/promises';
+import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
+import { DataType } from '../core/dtype.js';
+import { ModelError, UsageError } from '../core/errors.js';
+import { AttrType, type Attribute } from '../ir/attribute.js';
+import type { Graph } from '../ir/graph.js';
+import type { LocalFunction, Model } from '../ir/model.js';
+import type { Node } from '../ir/node.js';
+import type { Tensor } from '../ir/tensor.js';
+import type { TypeInfo, Value } from '../ir/value.js';
+import { encodeRawData } from './dtypes.js';
+import {
+  attributeExtras,
+  encodingOf,
+  restore,
+  snapshotOf,
+  type FunctionEncoding,
+  type GraphEncoding,
+  type ModelEncoding,
+  type NodeEncoding,
+} from './encoding.js';
+import {
+  DATA_LOCATION_EXTERNAL,
+  encodeModelProto,
+  toInt64,
+  type AttributeProto,
+  type FunctionProto,
+  type GraphProto,
+  type ModelProto,
+  type NodeProto,
+  type OperatorSetIdProto,
+  type TensorProto,
+  type TypeProto,
+  type ValueInfoProto,
+} from './schema.js';
+import { tensorByteLength, tensorEncodingOf, tensorToProto, tensorToSparseProto } from './tensors.js';
+
+/** protobuf's hard limit on one message. */
+const PROTOBUF_LIMIT = 2 ** 31 - 1;
+/**
+ * Tensor bytes beyond which a model cannot be one protobuf message: the limit less room for everything
+ * that is not tensor data (names, nodes, attributes), generous for any real graph.
+ */
+const INLINE_TENSOR_LIMIT = PROTOBUF_LIMIT - 64 * 2 ** 20;
+
+export interface ExternalDataOptions {
+  /** Tensors of at least this many bytes go to the data file. Default 1024. */
+  threshold?: number;
+  /** The data file's name, in the model's folder. Default `<model file name>.data`. */
+  location?: string;
+}
+
+export interface SaveOptions {
+  /** Overwrite an existing output (never the model's own input file). */
+  force?: boolean;
+  /**
+   * Where tensor data goes. `true` or an object: tensors over the threshold to an external file.
+   * `false`: everything inline (fails over 2 GiB). Default: tensors that were external stay external,
+   * and if the model would pass 2 GiB, every tensor over 1 KiB goes external.
+   */
+  externalData?: boolean | ExternalDataOptions;
+}
+
+/**
+ * Serializes a model to ONNX bytes in memory (all tensor data inline), e.g. for onnxruntime's
+ * `InferenceSession.create(bytes)`.
+ *
+ * @throws UsageError when the model would exceed protobuf's 2 GiB limit (save it with external data)
+ */
+export function serializeModel(model: Model): Uint8Array {
+  const estimate = estimateTensorBytes(model);
+  if (estimate > INLINE_TENSOR_LIMIT) {
+    throw new UsageError(`the model holds ${(estimate / 2 ** 30).toFixed(2)} GiB of tensors, more than one protobuf message can (2 GiB)`, 'save it to a file, where the weights go to external data');
+  }
+  return encodeModelProto(new ProtoBuilder(undefined).model(model));
+}
+
+/**
+ * Writes a model to `path` atomically, with its external data file when there is one.
+ *
+ * @throws UsageError when `path` is the model's own input file, exists without `force`, is a folder, or
+ *   its folder does not exist or is not writable
+ */
+export async function saveModel(model: Model, path: string, options: SaveOptions = {}): Promise<void> {
+  const out = resolve(path);
+  await checkTarget(model, out, path, options.force ?? false);
+
+  const plan = planExternalData(model, out, options);
+  const bytes = encodeModelProto(new ProtoBuilder(plan).model(model));
+  if (bytes.length > PROTOBUF_LIMIT) {
+    throw new ModelError(`the model serializes to ${(bytes.length / 2 ** 30).toFixed(2)} GiB, more than protobuf allows (2 GiB), even with its large tensors external`);
+  }
+
+  const temps: string[] = [];
+  try {
+    let dataTmp: string | undefined;
+    let dataPath: string | undefined;
+    if (plan && plan.chunks.length > 0) {
+      dataPath = join(dirname(out), plan.location);
+      await checkDataTarget(model, dataPath, options.force ?? false);
+      dataTmp = tempName(dataPath);
+      temps.push(dataTmp);
+      await writeFileSynced(dataTmp, plan.chunks);
+    }
+    const modelTmp = tempName(out);
+    temps.push(modelTmp);
+    await writeFileSynced(modelTmp, [{ offset: 0, bytes }]);
+    // Data first: a reader never finds the new model beside missing or old data.
+    if (dataTmp && dataPath) await rename(dataTmp, dataPath);
+    await rename(modelTmp, out);
+    temps.length = 0;
+    await syncFolder(dirname(out));
+  } catch (e) {
+    await Promise.all(temps.map((t) => unlink(t).catch(() => undefined)));
+    throw writeError(e, path);
+  }
+}
+
+function tempName(target: string): string {
+  return `${target}.tmp-${process.pid}-${randomBytes(6).toString('hex')}`;
+}
+
+async function writeFileSynced(file: string, chunks: { offset: number; bytes: Uint8Array }[]): Promise<void> {
+  const handle = await open(file, 'wx');
+  try {
+    for (const c of chunks) {
+      let done = 0;
+      while (done < c.bytes.length) {
+        const { bytesWritten } = await handle.write(c.bytes, done, c.bytes.length - done, c.offset + done);
+        done += bytesWritten;
+      }
+    }
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+/** fsync the folder so the rename itself is durable (where the platform allows opening folders). */
+async function syncFolder(dir: string): Promise<void> {
+  try {
+    const h = await open(dir, 'r');
+    try {
+      await h.sync();
+    } finally {
+      await h.close();
+    }
+  } catch {
+    // Not all platforms can fsync a directory; the data itself is already synced.
+  }
+}
+
+function writeError(e: unknown, shown: string): unknown {
+  const code = (e as NodeJS.ErrnoException).code;
+  if (code === 'EACCES' || code === 'EPERM' || code === 'EROFS') return new UsageError(`cannot write '${shown}': permission denied`);
+  if (code === 'ENOSPC') return new UsageError(`cannot write '${shown}': no space left on the device`);
+  if (code === 'ENAMETOOLONG') return new UsageError(`cannot write '${shown}': the file name is too long`);
+  if (code === 'EISDIR') return new UsageError(`cannot write '${shown}': a folder is in the way`);
+  return e;
+}
+
+async function realOrSelf(p: string): Promise<string> {
+  return realpath(p).catch(() => p);
+}
+
+async function checkTarget(model: Model, out: string, shown: string, force: boolean): Promise<void> {
+  const real = await realOrSelf(out);
+  if (model.path !== undefined && real === (await realOrSelf(resolve(model.path)))) {
+    throw new UsageError(`refusing to overwrite the input model '${shown}'`, 'write the result to another path (-o)');
+  }
+  if (encodingOf<ModelEncoding>(model.encoding, 'onnx.model')?.externalFiles.includes(real)) {
+    throw new UsageError(`refusing to overwrite '${shown}': the input model reads its weights from it`, 'write the result to another path (-o)');
+  }
+  const folder = dirname(out);
+  const dirInfo = await stat(folder).catch(() => undefined);
+  if (!dirInfo || !dirInfo.isDirectory()) throw new UsageError(`cannot write '${shown}': the folder '${folder}' does not exist`);
+  const info = await stat(out).catch(() => undefined);
+  if (info?.isDirectory()) throw new UsageError(`cannot write the model to '${shown}': it is a folder`, 'give a file name, e.g. model.onnx');
+  if (info && !force) throw new UsageError(`'${shown}' already exists`, 'pass --force to overwrite it');
+}
+
+async function checkDataTarget(model: Model, dataPath: string, force: boolean): Promise<void> {
+  const enc = encodingOf<ModelEncoding>(model.encoding, 'onnx.model');
+  const real = await realOrSelf(dataPath);
+  if (enc?.externalFiles.includes(real)) {
+    throw new UsageError(`refusing to overwrite '${dataPath}': the input model reads its weights from it`, 'write the result to another folder or file name');
+  }
+  const info = await stat(dataPath).catch(() => undefined);
+  if (info?.isDirectory()) throw new UsageError(`cannot write the external data file '${dataPath}': it is a folder`);
+  if (info && !force) throw new UsageError(`the external data file '${dataPath}' already exists`, 'pass --force to overwrite it');
+}
+
+// ---------------------------------------------------------------------------------------------------
+// External data planning
+
+/** Which tensors go to the data file, and where each lands. */
+export class ExternalPlan {
+  readonly chunks: { offset: number; bytes: Uint8Array }[] = [];
+  private size = 0;
+
+  constructor(
+    /** 'threshold': tensors over the threshold; 'keep': tensors that were external when loaded */
+    readonly mode: 'threshold' | 'keep',
+    readonly threshold: number,
+    readonly location: string,
+    /** also tensors held in attributes (Constant values), as onnx's convert_attribute does */
+    readonly attributes: boolean,
+  ) {}
+
+  /** Moves `proto`'s data to the data file when the plan says so. */
+  place(t: Tensor, proto: TensorProto, inAttribute: boolean): void {
+    if (t.dataType === DataType.STRING) return; // string_data cannot be external
+    const wasExternal = tensorEncodingOf(t)?.external ?? false;
+    const bytes = tensorByteLength(t);
+    const go =
+      this.mode === 'keep'
+        ? wasExternal
+        : bytes > 0 && bytes >= this.threshold && (!inAttribute || this.attributes);
+    if (!go) return;
+    const raw = proto.rawData ?? encodeRawData(t.dataType, t.data);
+    const p = proto as Record<string, unknown>;
+    for (const f of ['rawData', 'floatData', 'int32Data', 'int64Data', 'doubleData', 'uint64Data']) delete p[f];
+    // Page-align big tensors so runtimes can mmap them (onnx.proto asks for multiples of 4096); small ones
+    // only need element alignment, and 64 bytes keeps the file compact.
+    const align = raw.length >= 65536 ? 4096 : 64;
+    const offset = Math.ceil(this.size / align) * align;
+    this.chunks.push({ offset, bytes: raw });
+    this.size = offset + raw.length;
+    proto.externalData = [
+      { key: 'location', value: this.location },
+      { key: 'offset', value: String(offset) },
+      { key: 'length', value: String(raw.length) },
+    ];
+    proto.dataLocation = DATA_LOCATION_EXTERNAL;
+  }
+}
+
+/**
+ * Decides where tensor data goes for a save to `out` (undefined: all inline). `limit` is the tensor
+ * byte count over which the model goes external on its own; a parameter only so tests can lower it.
+ */
+export function planExternalData(model: Model, out: string, options: SaveOptions, limit = INLINE_TENSOR_LIMIT): ExternalPlan | undefined {
+  const defaultLocation = `${basename(out)}.data`;
+  const ext = options.externalData;
+  if (ext === false) {
+    const bytes = estimateTensorBytes(model);
+    if (bytes > limit) throw new UsageError(`the model holds ${(bytes / 2 ** 30).toFixed(2)} GiB of tensors, too much to keep inline (protobuf stops at 2 GiB)`, 'allow external data');
+    return undefined;
+  }
+  if (ext !== undefined) {
+    const o = ext === true ? {} : ext;
+    const threshold = o.threshold ?? 1024;
+    if (!Number.isFinite(threshold) || threshold < 0) throw new UsageError(`external data threshold ${threshold} is not a byte count`);
+    const location = o.location ?? defaultLocation;
+    if (location === '' || isAbsolute(location) || /[\\/]/.test(location) || location === '.' || location === '..') {
+      throw new UsageError(`external data location '${location}' must be a plain file name (it goes next to the model)`);
+    }
+    return new ExternalPlan('threshold', threshold, location, false);
+  }
+  if (estimateTensorBytes(model) > limit) return new ExternalPlan('threshold', 1024, defaultLocation, true);
+  return new ExternalPlan('keep', Infinity, defaultLocation, true);
+}
+
+/** Bytes of tensor data in the model (initializers, attribute tensors, function bodies). */
+function estimateTensorBytes(model: Model): number {
+  let total = 0;
+  const graph = (root: Graph): void => {
+    for (const g of root.allGraphs()) {
+      for (const v of [...g.initializers, ...g.sparseInitializers]) if (v.initializer) total += tensorByteLength(v.initializer);
+      for (const n of g.nodes) {
+        for (const a of n.attributes.values()) {
+          if (a.type === AttrType.TENSOR) total += tensorByteLength(a.value);
+          else if (a.type === AttrType.TENSORS) for (const t of a.value) total += tensorByteLength(t);
+        }
+      }
+    }
+  };
+  graph(model.graph);
+  for (const f of model.functions) graph(f.body);
+  return total;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// IR -> proto
+
+const utf8 = new TextEncoder();
+
+function typeToProto(t: TypeInfo): TypeProto {
+  if (t.kind === 'other') return t.proto as TypeProto;
+  const tensorType: NonNullable<TypeProto['tensorType']> = { elemType: t.elemType };
+  if (t.shape) {
+    tensorType.shape = {
+      dim: t.shape.map((d, i) => {
+        const dim: Record<string, unknown> = {};
+        if (typeof d === 'number') dim.dimValue = d;
+        else if (typeof d === 'string') dim.dimParam = d;
+        const den = t.dimDenotations?.[i];
+        if (den !== undefined) dim.denotation = den;
+        return dim;
+      }),
+    };
+  }
+  const out: TypeProto = { tensorType };
+  if (t.denotation !== undefined) out.denotation = t.denotation;
+  return out;
+}
+
+class ProtoBuilder {
+  constructor(private readonly plan: ExternalPlan | undefined) {}
+
+  model(m: Model): ModelProto {
+    const enc = encodingOf<ModelEncoding>(m.encoding, 'onnx.model');
+    const out: ModelProto = {
+      irVersion: m.irVersion,
+      opsetImport: m.opsetImports.map((o) => this.opset(o.domain, o.version, enc?.opsets.get(o.domain))),
+      graph: this.graph(m.graph),
+      metadataProps: m.metadataProps.map((e) => ({ key: e.key, value: e.value })),
+      functions: m.functions.map((f) => this.function(f)),
+    };
+    if (m.producerName !== undefined) out.producerName = m.producerName;
+    if (m.producerVersion !== undefined) out.producerVersion = m.producerVersion;
+    if (m.domain !== undefined) out.domain = m.domain;
+    if (m.modelVersion !== undefined) out.modelVersion = toInt64(m.modelVersion);
+    if (m.docString !== undefined) out.docString = m.docString;
+    return restore(out, enc, {});
+  }
+
+  private opset(domain: string, version: number, read: OperatorSetIdProto | undefined): OperatorSetIdProto {
+    // Keep an explicitly empty domain as read; a new import writes it, as onnx's helper does.
+    const out: OperatorSetIdProto = {};
+    if (domain !== '' || !read || Object.prototype.hasOwnProperty.call(read, 'domain')) out.domain = domain;
+    out.version = version;
+    if (read?.$unknowns?.length) out.$unknowns = read.$unknowns;
+    return out;
+  }
+
+  private function(f: LocalFunction): FunctionProto {
+    const enc = encodingOf<FunctionEncoding>(f.encoding, 'onnx.function');
+    const body = f.body;
+    const out: FunctionProto = {
+      input: body.inputs.map((v) => v.name),
+      output: body.outputs.map((v) => v.name),
+      attribute: [...f.attributeNames],
+      attributeProto: (f.attributeDefaults as Attribute[]).map((a) => this.attribute(a)),
+      node: body.nodes.map((n) => this.node(n)),
+      opsetImport: f.opsetImports.map((o) => this.opset(o.domain, o.version, enc?.opsets.get(o.domain))),
+      valueInfo: this.valueInfoList(body),
+    };
+    if (f.name !== '') out.name = f.name;
+    if (f.domain !== '') out.domain = f.domain;
+    if (f.overload !== undefined) out.overload = f.overload;
+    if (f.docString !== undefined) out.docString = f.docString;
+    return restore(out, enc, { name: '', domain: '' });
+  }
+
+  graph(g: Graph): GraphProto {
+    const enc = encodingOf<GraphEncoding>(g.encoding, 'onnx.graph');
+    const out: GraphProto = {
+      node: g.nodes.map((n) => this.node(n)),
+      initializer: g.initializers.map((v) => this.tensor(v.initializer!, v.name, false)),
+      sparseInitializer: g.sparseInitializers.map((v) => tensorToSparseProto(v.initializer!, v.name)),
+      input: g.inputs.map((v) => this.valueInfo(g, v, 'input', enc)),
+      output: g.outputs.map((v) => this.valueInfo(g, v, 'output', enc)),
+      valueInfo: this.valueInfoList(g),
+    };
+    if (g.name !== '') out.name = g.name;
+    if (g.docString !== undefined) out.docString = g.docString;
+    return restore(out, enc, { name: '' });
+  }
+
+  /** value_info in IR order, with the entries that named no value of the graph back at their places. */
+  private valueInfoList(g: Graph): ValueInfoProto[] {
+    const enc = encodingOf<GraphEncoding>(g.encoding, 'onnx.graph');
+    const list = g.valueInfo.map((v) => this.valueInfo(g, v, 'valueInfo', enc));
+    for (const f of enc?.foreignValueInfo ?? []) list.splice(Math.min(f.index, list.length), 0, f.proto);
+    return list;
+  }
+
+  /** A ValueInfoProto: as read while the value's type and doc are unchanged, else regenerated. */
+  private valueInfo(g: Graph, v: Value, role: 'input' | 'output' | 'valueInfo', enc: GraphEncoding | undefined): ValueInfoProto {
+    const entry = enc?.valueInfos.get(v);
+    const read = entry?.[role];
+    if (read && entry.snapshot === snapshotOf(v)) {
+      if (read.name === v.name) return read;
+      const copy: ValueInfoProto = { ...read, name: v.name };
+      if (read.$unknowns) copy.$unknowns = read.$unknowns;
+      return copy;
+    }
+    const out: ValueInfoProto = { name: v.name };
+    // A subgraph output naming an outer value describes that value: its type is the outer value's.
+    if (v.type) out.type = typeToProto(v.type);
+    if (v.docString !== undefined) out.docString = v.docString;
+    if (read?.metadataProps?.length) out.metadataProps = read.metadataProps;
+    if (read?.$unknowns) out.$unknowns = read.$unknowns;
+    return out;
+  }
+
+  private tensor(t: Tensor, name: string, inAttribute: boolean): TensorProto {
+    const proto = tensorToProto(t, name);
+    this.plan?.place(t, proto, inAttribute);
+    return proto;
+  }
+
+  private node(n: Node): NodeProto {
+    const enc = encodingOf<NodeEncoding>(n.encoding, 'onnx.node');
+    const out: NodeProto = {
+      input: n.inputs.map((v) => v?.name ?? ''),
+      output: n.outputs.map((v) => v?.name ?? ''),
+      opType: n.opType,
+      attribute: [...n.attributes.values()].map((a) => this.attribute(a)),
+    };
+    if (n.name !== '') out.name = n.name;
+    const domain = n.domain === '' && enc?.domain ? enc.domain : n.domain;
+    if (domain !== '') out.domain = domain;
+    if (n.overload !== undefined) out.overload = n.overload;
+    if (n.docString !== undefined) out.docString = n.docString;
+    return restore(out, enc, { name: '', opType: '', domain: '' });
+  }
+
+  private attribute(a: Attribute): AttributeProto {
+    const extras = attributeExtras.get(a);
+    const out: AttributeProto = { name: a.name };
+    // UNDEFINED is written only when the file had it (restore() below puts it back).
+    if (a.type !== AttrType.UNDEFINED) out.type = a.type;
+    if (a.refAttrName !== undefined) out.refAttrName = a.refAttrName;
+    if (a.docString !== undefined) out.docString = a.docString;
+    // A value field absent in the file (a function body's reference, or a proto3 writer's omitted
+    // zero) stays absent unless something has since set a value.
+    const absent = extras !== undefined && !extras.valuePresent;
+    switch (a.type) {
+      case AttrType.FLOAT:
+        if (!absent || !Object.is(a.value, 0)) out.f = a.value;
+        break;
+      case AttrType.INT:
+        if (!absent || a.value !== 0) out.i = toInt64(a.value);
+        break;
+      case AttrType.STRING: {
+        const kept = extras?.bytes;
+        if (!absent || a.value !== '') out.s = kept && kept.text === a.value ? (kept.raw as Uint8Array) : utf8.encode(a.value);
+        break;
+      }
+      case AttrType.TENSOR:
+        if (!absent) out.t = this.tensor(a.value, a.value.name, true);
+        break;
+      case AttrType.GRAPH:
+        if (!absent) out.g = this.graph(a.value);
+        break;
+      case AttrType.FLOATS:
+        out.floats = a.value;
+        break;
+      case AttrType.INTS:
+        out.ints = a.value.map((v) => toInt64(v));
+        break;
+      case AttrType.STRINGS: {
+        const kept = extras?.bytes;
+        const same = kept && Array.isArray(kept.text) && kept.text.length === a.value.length && kept.text.every((s, i) => s === a.value[i]);
+        out.strings = same ? (kept.raw as Uint8Array[]) : a.value.map((s) => utf8.encode(s));
+        break;
+      }
+      case AttrType.TENSORS:
+        out.tensors = a.value.map((t) => this.tensor(t, t.name, true));
+        break;
+      case AttrType.GRAPHS:
+        out.graphs = a.value.map((g) => this.graph(g));
+        break;
+      case AttrType.SPARSE_TENSOR:
+        if (a.value) out.sparseTensor = a.value as AttributeProto['sparseTensor'];
+        break;
+      case AttrType.SPARSE_TENSORS:
+        out.sparseTensors = a.value as AttributeProto['sparseTensors'];
+        break;
+      case AttrType.TYPE_PROTO:
+        if (a.value) out.tp = a.value as TypeProto;
+        break;
+      case AttrType.TYPE_PROTOS:
+        out.typeProtos = a.value as TypeProto[];
+        break;
+      default:
+        break;
+    }
+    return restore(out, extras, { name: '', docString: '', refAttrName: '', type: 0 });
+  }
+}

@@ -1,0 +1,131 @@
+/**
+ * Conv (ONNX): float convolution of X [N, C, *spatial] with W [M, C/group, *kernel] plus optional bias
+ * B [M], for 1, 2 and 3 spatial axes; attributes auto_pad (NOTSET, VALID, SAME_UPPER, SAME_LOWER), pads,
+ * strides, dilations, group, kernel_shape.
+ *
+ * How it runs on tfjs:
+ * - a pointwise conv (1x1 kernel, stride 1, no pads, one group), the bulk of a MobileNet's FLOPs, is a
+ *   matrix product straight in NCHW: Y[n] = W [M, C] @ X[n] [C, H*W], no layout change at all;
+ * - other 1-D and 2-D convs transpose to NHWC (the only layout the wasm backend's XNNPACK convs take),
+ *   run util/conv.ts (dense, depthwise when group == C, else one conv per group) and transpose back; 1-D
+ *   is 2-D with a height of one; the filter is rearranged once per session for constant weights;
+ * - 3-D runs tf.conv3d on NDHWC with explicit padding, one call per group.
+ * In training mode 1-D/2-D convs use util/conv.ts's custom gradients, which every backend can run.
+ */
+import { ModelError } from '../../core/errors.js';
+import { tf } from '../backend.js';
+import type { KernelContext, OpKernel } from '../kernel.js';
+import { required } from '../kernel.js';
+import type { Value } from '../../ir/value.js';
+import { derived, stable } from '../util/constcache.js';
+import { conv2dForward, conv2dWithGrad, convKind, dilateFilter, prepareFilter, type Conv2DParams } from '../util/conv.js';
+import { convGeometry, type ConvGeometry } from '../util/intconv.js';
+import { onDevice } from '../util/device.js';
+import { RTensor } from '../value.js';
+
+function run(inputs: readonly (RTensor | null)[], ctx: KernelContext): (RTensor | null)[] {
+  const X = required(inputs, 0, ctx);
+  const W = required(inputs, 1, ctx);
+  const B = inputs[2] ?? null;
+  const node = ctx.node;
+  const r = X.rank - 2;
+  if (r < 1 || r > 3) throw new ModelError(`${node.describe()}: only 1-D, 2-D and 3-D convolutions are supported, got input [${X.dims.join(',')}]`);
+  if (W.rank !== X.rank) throw new ModelError(`${node.describe()}: W [${W.dims.join(',')}] must have the rank of X [${X.dims.join(',')}]`);
+  const geom = convGeometry(ctx, X.dims.slice(2), W.dims.slice(2));
+  const [n, c] = X.dims as [number, number];
+  const [m, cg] = W.dims as [number, number];
+  if (c !== cg * geom.group || m % geom.group !== 0) {
+    throw new ModelError(`${node.describe()}: X has ${c} channels and W is [${W.dims.join(',')}], which do not fit group ${geom.group}`);
+  }
+  if (B && B.size !== m) throw new ModelError(`${node.describe()}: bias B has ${B.size} values for ${m} output channels`);
+  onDevice(X, W, B);
+  const y = tf.tidy(() => {
+    if (r === 3) return conv3d(X, W, B, geom);
+    if (geom.kernel.every((k) => k === 1) && geom.strides.every((s) => s === 1) && geom.pads.every((p) => p === 0) && geom.group === 1) {
+      return pointwise(X.tf, W.tf, B?.tf, n, c, m, geom.out);
+    }
+    return conv12d(X, W, B, geom, ctx.training, node.inputs);
+  });
+  return [RTensor.fromTf(y, X.dataType)];
+}
+
+/** 1x1 conv in NCHW as W [M, C] @ X[n] [C, H*W]. */
+function pointwise(x: tf.Tensor, w: tf.Tensor, b: tf.Tensor | undefined, n: number, c: number, m: number, out: number[]): tf.Tensor {
+  const hw = out.reduce((p, d) => p * d, 1);
+  const w2 = tf.reshape(w, [m, c]) as tf.Tensor2D;
+  const bias = b ? tf.reshape(b, [m, 1]) : undefined;
+  const one = (xi: tf.Tensor): tf.Tensor => {
+    const yi = tf.matMul(w2, tf.reshape(xi, [c, hw]) as tf.Tensor2D);
+    return bias ? tf.add(yi, bias) : yi;
+  };
+  if (n === 1) return tf.reshape(one(x), [1, m, ...out]);
+  const parts: tf.Tensor[] = [];
+  for (let i = 0; i < n; i++) parts.push(one(tf.slice(x, [i], [1])));
+  return tf.reshape(tf.stack(parts), [n, m, ...out]);
+}
+
+/** 1-D and 2-D convs through NHWC (util/conv.ts). */
+function conv12d(X: RTensor, W: RTensor, B: RTensor | null, geom: ConvGeometry, training: boolean, origins: readonly (Value | null)[]): tf.Tensor {
+  const r = X.rank - 2;
+  const [n, c] = X.dims as [number, number];
+  const m = W.dims[0]!;
+  // 1-D is 2-D with a unit height: every per-axis list gets a leading neutral entry.
+  const k2 = r === 1 ? [1, geom.kernel[0]!] : geom.kernel;
+  const s2: [number, number] = r === 1 ? [1, geom.strides[0]!] : [geom.strides[0]!, geom.strides[1]!];
+  const d2: [number, number] = r === 1 ? [1, geom.dilations[0]!] : [geom.dilations[0]!, geom.dilations[1]!];
+  const pads: [number, number, number, number] = r === 1 ? [0, 0, geom.pads[0]!, geom.pads[1]!] : [geom.pads[0]!, geom.pads[2]!, geom.pads[1]!, geom.pads[3]!];
+  const kind = convKind(geom.group, c);
+  // tfjs takes strides and dilations both above 1 only when the dilation is built into the filter.
+  const both = (s2[0] > 1 || s2[1] > 1) && (d2[0] > 1 || d2[1] > 1);
+  const p: Conv2DParams = { strides: s2, dilations: both ? [1, 1] : d2, pads, group: geom.group, kind };
+  const key = `conv2d:${kind}:${geom.group}:${both ? d2.join('x') : '-'}:${r}`;
+  const f = derived(W, key, (w) => prepareFilter(tf.reshape(w, [m, W.dims[1]!, k2[0]!, k2[1]!]) as tf.Tensor4D, kind, geom.group, both ? d2 : undefined), origins[1]).t as tf.Tensor4D;
+  const x4 = r === 1 ? tf.reshape(X.tf, [n, c, 1, X.dims[2]!]) : X.tf;
+  const xh = tf.transpose(x4, [0, 2, 3, 1]) as tf.Tensor4D;
+  let yh: tf.Tensor4D;
+  if (training) {
+    yh = conv2dWithGrad(xh, f, p);
+    if (B) yh = tf.add(yh, tf.reshape(B.tf, [m]));
+  } else {
+    // A stable bias tensor too: the wasm backend keys its cached XNNPACK conv on filter and bias.
+    yh = conv2dForward(xh, f, p, B ? (tf.reshape(stable(B, origins[2]), [m]) as tf.Tensor1D) : undefined);
+  }
+  const y = tf.transpose(yh, [0, 3, 1, 2]);
+  return r === 1 ? tf.reshape(y, [n, m, geom.out[0]!]) : y;
+}
+
+/** 3-D conv on NDHWC, explicit pads, dilation built into the filter, one tf.conv3d per group. */
+function conv3d(X: RTensor, W: RTensor, B: RTensor | null, geom: ConvGeometry): tf.Tensor {
+  const m = W.dims[0]!;
+  const cg = W.dims[1]!;
+  const { group } = geom;
+  const [p0, p1, p2, p3, p4, p5] = geom.pads as [number, number, number, number, number, number];
+  const xp = tf.pad(tf.transpose(X.tf, [0, 2, 3, 4, 1]), [
+    [0, 0],
+    [p0, p3],
+    [p1, p4],
+    [p2, p5],
+    [0, 0],
+  ]) as tf.Tensor5D;
+  let f: tf.Tensor = tf.transpose(W.tf, [2, 3, 4, 1, 0]);
+  for (let a = 0; a < 3; a++) f = dilateFilter(f, a, geom.dilations[a]!);
+  const strides = geom.strides as [number, number, number];
+  let yh: tf.Tensor;
+  if (group === 1) {
+    yh = tf.conv3d(xp, f as tf.Tensor5D, strides, 'valid', 'NDHWC');
+  } else {
+    const mg = m / group;
+    const parts: tf.Tensor[] = [];
+    for (let g = 0; g < group; g++) {
+      const xg = tf.slice(xp, [0, 0, 0, 0, g * cg], [-1, -1, -1, -1, cg]) as tf.Tensor5D;
+      const fg = tf.slice(f, [0, 0, 0, 0, g * mg], [-1, -1, -1, -1, mg]) as tf.Tensor5D;
+      parts.push(tf.conv3d(xg, fg, strides, 'valid', 'NDHWC'));
+    }
+    yh = tf.concat(parts, 4);
+  }
+  if (B) yh = tf.add(yh, tf.reshape(B.tf, [m]));
+  return tf.transpose(yh, [0, 4, 1, 2, 3]);
+}
+
+/** Since-version 11 only changed how auto_pad/pads are documented; one kernel serves 1 and 11. */
+export const Conv: OpKernel[] = [{ domain: '', opType: 'Conv', since: 1, run }];

@@ -1,0 +1,24 @@
+/** GlobalAveragePool (ONNX): the mean over all spatial axes of X [N, C, *spatial] -> [N, C, 1, ...]. */
+import { ModelError } from '../../core/errors.js';
+import { tf } from '../backend.js';
+import type { OpKernel } from '../kernel.js';
+import { required } from '../kernel.js';
+import { onDevice } from '../util/device.js';
+import { RTensor } from '../value.js';
+
+export const GlobalAveragePool: OpKernel[] = [
+  {
+    domain: '',
+    opType: 'GlobalAveragePool',
+    since: 1,
+    run: (inputs, ctx) => {
+      const X = required(inputs, 0, ctx);
+      if (X.rank < 3) throw new ModelError(`${ctx.node.describe()}: X must be [N, C, *spatial], got [${X.dims.join(',')}]`);
+      const [n, c] = X.dims as [number, number];
+      onDevice(X);
+      // One contiguous last-axis reduction over [N, C, H*W...].
+      const y = tf.tidy(() => tf.reshape(tf.mean(tf.reshape(X.tf, [n, c, -1]), 2), [n, c, ...X.dims.slice(2).map(() => 1)]));
+      return [RTensor.fromTf(y, X.dataType)];
+    },
+  },
+];

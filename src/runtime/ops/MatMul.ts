@@ -1,0 +1,110 @@
+/**
+ * MatMul (ONNX): numpy matmul. 1-D operands are promoted ([K] as [1, K] on the left, [K, 1] on the
+ * right) and the promoted axis removed; leading batch dimensions broadcast. Float types run on tfjs
+ * (util/matmul.ts picks the fast form per backend); integer types (opset 9+) are computed exactly on the
+ * host, since tfjs has no int32 matmul on wasm and int64 does not fit tfjs at all.
+ */
+import { DataType, isFloatType } from '../../core/dtype.js';
+import { ModelError } from '../../core/errors.js';
+import { tf } from '../backend.js';
+import type { KernelContext, OpKernel } from '../kernel.js';
+import { required } from '../kernel.js';
+import { stable } from '../util/constcache.js';
+import { batchMatMul } from '../util/matmul.js';
+import { onDevice } from '../util/device.js';
+import { RTensor, toCanonical } from '../value.js';
+
+function run(inputs: readonly (RTensor | null)[], ctx: KernelContext): (RTensor | null)[] {
+  const a = required(inputs, 0, ctx);
+  const b = required(inputs, 1, ctx);
+  if (a.dataType !== b.dataType) throw new ModelError(`${ctx.node.describe()}: A and B have different types (${a.dataType} and ${b.dataType})`);
+  if (!isFloatType(a.dataType)) return [hostMatMul(a, b, ctx)];
+  onDevice(a, b);
+  // A constant B keeps its identity across runs, so the wasm backend reuses its packed weights.
+  const y = tf.tidy(() => batchMatMul(a.tf, stable(b, ctx.node.input(1)), ctx.node.describe()));
+  return [RTensor.fromTf(y, a.dataType)];
+}
+
+/** Exact integer matmul on the host (int64 through BigInt, narrower types through doubles). */
+function hostMatMul(a: RTensor, b: RTensor, ctx: KernelContext): RTensor {
+  const ad = a.rank === 1 ? [1, a.dims[0]!] : a.dims;
+  const bd = b.rank === 1 ? [b.dims[0]!, 1] : b.dims;
+  const [m, k] = ad.slice(-2) as [number, number];
+  const [kb, n] = bd.slice(-2) as [number, number];
+  if (k !== kb) throw new ModelError(`${ctx.node.describe()}: inner dimensions differ: A [${a.dims.join(',')}] and B [${b.dims.join(',')}]`);
+  const batchA = ad.slice(0, -2);
+  const batchB = bd.slice(0, -2);
+  const rank = Math.max(batchA.length, batchB.length);
+  const pa = [...new Array<number>(rank - batchA.length).fill(1), ...batchA];
+  const pb = [...new Array<number>(rank - batchB.length).fill(1), ...batchB];
+  const batch = pa.map((d, i) => {
+    const e = pb[i]!;
+    if (d !== e && d !== 1 && e !== 1) throw new ModelError(`${ctx.node.describe()}: batch dimensions of A [${a.dims.join(',')}] and B [${b.dims.join(',')}] cannot be broadcast`);
+    return Math.max(d, e);
+  });
+  const total = batch.reduce((x, y) => x * y, 1);
+  // Flat batch offset of each output batch element in A and in B (0 stride on broadcast axes).
+  const offsets = (dims: number[]): number[] => {
+    const strides = new Array<number>(rank);
+    let s = 1;
+    for (let i = rank - 1; i >= 0; i--) {
+      strides[i] = dims[i] === 1 ? 0 : s;
+      s *= dims[i]!;
+    }
+    const out: number[] = [];
+    for (let flat = 0; flat < total; flat++) {
+      let rem = flat;
+      let off = 0;
+      for (let i = rank - 1; i >= 0; i--) {
+        const idx = rem % batch[i]!;
+        rem = Math.floor(rem / batch[i]!);
+        off += idx * strides[i]!;
+      }
+      out.push(off);
+    }
+    return out;
+  };
+  const offA = offsets(pa);
+  const offB = offsets(pb);
+  const outDims = [...batch, m, n];
+  const is64 = a.dataType === DataType.INT64 || a.dataType === DataType.UINT64;
+  let out: RTensor;
+  if (is64) {
+    const A = a.host() as BigInt64Array;
+    const B = b.host() as BigInt64Array;
+    const Y = a.dataType === DataType.INT64 ? new BigInt64Array(total * m * n) : new BigUint64Array(total * m * n);
+    for (let t = 0; t < total; t++) {
+      for (let i = 0; i < m; i++) {
+        for (let j = 0; j < n; j++) {
+          let s = 0n;
+          for (let q = 0; q < k; q++) s += BigInt(A[offA[t]! * m * k + i * k + q]!) * BigInt(B[offB[t]! * k * n + q * n + j]!);
+          Y[(t * m + i) * n + j] = s as never;
+        }
+      }
+    }
+    out = RTensor.fromHost(a.dataType, outDims, Y);
+  } else {
+    const A = a.numbers();
+    const B = b.numbers();
+    const Y = new Array<number>(total * m * n);
+    for (let t = 0; t < total; t++) {
+      for (let i = 0; i < m; i++) {
+        for (let j = 0; j < n; j++) {
+          let s = 0;
+          for (let q = 0; q < k; q++) s += A[offA[t]! * m * k + i * k + q]! * B[offB[t]! * k * n + q * n + j]!;
+          Y[(t * m + i) * n + j] = s;
+        }
+      }
+    }
+    // toCanonical stores into the type's typed array, which wraps out-of-range sums as C does.
+    out = RTensor.fromHost(a.dataType, outDims, toCanonical(a.dataType, Y));
+  }
+  let dims = outDims;
+  if (a.rank === 1 && b.rank === 1) dims = [];
+  else if (a.rank === 1) dims = [...batch, n];
+  else if (b.rank === 1) dims = [...batch, m];
+  return dims === outDims ? out : RTensor.fromHost(out.dataType, dims, out.host());
+}
+
+/** Versions 9 (integer types) and 13 (bfloat16) only widened the types; one kernel serves all. */
+export const MatMul: OpKernel[] = [{ domain: '', opType: 'MatMul', since: 1, run }];

@@ -1,0 +1,18 @@
+/**
+ * Min (ONNX): the elementwise minimum of all inputs, broadcast together. Integer types (since opset 12)
+ * are compared exactly on the host when host-resident. NaN propagates, as in onnxruntime (tfjs-wasm's
+ * minimum drops a NaN in its second operand); not in training, where the isNaN test would have no gradient.
+ */
+import { tf } from '../backend.js';
+import type { OpKernel } from '../kernel.js';
+import { variadicKernel } from '../util/elementwise.js';
+
+/** The Min kernel of ai.onnx, from opset 1. */
+export const Min: OpKernel[] = [
+  {
+    domain: '',
+    opType: 'Min',
+    since: 1,
+    run: variadicKernel({ host: { num: (a, b) => (a <= b ? a : b), big: (a, b) => (a <= b ? a : b) }, device: (a, b, _t, ctx) => (a.dtype === 'float32' && !ctx.training ? tf.where(tf.isNaN(b), b, tf.minimum(a, b)) : tf.minimum(a, b)) }),
+  },
+];

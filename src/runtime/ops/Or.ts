@@ -1,0 +1,15 @@
+/** Or (ONNX): logical or of BOOL tensors with broadcasting. */
+import { tf } from '../backend.js';
+import type { OpKernel } from '../kernel.js';
+import { binaryKernel, versions, type BinarySpec } from '../util/elementwise.js';
+
+const spec: BinarySpec = {
+  host: { num: (a, b) => a !== 0 || b !== 0 },
+  device: (a, b) => tf.logicalOr(a, b),
+};
+
+/** Opset 1-6: B broadcast onto A only with `broadcast=1` (at `axis`); since 7: numpy broadcasting. */
+export const Or: OpKernel[] = versions('Or', [
+  [1, binaryKernel(spec, true)],
+  [7, binaryKernel(spec)],
+]);

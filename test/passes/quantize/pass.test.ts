@@ -1,0 +1,152 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { DataType } from '../../../src/core/dtype.js';
+import { defaultContext } from '../../../src/core/logger.js';
+import { RTensor } from '../../../src/runtime/value.js';
+import { parseQuantizeOptions, quantize } from '../../../src/passes/quantize/index.js';
+import { serializeModel } from '../../../src/onnx/index.js';
+import { cnnModel, mlpModel, opCounts, randn, relDiff, runOrt } from './helpers.js';
+
+const cnnFeeds = (n = 4, seed = 11) => ({ x: { data: randn(n * 2 * 64, seed), dims: [n, 2, 8, 8] } });
+const mlpFeeds = (n = 8, seed = 12) => ({ x: { data: randn(n * 48, seed), dims: [n, 48] } });
+
+function batches(kind: 'cnn' | 'mlp', count: number, n = 8) {
+  const out = [];
+  for (let b = 0; b < count; b++) {
+    const f = kind === 'cnn' ? cnnFeeds(n, 100 + b) : mlpFeeds(n, 200 + b);
+    out.push({ x: RTensor.fromHost(DataType.FLOAT, f.x.dims, f.x.data) });
+  }
+  return out;
+}
+
+test('weight-only int8: per-channel DequantizeLinear on every weight, runs in onnxruntime, ~0.26x weight bytes', async () => {
+  const model = mlpModel(1);
+  const ref = await runOrt(mlpModel(1), mlpFeeds());
+  const r = await quantize(model, parseQuantizeOptions({ weightOnly: true }), defaultContext);
+  assert.equal(r.modified, true);
+  assert.deepEqual(opCounts(model), { DequantizeLinear: 3, Gemm: 2, MatMul: 1, Add: 1, Relu: 2 });
+  assert.equal(r.layers.length, 3);
+  for (const l of r.layers) {
+    assert.equal(l.bits, 8);
+    assert.ok(l.error! > 0 && l.error! < 1e-4, `${l.name} error ${l.error}`);
+  }
+  assert.ok(r.plan.bytes.after / r.plan.bytes.before < 0.27);
+  const got = await runOrt(model, mlpFeeds());
+  assert.ok(relDiff(got.logits!, ref.logits!) < 0.01);
+});
+
+test('weight-only int4: MatMulNBits for MatMul/Gemm, head kept at 8 bits, ragged K handled', async () => {
+  const model = mlpModel(2);
+  const ref = await runOrt(mlpModel(2), mlpFeeds());
+  const r = await quantize(model, parseQuantizeOptions({ bits: 4, groupSize: 32 }), defaultContext);
+  const counts = opCounts(model);
+  assert.equal(counts.MatMulNBits, 2);
+  assert.equal(counts.DequantizeLinear, 1); // the head, 8-bit per channel
+  const head = r.layers.find((l) => l.name === 'head')!;
+  assert.equal(head.bits, 8);
+  assert.match(String(head.note), /output head kept at 8 bits/);
+  assert.equal(r.layers.find((l) => l.name === 'fc1')!.bits, 4);
+  const got = await runOrt(model, mlpFeeds());
+  const d = relDiff(got.logits!, ref.logits!);
+  assert.ok(d < 0.2, `relative output error ${d}`);
+  // --no-keep-sensitive: the head goes to 4 bits too (one more MatMulNBits)
+  const all = mlpModel(2);
+  await quantize(all, parseQuantizeOptions({ bits: 4, groupSize: 32, keepSensitive: false }), defaultContext);
+  assert.equal(opCounts(all).MatMulNBits, 3);
+});
+
+test('weight-only int4 in standard ONNX: blocked int4 DequantizeLinear, opset raised to 21', async () => {
+  const model = cnnModel(3);
+  const ref = await runOrt(cnnModel(3), cnnFeeds());
+  const r = await quantize(model, parseQuantizeOptions({ bits: 4, format: 'qdq', groupSize: 16, keepSensitive: false }), defaultContext);
+  assert.equal(model.opset(''), 21);
+  assert.equal(model.irVersion, 10);
+  assert.equal(r.plan.opset?.to, 21);
+  assert.equal(opCounts(model).DequantizeLinear, 3);
+  const got = await runOrt(model, cnnFeeds());
+  assert.ok(relDiff(got.logits!, ref.logits!) < 0.2);
+});
+
+test('dynamic int8: DynamicQuantizeLinear + MatMulInteger / ConvInteger, shared per input tensor', async () => {
+  for (const kind of ['mlp', 'cnn'] as const) {
+    const model = kind === 'mlp' ? mlpModel(4) : cnnModel(4);
+    const feeds = kind === 'mlp' ? mlpFeeds() : cnnFeeds();
+    const ref = await runOrt(kind === 'mlp' ? mlpModel(4) : cnnModel(4), feeds);
+    await quantize(model, parseQuantizeOptions({ dynamic: true }), defaultContext);
+    const c = opCounts(model);
+    if (kind === 'mlp') {
+      assert.equal(c.MatMulInteger, 3);
+      assert.equal(c.DynamicQuantizeLinear, 3);
+    } else {
+      assert.equal(c.ConvInteger, 2);
+      assert.equal(c.MatMulInteger, 1);
+    }
+    const got = await runOrt(model, feeds);
+    const d = relDiff(got.logits!, ref.logits!);
+    assert.ok(d < 0.05, `${kind}: relative output error ${d}`);
+  }
+});
+
+test('static int8 QDQ: Relu/Clip folded, Concat shares one scale, biases int32, close to float', async () => {
+  for (const method of ['minmax', 'percentile', 'entropy', 'mse'] as const) {
+    const model = cnnModel(5);
+    const ref = await runOrt(cnnModel(5), cnnFeeds(8, 77));
+    const r = await quantize(model, parseQuantizeOptions({ calibration: method }), { ...defaultContext, data: batches('cnn', 4) });
+    const c = opCounts(model);
+    assert.equal(c.Relu, undefined, `${method}: Relu folded`);
+    assert.equal(c.Clip, undefined, `${method}: Clip(0, 6) folded`);
+    assert.ok(c.QuantizeLinear! >= 6 && c.QuantizeLinear === c.DequantizeLinear! - 3 - 3, `${method}: ${JSON.stringify(c)}`);
+    // Concat's inputs and output share one scale and zero point
+    const cat = model.graph.nodes.find((n) => n.opType === 'Concat')!;
+    const scales = [...cat.inputs, cat.output(0)].map((v) => {
+      const dq = v!.producer?.opType === 'DequantizeLinear' ? v!.producer : v!.uses.find((u) => u.node.opType === 'QuantizeLinear')!.node;
+      return (dq!.input(1)!.initializer!.data as Float32Array)[0];
+    });
+    assert.equal(new Set(scales).size, 1, `${method}: concat scales ${scales}`);
+    // biases are int32 through DequantizeLinear
+    const conv = model.graph.nodes.find((n) => n.name === 'conv1')!;
+    assert.equal(conv.input(2)!.producer!.input(0)!.initializer!.dataType, DataType.INT32);
+    assert.ok(r.plan.activations! >= 6);
+    const got = await runOrt(model, cnnFeeds(8, 77));
+    const d = relDiff(got.logits!, ref.logits!);
+    assert.ok(d < 0.08, `${method}: relative output error ${d}`);
+  }
+});
+
+test('fp16: float16 weights and compute, float32 inputs and outputs, half the bytes', async () => {
+  const model = cnnModel(6);
+  const before = serializeModel(model).length;
+  const ref = await runOrt(cnnModel(6), cnnFeeds());
+  const r = await quantize(model, parseQuantizeOptions({ fp16: true }), defaultContext);
+  assert.ok(r.layers.every((l) => l.bits === 16));
+  const after = serializeModel(model).length;
+  assert.ok(after < 0.75 * before, `${after} vs ${before}`);
+  // every weight is float16 now; the graph input and output are still float32
+  assert.ok(model.graph.initializers.every((v) => v.initializer!.dataType !== DataType.FLOAT || v.initializer!.size <= 1));
+  assert.equal(model.graph.inputs[0]!.elemType, DataType.FLOAT);
+  assert.equal(model.graph.outputs[0]!.elemType, DataType.FLOAT);
+  const got = await runOrt(model, cnnFeeds());
+  assert.ok(got.logits instanceof Float32Array);
+  assert.ok(relDiff(got.logits!, ref.logits!) < 0.01);
+});
+
+test('an already-quantized model is refused with exit code 3', async () => {
+  const model = mlpModel(7);
+  await quantize(model, parseQuantizeOptions({ weightOnly: true }), defaultContext);
+  await assert.rejects(quantize(model, parseQuantizeOptions({ weightOnly: true }), defaultContext), (e: Error & { exitCode?: number }) => e.exitCode === 3 && /already quantized/.test(e.message) && /DequantizeLinear/.test(e.message));
+});
+
+test('dry run: plan with per-weight precision and bytes, model untouched', async () => {
+  const model = mlpModel(8);
+  const bytes = serializeModel(model);
+  const r = await quantize(model, parseQuantizeOptions({ bits: 4, dryRun: true, exclude: '^fc2$' }), defaultContext);
+  assert.equal(r.modified, false);
+  assert.deepEqual(serializeModel(model), bytes);
+  const byNode = Object.fromEntries(r.plan.weights.map((w) => [w.node, w]));
+  assert.equal(byNode.fc1!.bits, 4);
+  assert.equal(byNode.fc1!.format, 'matmulnbits');
+  assert.equal(byNode.fc2!.bits, 'float');
+  assert.match(byNode.fc2!.reason!, /--exclude/);
+  assert.equal(byNode.head!.bits, 8);
+  assert.ok(r.plan.bytes.after < r.plan.bytes.before);
+});

@@ -1,0 +1,133 @@
+/**
+ * Quality harness for the slow tests: the fixtures' data as feed batches, and accuracy, perplexity and
+ * agreement measured in onnxruntime-node (the runtime users deploy to; with its default optimizations,
+ * which fuse QDQ into integer kernels).
+ */
+import * as ort from 'onnxruntime-node';
+import { readFileSync } from 'node:fs';
+import { readNpy, type HostArray } from '../../../src/calibration/readers/npy.js';
+import { RTensor } from '../../../src/runtime/value.js';
+import type { FeedBatch } from '../../../src/passes/quantize/index.js';
+
+export { readNpy };
+
+/** Rows [start, end) of an array whose first axis is samples. */
+export function rows(a: HostArray, start: number, end: number): HostArray {
+  const per = a.shape.slice(1).reduce((x, y) => x * y, 1);
+  const e = Math.min(end, a.shape[0]!);
+  return { dataType: a.dataType, shape: [e - start, ...a.shape.slice(1)], data: a.data.subarray(start * per, e * per) as HostArray['data'] };
+}
+
+/** Calibration batches of an array for the input `name`. */
+export function* batchesOf(a: HostArray, name: string, batchSize: number, samples = a.shape[0]!): Generator<FeedBatch> {
+  for (let s = 0; s < Math.min(samples, a.shape[0]!); s += batchSize) {
+    const r = rows(a, s, Math.min(s + batchSize, samples));
+    yield { [name]: RTensor.fromHost(r.dataType, r.shape, r.data) };
+  }
+}
+
+function ortType(a: HostArray): 'float32' | 'int64' {
+  return a.data instanceof BigInt64Array ? 'int64' : 'float32';
+}
+
+/** An onnxruntime session on one thread (the machine is shared; results do not depend on threads). */
+export async function ortSession(bytes: Uint8Array): Promise<ort.InferenceSession> {
+  return ort.InferenceSession.create(bytes, { intraOpNumThreads: 1, interOpNumThreads: 1 });
+}
+
+/** Runs `x` through the model in batches; returns the first output of every batch, concatenated. */
+export async function logitsOf(bytes: Uint8Array, input: string, x: HostArray, batchSize = 100): Promise<{ data: Float32Array; dims: number[] }> {
+  const s = await ortSession(bytes);
+  const parts: Float32Array[] = [];
+  let dims: number[] = [];
+  for (let i = 0; i < x.shape[0]!; i += batchSize) {
+    const r = rows(x, i, i + batchSize);
+    const out = await s.run({ [input]: new ort.Tensor(ortType(r), r.data as Float32Array, r.shape) });
+    const o = out[s.outputNames[0]!]!;
+    parts.push(Float32Array.from(o.data as Float32Array));
+    dims = o.dims.slice();
+  }
+  await s.release();
+  const total = parts.reduce((n, p) => n + p.length, 0);
+  const data = new Float32Array(total);
+  let off = 0;
+  for (const p of parts) {
+    data.set(p, off);
+    off += p.length;
+  }
+  dims[0] = x.shape[0]!;
+  return { data, dims };
+}
+
+/** Top-1 accuracy of [n, classes] logits against integer labels. */
+export function accuracy(logits: Float32Array, classes: number, labels: ArrayLike<number | bigint>): number {
+  let ok = 0;
+  const n = labels.length;
+  for (let i = 0; i < n; i++) {
+    let best = 0;
+    for (let c = 1; c < classes; c++) if (logits[i * classes + c]! > logits[i * classes + best]!) best = c;
+    if (best === Number(labels[i]!)) ok++;
+  }
+  return ok / n;
+}
+
+/** Perplexity of next-token predictions: logits [n, seq, vocab] for token ids [n, seq]. */
+export function perplexity(logits: Float32Array, dims: number[], ids: BigInt64Array): number {
+  const [n, seq, vocab] = dims as [number, number, number];
+  let nll = 0;
+  let count = 0;
+  for (let i = 0; i < n; i++) {
+    for (let t = 0; t < seq - 1; t++) {
+      const base = (i * seq + t) * vocab;
+      let max = -Infinity;
+      for (let v = 0; v < vocab; v++) max = Math.max(max, logits[base + v]!);
+      let sum = 0;
+      for (let v = 0; v < vocab; v++) sum += Math.exp(logits[base + v]! - max);
+      const target = Number(ids[i * seq + t + 1]!);
+      nll += -(logits[base + target]! - max - Math.log(sum));
+      count++;
+    }
+  }
+  return Math.exp(nll / count);
+}
+
+/** The printed text lines for ppocr-rec-v4 (data/make_text_lines.py), preprocessed as PaddleOCR does. */
+export function textLines(dir: string): { x: HostArray; texts: string[] } {
+  const img = readNpy(`${dir}/text_lines.npy`);
+  const widths = readNpy(`${dir}/text_line_widths.npy`).data as BigInt64Array;
+  const texts = JSON.parse(readFileSync(`${dir}/text_lines.json`, 'utf8')) as string[];
+  const [n, H, W] = img.shape as [number, number, number];
+  const x = new Float32Array(n * 3 * H * W);
+  const u8 = img.data as Uint8Array;
+  for (let i = 0; i < n; i++) {
+    const w = Number(widths[i]!);
+    for (let c = 0; c < 3; c++) for (let y = 0; y < H; y++) for (let j = 0; j < w; j++) x[((i * 3 + c) * H + y) * W + j] = u8[(i * H + y) * W + j]! / 127.5 - 1;
+  }
+  return { x: { dataType: 1, shape: [n, 3, H, W], data: x }, texts };
+}
+
+/** CTC greedy decoding: per row the argmax label sequence with repeats merged and blanks (0) dropped. */
+export function ctcDecode(probs: Float32Array, dims: number[]): number[][] {
+  const [n, T, C] = dims as [number, number, number];
+  const out: number[][] = [];
+  for (let i = 0; i < n; i++) {
+    const seq: number[] = [];
+    let prev = -1;
+    for (let t = 0; t < T; t++) {
+      const base = (i * T + t) * C;
+      let b = 0;
+      for (let c = 1; c < C; c++) if (probs[base + c]! > probs[base + b]!) b = c;
+      if (b !== prev && b !== 0) seq.push(b);
+      prev = b;
+    }
+    out.push(seq);
+  }
+  return out;
+}
+
+/** Share of rows whose decoded sequences are identical. */
+export function sequenceAgreement(a: number[][], b: number[][]): number {
+  let same = 0;
+  for (let i = 0; i < a.length; i++) if (a[i]!.length === b[i]!.length && a[i]!.every((v, k) => v === b[i]![k])) same++;
+  return same / a.length;
+}

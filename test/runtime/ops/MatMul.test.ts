@@ -1,0 +1,46 @@
+import { test } from 'node:test';
+import { DataType } from '../../../src/core/dtype.js';
+import { f32, matchOrt, nnBackends, outs, seeded, values, type NodeSpec } from './nnHarness.js';
+
+const cases: { name: string; a: number[]; b: number[]; constB?: boolean }[] = [
+  { name: '2-D', a: [7, 5], b: [5, 3] },
+  { name: '3-D @ 2-D constant weight (one 2-D product)', a: [2, 6, 8], b: [8, 5], constB: true },
+  { name: 'equal batches, small (batched kernel)', a: [3, 4, 5], b: [3, 5, 2] },
+  { name: 'equal batches, large (2-D loop on wasm)', a: [3, 40, 30], b: [3, 30, 40] },
+  { name: 'broadcast [2,1] against [1,3] batches', a: [2, 1, 4, 5], b: [1, 3, 5, 6] },
+  { name: 'broadcast [2,1] against [1,3] batches, large', a: [2, 1, 40, 30], b: [1, 3, 30, 40] },
+  { name: '2-D A against batched B', a: [4, 5], b: [3, 5, 6] },
+  { name: '2-D A against batched B, large', a: [40, 30], b: [3, 30, 40] },
+  { name: '1-D @ 3-D', a: [5], b: [2, 5, 3] },
+  { name: '3-D @ 1-D', a: [2, 3, 5], b: [5] },
+  { name: '1-D @ 1-D', a: [6], b: [6] },
+  { name: 'rank 4 with batch 1 on A', a: [1, 2, 3, 4], b: [3, 2, 4, 5] },
+];
+
+for (const c of cases) {
+  for (const backend of nnBackends) {
+    test(`MatMul ${c.name} on ${backend}: matches onnxruntime`, async () => {
+      const r = seeded(c.name);
+      const spec: NodeSpec = { opType: 'MatMul', opset: 13, inputs: [f32(r, 'a', c.a), f32(r, 'b', c.b, c.constB)], outputs: outs(1) };
+      await matchOrt(spec, backend, 1e-5);
+    });
+  }
+}
+
+for (const [name, dt] of [
+  ['int32', DataType.INT32],
+  ['int64', DataType.INT64],
+] as const) {
+  test(`MatMul ${name} with batch broadcasting: exact, equal to onnxruntime`, async () => {
+    const r = seeded(name);
+    const ints = (n: number) => Array.from({ length: n }, () => Math.floor(r() * 2001) - 1000);
+    const arr = (n: number) => (dt === DataType.INT64 ? BigInt64Array.from(ints(n), BigInt) : Int32Array.from(ints(n)));
+    const spec: NodeSpec = {
+      opType: 'MatMul',
+      opset: 13,
+      inputs: [values('a', dt, [2, 1, 3, 4], arr(24)), values('b', dt, [3, 4, 2], arr(24))],
+      outputs: outs(1, dt),
+    };
+    await matchOrt(spec, 'wasm');
+  });
+}
