@@ -5,6 +5,8 @@
  * --json.
  */
 import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import * as ort from 'onnxruntime-node';
 import { DataType } from '../src/core/dtype.js';
 import { loadModel } from '../src/onnx/index.js';
@@ -19,7 +21,13 @@ interface Case {
   inputs: () => Record<string, { type: 'float32' | 'int64'; data: Float32Array | BigInt64Array; dims: number[] }>;
 }
 
-const root = new URL('../../', import.meta.url).pathname;
+/** The repository root: the nearest folder above this file holding package.json (works from any build dir). */
+function findRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(join(dir, 'package.json')) && dirname(dir) !== dir) dir = dirname(dir);
+  return dir + '/';
+}
+const root = findRoot();
 
 function rng(seed: number): () => number {
   let s = seed >>> 0;
@@ -109,7 +117,7 @@ async function main(): Promise<void> {
       oursPerSec: Number(ours.perSecond.toFixed(2)),
       ortPerSec: Number(ref.perSecond.toFixed(2)),
       ratio: Number((ours.perSecond / ref.perSecond).toFixed(3)),
-      tfBytesAfter: leaked,
+      keptTfBytes: leaked,
     });
     session.dispose();
     await ortSession.release();

@@ -63,6 +63,14 @@ export class Session {
   private readonly constants = new Map<Value, RTensor>();
   private readonly variables = new Map<Value, tf.Variable>();
   private readonly plans = new Map<string, Plan>();
+  /**
+   * Outputs of main-graph nodes that depend on constants only (Constant nodes, shape arithmetic on
+   * weights, weights transposed or dequantized by the graph): computed on first use and kept across runs,
+   * as onnxruntime's constant folding would. Real models need it: ppocr-rec-v4 holds 325 weights in
+   * Constant nodes.
+   */
+  private readonly folded = new Map<Value, RTensor>();
+  private foldable?: Set<Node>;
 
   private constructor(model: Model, backend: BackendInfo, logger: Logger) {
     this.model = model;
@@ -146,6 +154,7 @@ export class Session {
       if (v.initializer.dataType !== 1) throw new ModelError(`initializer '${name}' is ${dataTypeName(v.initializer.dataType)}, only FLOAT can be trained`);
       let variable = this.variables.get(v);
       if (!variable) {
+        this.clearFolded();
         const old = this.constants.get(v);
         old?.dispose();
         this.constants.delete(v);
@@ -164,8 +173,31 @@ export class Session {
     }
   }
 
+  /** Nodes of the main graph whose inputs are all constants (and not trainable). */
+  private foldableNodes(): Set<Node> {
+    if (this.foldable) return this.foldable;
+    const set = new Set<Node>();
+    const constant = (v: Value | null): boolean => !v || (v.initializer !== undefined && !this.variables.has(v)) || (v.producer !== null && set.has(v.producer));
+    for (const n of this.model.graph.nodes) {
+      if (typeof this.kernels.get(n) !== 'function' || n.subgraphs().length > 0 || nondeterministic.has(n.opType)) continue;
+      if (n.inputs.every(constant)) set.add(n);
+    }
+    this.foldable = set;
+    return set;
+  }
+
+  private clearFolded(): void {
+    for (const r of this.folded.values()) {
+      r.owned = true;
+      r.dispose();
+    }
+    this.folded.clear();
+    this.foldable = undefined;
+  }
+
   /** Forgets cached constants (call after a pass changed initializers in place). */
   invalidateConstants(): void {
+    this.clearFolded();
     for (const r of this.constants.values()) {
       r.owned = true;
       if (!(r.onDevice && this.isVariableTensor(r))) r.dispose();
@@ -224,7 +256,7 @@ export class Session {
     this.execute(graph, plan, env, fed, options);
     const result = new Map<string, RTensor>();
     for (const v of wanted) {
-      const t = env.get(v);
+      const t = env.get(v) ?? this.folded.get(v) ?? (v.initializer ? this.constant(v) : undefined);
       if (!t) throw new ModelError(`value '${v.name}' was not computed`);
       // Hand out fresh handles for kept tensors or feeds so the caller may dispose what it gets.
       result.set(v.name, !t.owned || fed.has(v) ? alias(t) : t);
@@ -274,7 +306,13 @@ export class Session {
         }
       } else remaining.set(v, c - 1);
     };
+    const foldable = graph === this.model.graph ? this.foldableNodes() : undefined;
     for (const node of plan.nodes) {
+      if (foldable?.has(node)) {
+        this.runFolded(node, env, options);
+        for (const d of nodeDependencies(node)) release(d);
+        continue;
+      }
       const inputs = node.inputs.map((v) => (v ? this.lookup(v, env, node) : null));
       let outputs: (RTensor | null)[];
       try {
@@ -302,8 +340,35 @@ export class Session {
     }
   }
 
+  /** Runs a constant-only node once per session and keeps its outputs. */
+  private runFolded(node: Node, env: Env, options: RunOptions): void {
+    const outs = node.outputs.filter((v): v is Value => v !== null);
+    if (!outs.every((v) => this.folded.has(v))) {
+      let outputs: (RTensor | null)[];
+      try {
+        outputs = this.runNode(node, node.inputs.map((v) => (v ? this.lookup(v, env, node) : null)), env, false);
+      } catch (e) {
+        throw wrapNodeError(e, node);
+      }
+      node.outputs.forEach((v, i) => {
+        const t = outputs[i];
+        if (!t) return;
+        if (!v) return t.dispose();
+        if (t.onDevice) tf.keep(t.tf);
+        t.owned = false;
+        this.folded.set(v, t);
+      });
+    }
+    if (options.observe) {
+      for (const v of outs) {
+        const t = this.folded.get(v);
+        if (t && (!options.observeFilter || options.observeFilter(v))) options.observe(v, t, node);
+      }
+    }
+  }
+
   private lookup(v: Value, env: Env, node: Node): RTensor {
-    const t = env.get(v);
+    const t = env.get(v) ?? this.folded.get(v);
     if (t) return t;
     if (v.initializer) return this.constant(v);
     throw new ModelError(`${node.describe()} reads '${v.name}', which has no value`, v.isGraphInput ? `feed the model input '${v.name}'` : undefined);
@@ -353,6 +418,9 @@ export class Session {
     });
   }
 }
+
+/** Ops whose outputs differ from run to run: never folded. */
+const nondeterministic = new Set(['RandomNormal', 'RandomUniform', 'RandomNormalLike', 'RandomUniformLike', 'Multinomial', 'Bernoulli']);
 
 function isOuter(scope: Graph, g: Graph): boolean {
   for (let x: Graph | undefined = g.outer; x; x = x.outer) if (x === scope) return true;

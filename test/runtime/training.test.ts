@@ -11,9 +11,6 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-// tfjs-core registers no gradient functions; the union package's node bundle registers all of them in
-// tfjs's process-wide registry (the kernels of our tfjs-core then find them).
-import '@tensorflow/tfjs';
 import { DataType } from '../../src/core/dtype.js';
 import { makeAttr } from '../../src/ir/attribute.js';
 import { Graph, Model, Tensor } from '../../src/ir/index.js';
@@ -243,10 +240,12 @@ for (const c of cases) {
 /**
  * The fixtures' models end to end (fixtures/cnn: Conv, BatchNormalization, MaxPool, GlobalAveragePool,
  * Gemm; fixtures/lm: Gather embedding, LayerNormalization, batched MatMul attention, Softmax, Erf):
- * with every float initializer trainable, each must receive a finite, non-zero gradient on both backends.
+ * with every float initializer trainable, each must receive a finite, non-zero gradient. On wasm, the
+ * backend missing tfjs's conv and gather gradient kernels; the cpu backend runs the same kernel
+ * gradients in the finite-difference cases above (a fixture takes it ~10 s in pure JS).
  */
 for (const fixture of ['cnn', 'lm']) {
-  for (const backend of backends) {
+  for (const backend of ['wasm'] as const) {
     const dir = join(process.cwd(), 'fixtures', fixture);
     test(`gradients reach every parameter of fixture ${fixture} on ${backend}`, async (t) => {
       const model = await loadModel(join(dir, 'model.onnx'));

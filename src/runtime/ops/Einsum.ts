@@ -14,6 +14,7 @@ import { ModelError } from '../../core/errors.js';
 import { tf } from '../backend.js';
 import type { KernelContext, OpKernel } from '../kernel.js';
 import { onDevice } from '../util/device.js';
+import { gatherWithGrad } from '../util/gathergrad.js';
 import { batchMatMul } from '../util/matmul.js';
 import { RTensor } from '../value.js';
 
@@ -61,7 +62,7 @@ function diagonals(term: Term): Term {
     const moved = tf.transpose(t, [...rest, first, dup]);
     const flat = tf.reshape(moved, [...rest.map((i) => t.shape[i]!), n * n]);
     const idx = tf.tensor1d(Array.from({ length: n }, (_, i) => i * (n + 1)), 'int32');
-    t = tf.gather(flat, idx, flat.rank - 1);
+    t = gatherWithGrad(flat, idx, flat.rank - 1);
     labels = [...rest.map((i) => labels[i]!), labels[first]!];
   }
 }

@@ -4,6 +4,7 @@
  */
 import type { OpKernel } from '../kernel.js';
 import { Relu } from './Relu.js';
+import { MaxUnpool } from './MaxUnpool.js';
 import { RNN } from './RNN.js';
 import { GRU } from './GRU.js';
 import { LSTM } from './LSTM.js';
@@ -130,6 +131,7 @@ import { QuantizeLinear } from './QuantizeLinear.js';
 
 export const allKernels: OpKernel[] = [
   ...Relu,
+  ...MaxUnpool,
   ...RNN,
   ...GRU,
   ...LSTM,

@@ -21,7 +21,7 @@
  */
 import { tf } from '../backend.js';
 
-/** [[top, bottom], [left, right]] as tfjs's explicit padding wants it for NHWC. */
+/** tfjs's explicit padding for NHWC: [[0, 0], [top, bottom], [left, right], [0, 0]]. */
 type Explicit = [[number, number], [number, number], [number, number], [number, number]];
 
 /** How the channels are grouped: one group, one input channel per group (depthwise), or other groups. */

@@ -59,3 +59,22 @@ test('MaxPool Indices: ties resolve to the first maximum, as in onnxruntime', as
   };
   for (const backend of nnBackends) assert.equal(await matchOrt(spec, backend), 0);
 });
+
+for (const withShape of [false, true]) {
+  for (const backend of nnBackends) {
+    test(`MaxUnpool ${withShape ? 'with' : 'without'} output_shape on ${backend}: matches onnxruntime`, async () => {
+      const r = seeded(`unpool${withShape}`);
+      const x = f32(r, 'x', [2, 3, 3, 4]);
+      // Indices as MaxPool (kernel 2, stride 2) over [2, 3, 6, 8] would give them: one per window.
+      const idx = new BigInt64Array(2 * 3 * 3 * 4);
+      for (let p = 0; p < 6; p++) {
+        for (let i = 0; i < 3; i++) {
+          for (let j = 0; j < 4; j++) idx[(p * 3 + i) * 4 + j] = BigInt(p * 48 + (2 * i + (j % 2)) * 8 + 2 * j + ((i + j) % 2));
+        }
+      }
+      const inputs = [x, values('i', DataType.INT64, [2, 3, 3, 4], idx), ...(withShape ? [values('shape', DataType.INT64, [4], BigInt64Array.from([2n, 3n, 7n, 9n]))] : [])];
+      const spec: NodeSpec = { opType: 'MaxUnpool', opset: 11, inputs, attrs: { kernel_shape: [2, 2], strides: [2, 2] }, outputs: outs(1) };
+      await matchOrt(spec, backend);
+    });
+  }
+}
