@@ -8,6 +8,8 @@ import { execFileSync } from 'node:child_process';
 const aptPackages = [
   // ONNX's own backend node tests: the conformance suite (test/runtime/conformance.test.ts).
   { pkg: 'libonnx-testdata', probe: '/usr/share/libonnx-testdata/data/node' },
+  // Headless Chromium opens the HTML report and checks that its plots rendered (test/report/html.test.ts).
+  { pkg: 'chromium', probe: '/usr/bin/chromium' },
 ];
 
 function sh(cmd, args) {

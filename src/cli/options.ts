@@ -9,6 +9,7 @@
 import { existsSync } from 'node:fs';
 import { Option, type Command } from 'commander';
 import { UsageError } from '../core/errors.js';
+import type { GateLimits } from '../report/index.js';
 import type { BackendName } from '../runtime/backend.js';
 
 /** The backends of CLI.md (the same list as runtime/backend.ts, kept here so --help does not load tfjs). */
@@ -32,6 +33,8 @@ export interface CommonOptions {
   seed: number;
   dryRun: boolean;
   force: boolean;
+  /** The report gates (--max-size ... --min-agreement); a failed gate exits 1. */
+  gates?: GateLimits;
 }
 
 /** The data options of CLI.md ("Data for calibration, evaluation and training"). */
@@ -55,7 +58,7 @@ export function opt(flags: string, description: string, defaultValue?: unknown, 
 
 /** Adds -o/--output ... --force to a compressing command. */
 export function addCommonOptions(cmd: Command, command: string): Command {
-  return cmd
+  cmd
     .addOption(opt('-o, --output <path>', `output model; with several input models, a directory (default: <name>.${command}.onnx beside the input; never the input itself)`))
     .addOption(opt('--report <path>', 'where the report JSON goes (default: <output>.report.json)'))
     .addOption(opt('--no-report', 'do not write the report JSON'))
@@ -66,6 +69,28 @@ export function addCommonOptions(cmd: Command, command: string): Command {
     .addOption(opt('--json', 'print the final report as JSON on stdout (human text goes to stderr)', false))
     .addOption(opt('--quiet', 'no progress bars or informational lines', false))
     .addOption(opt('--verbose', 'debug detail, and stack traces for internal errors', false));
+  return addGateOptions(cmd);
+}
+
+/** Adds the report gates (CLI.md): every compressing command and `compress report` take the same ones. */
+export function addGateOptions(cmd: Command): Command {
+  return cmd
+    .addOption(opt('--max-size <bytes>', 'gate: the (compressed) model is at most this big, e.g. 5000000, 10MB or 1.5GiB (default: none)'))
+    .addOption(opt('--min-ratio <x>', 'gate: original bytes / compressed bytes is at least x (default: none)'))
+    .addOption(opt('--max-accuracy-drop <points>', 'gate: accuracy drops by at most this many percentage points; needs --data and --labels (default: none)'))
+    .addOption(opt('--max-perplexity-increase <fraction>', 'gate: perplexity grows by at most this fraction, e.g. 0.05; needs --data (default: none)'))
+    .addOption(opt('--min-agreement <x>', 'gate: top-1 predictions agree on at least this share of samples, in [0, 1]; needs --data (default: none)'));
+}
+
+/** Validates the gate flags commander collected (a bad value names its flag: exit 2). */
+export function parseGateLimits(raw: Record<string, unknown>): GateLimits {
+  const gates: GateLimits = {};
+  if (raw.maxSize !== undefined) gates.maxSize = parseByteSize(raw.maxSize, '--max-size');
+  if (raw.minRatio !== undefined) gates.minRatio = parseNumber(raw.minRatio, '--min-ratio', { min: 0, minExclusive: true });
+  if (raw.maxAccuracyDrop !== undefined) gates.maxAccuracyDrop = parseNumber(raw.maxAccuracyDrop, '--max-accuracy-drop', { min: 0, max: 100 });
+  if (raw.maxPerplexityIncrease !== undefined) gates.maxPerplexityIncrease = parseNumber(raw.maxPerplexityIncrease, '--max-perplexity-increase', { min: 0 });
+  if (raw.minAgreement !== undefined) gates.minAgreement = parseNumber(raw.minAgreement, '--min-agreement', { min: 0, max: 1 });
+  return gates;
 }
 
 /** Adds --data ... --batch-size. */
@@ -96,6 +121,7 @@ export function parseCommonOptions(raw: Record<string, unknown>): CommonOptions 
     seed: parseInteger(raw.seed ?? 0, '--seed', 0, 2 ** 32 - 1),
     dryRun: raw.dryRun === true,
     force: raw.force === true,
+    gates: parseGateLimits(raw),
   };
 }
 

@@ -34,6 +34,10 @@ export interface DistillFlags extends PassFlags {
   /** teacher tensor -> student tensor pairs whose activations are matched */
   hidden?: { teacher: string; student: string }[];
   evalData?: string;
+  /** integer labels of --eval-data: the per-epoch metric is then accuracy */
+  evalLabels?: string;
+  weightDecay?: number;
+  clipNorm?: number;
   checkpoint?: string;
   resume?: boolean;
 }
@@ -64,6 +68,11 @@ export function parseDistillFlags(raw: Record<string, unknown>, given: (key: str
     parseDataSpec(evalData);
     if (!evalData.startsWith('random:')) mustExist(evalData, '--eval-data');
   }
+  const evalLabels = raw.evalLabels === undefined ? undefined : String(raw.evalLabels);
+  if (evalLabels !== undefined) {
+    if (evalData === undefined) throw new UsageError('--eval-labels needs --eval-data <samples>');
+    mustExist(evalLabels, '--eval-labels');
+  }
   const checkpoint = raw.checkpoint === undefined ? undefined : String(raw.checkpoint);
   const resume = raw.resume === true;
   if (resume && checkpoint === undefined) throw new UsageError('--resume needs --checkpoint <dir>', 'give the folder the earlier run wrote its checkpoints to');
@@ -73,7 +82,10 @@ export function parseDistillFlags(raw: Record<string, unknown>, given: (key: str
   if (given('temperature')) flags.temperature = parseNumber(raw.temperature, '--temperature', { min: 0, max: 1000, minExclusive: true });
   if (given('alpha')) flags.alpha = parseNumber(raw.alpha, '--alpha', { min: 0, max: 1 });
   if (given('hidden')) flags.hidden = parseHidden(raw.hidden);
+  if (given('weightDecay')) flags.weightDecay = parseNumber(raw.weightDecay, '--weight-decay', { min: 0, max: 1 });
+  if (given('clipNorm')) flags.clipNorm = parseNumber(raw.clipNorm, '--clip-norm', { min: 0, max: 1e9 });
   if (evalData !== undefined) flags.evalData = evalData;
+  if (evalLabels !== undefined) flags.evalLabels = evalLabels;
   if (checkpoint !== undefined) flags.checkpoint = checkpoint;
   if (resume) flags.resume = true;
   return { flags, data };
@@ -94,23 +106,35 @@ export function registerDistill(program: Command, state: CliState): void {
     .addOption(opt('--alpha <x>', 'weight of the distillation loss against the label loss, in [0, 1]', 0.7))
     .addOption(opt('--hidden <pairs>', 'match hidden activations: <teacher_tensor>=<student_tensor>,... (default: none)'))
     .addOption(opt('--eval-data <path>', 'held-out samples evaluated after each epoch (default: none)'))
-    .addOption(opt('--checkpoint <dir>', 'write a checkpoint after each epoch into this folder (default: none)'))
+    .addOption(opt('--eval-labels <labels.npy>', 'integer class labels of --eval-data: evaluate accuracy (default: none; without them, KL to the teacher, or perplexity for an LM)'))
+    .addOption(opt('--weight-decay <x>', 'decoupled weight decay of AdamW, on weight matrices', 0.01))
+    .addOption(opt('--clip-norm <x>', 'clip gradients to this global L2 norm (0: no clipping)', 1))
+    .addOption(opt('--checkpoint <dir>', 'write a checkpoint after each epoch and on Ctrl-C into this folder (default: none)'))
     .addOption(opt('--resume', 'continue from the latest checkpoint in --checkpoint', false));
   addDataOptions(cmd, 'training samples', true);
   addCommonOptions(cmd, 'distill');
   cmd.action(async (raw: Record<string, unknown>) => {
     const common = parseCommonOptions(raw);
     const { flags, data } = parseDistillFlags(raw, givenOn(cmd));
-    state.exitCode = await runCompress(state, {
-      command: 'distill',
-      inputs: [flags.studentPath],
-      common,
-      data,
-      options: { ...flags },
-      prepare: async (opts) => {
-        const { openModel } = await import('./model-io.js');
-        opts.teacher = (await openModel(flags.teacherPath)).model;
-      },
-    });
+    // Ctrl-C stops training after the current step; the pass writes its checkpoint and throws. A second
+    // Ctrl-C (the listener is gone by then) ends the process at once.
+    const controller = new AbortController();
+    const onSigint = () => controller.abort();
+    process.once('SIGINT', onSigint);
+    try {
+      state.exitCode = await runCompress(state, {
+        command: 'distill',
+        inputs: [flags.studentPath],
+        common,
+        data,
+        options: { ...flags, signal: controller.signal },
+        prepare: async (opts) => {
+          const { openModel } = await import('./model-io.js');
+          opts.teacher = (await openModel(flags.teacherPath)).model;
+        },
+      });
+    } finally {
+      process.removeListener('SIGINT', onSigint);
+    }
   });
 }

@@ -23,7 +23,7 @@ import type { CliState } from '../program.js';
 import { runCompress } from './pipeline.js';
 
 /** --bits values gptq accepts. */
-export const gptqBits = [4, 3, 8] as const;
+export const gptqBits = [4, 3, 8, 2] as const;
 /** --format values gptq accepts. */
 export const gptqFormats = ['matmulnbits', 'qdq'] as const;
 
@@ -44,7 +44,7 @@ export function parseGptqFlags(raw: Record<string, unknown>, given: (key: string
   const data = parseDataOptions(raw, 'gptq', true);
   const flags: GptqFlags = passFlags(raw, data);
   if (given('bits')) flags.bits = parseChoice(raw.bits, '--bits', gptqBits);
-  if (given('groupSize')) flags.groupSize = parseInteger(raw.groupSize, '--group-size', 1, 1 << 20);
+  if (given('groupSize')) flags.groupSize = String(raw.groupSize).trim() === '-1' ? -1 : parseInteger(raw.groupSize, '--group-size', 1, 1 << 20);
   if (given('actOrder')) flags.actOrder = true;
   if (given('damp')) flags.damp = parseNumber(raw.damp, '--damp', { min: 0, max: 1, minExclusive: true });
   if (given('blockSize')) flags.blockSize = parseInteger(raw.blockSize, '--block-size', 1, 1 << 20);
@@ -62,8 +62,8 @@ export function registerGptq(program: Command, state: CliState): void {
     .description('GPTQ: quantizes MatMul/Gemm weights column by column, correcting the error with the inverse Hessian of the calibration activations.')
     .argument('<model...>', 'ONNX model file(s)');
   cmd
-    .addOption(opt('--bits <n>', 'bits per weight: 4 | 3 | 8', 4))
-    .addOption(opt('--group-size <n>', 'weights per scale', 128))
+    .addOption(opt('--bits <n>', 'bits per weight: 4 | 3 | 8 | 2 (3 and 2 are stored in 4-bit containers)', 4))
+    .addOption(opt('--group-size <n>', 'weights per scale along the input axis; -1 = one scale per output channel', 128))
     .addOption(opt('--act-order', 'quantize columns in order of decreasing activation size', false))
     .addOption(opt('--damp <x>', 'dampening added to the Hessian diagonal, as a fraction of its mean, in (0, 1]', 0.01))
     .addOption(opt('--block-size <n>', 'columns updated together (lazy batch updates)', 128))

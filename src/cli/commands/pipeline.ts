@@ -112,6 +112,12 @@ function ratioText(a: number, b: number): string {
 export async function runCompress(state: CliState, req: CompressRequest): Promise<number> {
   const { term } = state;
   const several = req.inputs.length > 1;
+  const limits = req.common.gates ?? {};
+  const dataGate = (['maxAccuracyDrop', 'maxPerplexityIncrease', 'minAgreement'] as const).find((k) => limits[k] !== undefined);
+  if (dataGate !== undefined && req.data?.data === undefined && !req.common.dryRun) {
+    const flag = `--${dataGate.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
+    throw new UsageError(`${flag} needs measurements: give evaluation samples with --data (and --labels for accuracy)`);
+  }
   const { createCliContext } = await import('../ui/logger.js');
   const ctx = createCliContext(term, req.common);
 
@@ -225,7 +231,7 @@ async function dataContext(req: CompressRequest, model: Model, ctx: Context): Pr
 async function compressOne(state: CliState, req: CompressRequest, pass: LoadedPass, options: Record<string, unknown>, plan: PlannedOutput, ctx: Context): Promise<Outcome> {
   const { term } = state;
   const io = await import('./model-io.js');
-  const { buildReport, layerRows } = await import('../../report/index.js');
+  const { buildReport, evaluateGates, layerRows } = await import('../../report/index.js');
   const { formatJson } = await import('../../report/format/json.js');
   const { writeFile, mkdir } = await import('node:fs/promises');
 
@@ -258,9 +264,31 @@ async function compressOne(state: CliState, req: CompressRequest, pass: LoadedPa
     gates: passReport.gates ?? [],
     passed: passReport.passed ?? (passReport.gates ?? []).every((g) => g.pass),
   };
-  if (!passReport.metrics) {
-    report.metrics = { measured: false, note: `accuracy was not measured by ${req.command}: run compress report <original> <compressed> --data <samples> to measure it` };
+  // Measuring after compressing (issue 9): with --data, both models run in onnxruntime-node on the same
+  // samples, so one command both compresses and gates. The original is read again from its file: the
+  // pass edited the loaded one in place.
+  let loaded = true;
+  if (!dry && req.data?.data !== undefined) {
+    const { measure } = await import('../../report/measure.js');
+    const reference = await io.openModel(plan.input);
+    const m = await measure(reference, { model: compressedModel, files }, { ...req.data, seed: req.common.seed, backend: req.common.backend }, ctx);
+    report.metrics = { ...m.metrics, measured: true };
+    if (m.fidelity) report.fidelity = m.fidelity;
+    if (m.runtime) report.runtime = m.runtime;
+    loaded = m.runtime?.loaded !== false;
+  } else if (!passReport.metrics) {
+    report.metrics = { measured: false, note: `accuracy was not measured by ${req.command}: give --data (and --labels) to measure it after compressing, or run compress report <original> <compressed> --data <samples>` };
   }
+  const limits = { ...(req.common.gates ?? {}) };
+  if (dry) {
+    // A dry run writes and runs nothing: only the size gates can be judged, on the expected bytes.
+    delete limits.maxAccuracyDrop;
+    delete limits.maxPerplexityIncrease;
+    delete limits.minAgreement;
+  }
+  const gates = evaluateGates(report, limits);
+  report.gates = [...report.gates, ...gates];
+  report.passed = report.passed && loaded && gates.every((g) => g.pass);
   if (warnings.length > 0) report.warnings = warnings;
   if (passCtx.dataset) report.data = { source: req.data?.data, samples: passCtx.dataset.samples, synthetic: passCtx.dataset.synthetic };
   if (dry) {
@@ -292,6 +320,26 @@ async function compressOne(state: CliState, req: CompressRequest, pass: LoadedPa
       `${req.command}: ${plan.input} -> ${plan.output}: ${o.bytes} -> ${c.bytes} bytes (${ratioText(o.bytes, c.bytes)}), ` +
         `${bpw(o.bitsPerWeight)} -> ${bpw(c.bitsPerWeight)} bits/weight${plan.reportPath ? `; report: ${plan.reportPath}` : ''}\n`,
     );
+    const measuredLine = measuredSummary(report);
+    if (measuredLine) term.err(`${req.command}: ${measuredLine}\n`);
+  }
+  if (!loaded) term.err(`compress: error: onnxruntime-node ${report.runtime?.version ?? ''} cannot load the compressed model '${plan.output}': ${report.runtime?.error ?? ''}\n`);
+  for (const g of gates.filter((x) => !x.pass)) {
+    term.err(`compress: gate failed: ${g.name}: ${g.value === null ? 'not measured' : g.value} (limit ${g.limit})\n`);
   }
   return { input: plan.input, output: plan.output, exitCode: report.passed ? ExitCode.ok : ExitCode.failure, report };
+}
+
+/** One line of what was measured after compressing ("accuracy 91.90% -> 91.80%, top-1 agreement 99.60%"). */
+function measuredSummary(report: Report): string | undefined {
+  if (!report.metrics?.measured) return undefined;
+  const parts: string[] = [];
+  const o = report.metrics.original ?? {};
+  const c = report.metrics.compressed ?? {};
+  if (o.accuracy !== undefined && c.accuracy !== undefined) parts.push(`accuracy ${(o.accuracy * 100).toFixed(2)}% -> ${(c.accuracy * 100).toFixed(2)}%`);
+  if (o.perplexity !== undefined && c.perplexity !== undefined) parts.push(`perplexity ${o.perplexity.toFixed(3)} -> ${c.perplexity.toFixed(3)}`);
+  if (report.fidelity?.top1Agreement !== undefined) parts.push(`top-1 agreement ${(report.fidelity.top1Agreement * 100).toFixed(2)}%`);
+  const lat = report.runtime?.latencyMs;
+  if (lat?.original && lat.compressed) parts.push(`onnxruntime p50 ${lat.original.p50.toFixed(3)} -> ${lat.compressed.p50.toFixed(3)} ms`);
+  return parts.length > 0 ? `measured on ${String((report.metrics as Record<string, unknown>).samples ?? '?')} samples: ${parts.join(', ')}` : undefined;
 }

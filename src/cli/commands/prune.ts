@@ -13,6 +13,7 @@ import {
   parseChoice,
   parseCommonOptions,
   parseDataOptions,
+  parseInteger,
   parseNumber,
   passFlags,
   type PassFlags,
@@ -39,6 +40,10 @@ export interface PruneFlags extends PassFlags {
   pattern?: PrunePattern;
   scope?: (typeof pruneScopes)[number];
   exclude?: string;
+  /** false with --no-keep-sensitive: the first layer and the output head are pruned too. */
+  keepSensitive?: boolean;
+  damp?: number;
+  blockSize?: number;
 }
 
 /** `unstructured`, `channel`, or `<n>:<m>` with 0 < n < m (n weights kept in every group of m). */
@@ -63,6 +68,9 @@ export function parsePruneFlags(raw: Record<string, unknown>, given: (key: strin
   if (given('sparsity')) flags.sparsity = parseNumber(raw.sparsity, '--sparsity', { min: 0, max: 1, maxExclusive: true });
   if (given('scope')) flags.scope = parseChoice(raw.scope, '--scope', pruneScopes);
   if (given('exclude')) flags.exclude = String(parseRegex(raw.exclude, '--exclude').source);
+  if (given('keepSensitive')) flags.keepSensitive = raw.keepSensitive !== false;
+  if (given('damp')) flags.damp = parseNumber(raw.damp, '--damp', { min: 0, max: 1, minExclusive: true });
+  if (given('blockSize')) flags.blockSize = parseInteger(raw.blockSize, '--block-size', 1, 1 << 20);
   if (flags.method && dataMethods.includes(flags.method) && data.data === undefined) {
     throw new UsageError(`--method ${flags.method} scores weights with activations and needs --data`, 'give calibration samples with --data, or use --method magnitude');
   }
@@ -85,7 +93,10 @@ export function registerPrune(program: Command, state: CliState): void {
     .addOption(opt('--method <m>', `importance score: ${pruneMethods.join(' | ')} (wanda, sparsegpt and taylor need --data)`, 'magnitude'))
     .addOption(opt('--pattern <p>', 'unstructured | 2:4 | <n>:<m> (n kept in every m) | channel', 'unstructured'))
     .addOption(opt('--scope <s>', 'rank weights per layer | global', 'layer'))
-    .addOption(opt('--exclude <regex>', 'leave nodes whose name matches untouched (default: none)'));
+    .addOption(opt('--exclude <regex>', 'leave nodes whose name matches untouched (default: none)'))
+    .addOption(opt('--no-keep-sensitive', 'also prune the first weight layer and the output head (default: both stay dense)'))
+    .addOption(opt('--damp <x>', 'SparseGPT: dampening added to the Hessian diagonal, as a share of its mean, in (0, 1]', 0.01))
+    .addOption(opt('--block-size <n>', 'SparseGPT: columns per lazy-update block', 128));
   addDataOptions(cmd, 'calibration samples for activation-aware methods');
   addCommonOptions(cmd, 'prune');
   cmd.action(async (models: string[], raw: Record<string, unknown>) => {

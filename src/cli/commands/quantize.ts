@@ -85,7 +85,7 @@ export function registerQuantize(program: Command, state: CliState): void {
   cmd
     .addOption(opt('--bits <n>', 'weight precision: 8 | 4 (4 implies --weight-only)', 8))
     .addOption(opt('--weight-only', 'quantize weights only; activations stay float (default: off, but on without --data)'))
-    .addOption(opt('--dynamic', 'int8 weights, activations quantized at run time: DynamicQuantizeLinear + MatMulInteger/ConvInteger (default: off)'))
+    .addOption(opt('--dynamic', 'int8 weights, activations quantized at run time: DynamicQuantizeLinear + MatMulInteger (ConvInteger only when --ops names Conv) (default: off)'))
     .addOption(opt('--fp16', 'convert float weights and compute to float16 (default: off)'))
     .addOption(opt('--granularity <g>', 'one scale per tensor | channel | group (default: channel; group with --bits 4)'))
     .addOption(opt('--group-size <n>', 'group length along the reduction axis, an integer >= 2', 128))
@@ -95,7 +95,7 @@ export function registerQuantize(program: Command, state: CliState): void {
     .addOption(opt('--calibration <m>', 'how activation ranges are chosen (static): minmax | percentile | entropy | mse', 'minmax'))
     .addOption(opt('--percentile <p>', 'share of values the percentile observer keeps, in (0, 100]', 99.99))
     .addOption(
-      opt('--ops <list>', 'op types to quantize, comma-separated (static also puts Q/DQ around Add, Mul, Concat, MaxPool, AveragePool, GlobalAveragePool)', 'MatMul,Gemm,Conv,Gather'),
+      opt('--ops <list>', 'op types to quantize, comma-separated (static also puts Q/DQ around Concat and the pools; Add and Mul only when listed, and only where both inputs are activations)', 'MatMul,Gemm,Conv,Gather'),
     )
     .addOption(opt('--exclude <regex>', 'nodes whose name matches stay float (default: none)'))
     .addOption(opt('--no-keep-sensitive', 'with --bits 4, also quantize the output head, embeddings and first Conv to 4 bits (default: they stay at 8 bits)'))

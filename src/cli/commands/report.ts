@@ -15,17 +15,7 @@ import type { Context } from '../../core/logger.js';
 import type { GateLimits, Measurements, ReportInput } from '../../report/index.js';
 import { CliLineError } from '../errors.js';
 import { isMissingModule } from './registry.js';
-import {
-  addDataOptions,
-  backendChoices,
-  opt,
-  parseByteSize,
-  parseChoice,
-  parseDataOptions,
-  parseInteger,
-  parseNumber,
-  type DataOptions,
-} from '../options.js';
+import { addDataOptions, addGateOptions, backendChoices, opt, parseChoice, parseDataOptions, parseGateLimits, parseInteger, type DataOptions } from '../options.js';
 import type { CliState } from '../program.js';
 
 /** --format values of compress report. */
@@ -60,12 +50,7 @@ export function parseReportFlags(raw: Record<string, unknown>, models: number, g
     const byExt: Record<string, ReportFormatChoice> = { '.json': 'json', '.md': 'md', '.markdown': 'md', '.html': 'html', '.htm': 'html' };
     format = byExt[extname(output).toLowerCase()] ?? format;
   }
-  const gates: GateLimits = {};
-  if (raw.maxSize !== undefined) gates.maxSize = parseByteSize(raw.maxSize, '--max-size');
-  if (raw.minRatio !== undefined) gates.minRatio = parseNumber(raw.minRatio, '--min-ratio', { min: 0, minExclusive: true });
-  if (raw.maxAccuracyDrop !== undefined) gates.maxAccuracyDrop = parseNumber(raw.maxAccuracyDrop, '--max-accuracy-drop', { min: 0, max: 100 });
-  if (raw.maxPerplexityIncrease !== undefined) gates.maxPerplexityIncrease = parseNumber(raw.maxPerplexityIncrease, '--max-perplexity-increase', { min: 0 });
-  if (raw.minAgreement !== undefined) gates.minAgreement = parseNumber(raw.minAgreement, '--min-agreement', { min: 0, max: 1 });
+  const gates: GateLimits = parseGateLimits(raw);
   const pairGates = (['minRatio', 'maxAccuracyDrop', 'maxPerplexityIncrease', 'minAgreement'] as const).filter((k) => gates[k] !== undefined);
   const flag = (k: string) => `--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
   if (models < 2 && pairGates.length > 0) {
@@ -125,16 +110,12 @@ export function registerReport(program: Command, state: CliState): void {
   cmd
     .addOption(opt('--format <f>', 'table | json | md | html (default: table, or from the -o file extension)', 'table'))
     .addOption(opt('-o, --output <file>', 'write the report to this file instead of stdout (default: stdout)'))
-    .addOption(opt('--max-size <bytes>', 'gate: the (compressed) model is at most this big, e.g. 5000000 or 10MB (default: none)'))
-    .addOption(opt('--min-ratio <x>', 'gate: original bytes / compressed bytes is at least x (default: none)'))
-    .addOption(opt('--max-accuracy-drop <points>', 'gate: accuracy drops by at most this many percentage points (default: none)'))
-    .addOption(opt('--max-perplexity-increase <fraction>', 'gate: perplexity grows by at most this fraction, e.g. 0.05 (default: none)'))
-    .addOption(opt('--min-agreement <x>', 'gate: top-1 predictions agree on at least this share of samples, in [0, 1] (default: none)'))
     .addOption(opt('--seed <n>', 'seed of every random choice (random:<n> data)', 0))
     .addOption(opt('--backend <name>', `executor backend: ${backendChoices.join(' | ')}`, 'auto'))
     .addOption(opt('--json', 'print the report as JSON on stdout (human text goes to stderr)', false))
     .addOption(opt('--quiet', 'no progress bars or informational lines', false))
     .addOption(opt('--verbose', 'debug detail, and stack traces for internal errors', false));
+  addGateOptions(cmd);
   cmd.action(async (original: string, compressed: string | undefined, raw: Record<string, unknown>) => {
     const given = (k: string) => cmd.getOptionValueSource(k) === 'cli';
     const options = parseReportFlags(raw, compressed === undefined ? 1 : 2, given);
@@ -152,7 +133,7 @@ export async function runReport(state: CliState, originalPath: string, compresse
   const { term } = state;
   const measureModule = options.data !== undefined ? await loadMeasure() : undefined;
   const { openModel } = await import('./model-io.js');
-  const { buildReport } = await import('../../report/index.js');
+  const { buildReport, layerRows } = await import('../../report/index.js');
   const { formatReport } = await import('../../report/format/index.js');
   const { createCliContext } = await import('../ui/logger.js');
   const ctx = createCliContext(term, options);
@@ -160,7 +141,11 @@ export async function runReport(state: CliState, originalPath: string, compresse
   const original = await openModel(originalPath);
   const compressed = compressedPath === undefined ? undefined : await openModel(compressedPath);
   const measured = measureModule ? await measureModule.measure(original, compressed, { ...options, seed: options.seed, backend: options.backend }, ctx) : undefined;
-  const report = buildReport(original, compressed, { command: 'report', gates: options.gates, measured });
+  // With one model, the per-weight rows still feed the size-by-layer tables and plots.
+  const layers = compressed === undefined ? layerRows(original.model) : undefined;
+  const report = buildReport(original, compressed, { command: 'report', gates: options.gates, measured, layers });
+  const unloadable = measured?.runtime?.loaded === false;
+  if (unloadable) report.passed = false;
 
   const text = formatReport(report, options.json ? 'json' : options.format);
   if (options.output !== undefined) {
@@ -173,6 +158,7 @@ export async function runReport(state: CliState, originalPath: string, compresse
     term.out(text);
   }
   if (!report.passed) {
+    if (unloadable) term.err(`compress: error: onnxruntime-node ${report.runtime?.version ?? ''} cannot load the compressed model '${compressedPath ?? ''}': ${report.runtime?.error ?? ''}\n`);
     for (const g of report.gates.filter((x) => !x.pass)) {
       term.err(`compress: gate failed: ${g.name}: ${g.value === null ? 'not measured' : g.value} (limit ${g.limit})\n`);
     }

@@ -60,7 +60,7 @@ export const quantizeFlags: readonly { flag: string; key: string; values: string
   { flag: '--format', key: 'format', values: 'qdq | matmulnbits | qoperator', default: 'matmulnbits for 4-bit groups, qdq otherwise', help: 'how quantized weights are written' },
   { flag: '--calibration', key: 'calibration', values: 'minmax | percentile | entropy | mse', default: 'minmax', help: 'how activation ranges are chosen (static)' },
   { flag: '--percentile', key: 'percentile', values: '(0, 100]', default: '99.99', help: 'share of values the percentile observer keeps' },
-  { flag: '--ops', key: 'ops', values: 'comma list', default: 'MatMul,Gemm,Conv,Gather', help: 'op types to quantize' },
+  { flag: '--ops', key: 'ops', values: 'comma list of MatMul, Gemm, Conv, Gather, Add, Mul, Concat, MaxPool, AveragePool, GlobalAveragePool', default: 'MatMul,Gemm,Conv,Gather (static adds Concat and the pools)', help: 'op types to quantize' },
   { flag: '--exclude', key: 'exclude', values: 'regex', default: 'none', help: 'nodes whose name matches stay float' },
   { flag: '--no-keep-sensitive', key: 'keepSensitive', values: 'switch', default: 'keep', help: 'with --bits 4, also quantize the output head, embeddings and first Conv to 4 bits' },
   { flag: '--no-keep-io-types', key: 'keepIoTypes', values: 'switch', default: 'keep', help: 'with --fp16, make the model inputs and outputs float16 too' },
@@ -183,7 +183,9 @@ export function parseQuantizeOptions(raw: Record<string, unknown>): QuantizeOpti
     }
   }
   const allowedOps = [...weightOps, ...activationOps];
-  let ops: string[] = mode === 'static' || mode === 'auto' ? [...weightOps, ...activationOps] : [...weightOps];
+  // Add and Mul are opt-in: quantizing the activation sums and products of a transformer block (residuals,
+  // gates) cost ppocr-rec-v4 most of its lines with min/max ranges (docs/quantize.md).
+  let ops: string[] = mode === 'static' || mode === 'auto' ? [...weightOps, ...activationOps.filter((o) => o !== 'Add' && o !== 'Mul')] : [...weightOps];
   if (raw.ops !== undefined && raw.ops !== null && raw.ops !== '') {
     const list = (Array.isArray(raw.ops) ? raw.ops.map(String) : String(raw.ops).split(',')).map((s) => s.trim()).filter(Boolean);
     for (const o of list) {

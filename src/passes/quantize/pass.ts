@@ -73,7 +73,6 @@ export async function quantize(model: Model, options: QuantizeOptions, ctx: Quan
     warn(`nothing to quantize: no ${options.ops.join('/')} node with a constant float32 weight${options.exclude ? ' outside --exclude' : ''}`);
   }
   if (options.dryRun) {
-    if (mode === 'static' || mode === 'dynamic') plan.activations = undefined;
     return { model, modified: false, layers: plan.weights.map((d) => layerReport(d)), plan, warnings };
   }
   // Weights (and biases) written as Constant nodes become initializers, which the writers replace.

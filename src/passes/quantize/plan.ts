@@ -263,7 +263,7 @@ export function printablePlan(plan: QuantizePlan): Record<string, unknown> {
     newDomains: plan.newDomains,
     bytes: plan.bytes,
     activations: plan.activations,
-    weights: plan.weights.map(({ sites: _s, layout: _l, ...rest }) => rest),
+    weights: plan.weights.map(({ sites: _s, layout: _l, matrixDims: _m, ...rest }) => rest),
     skipped: plan.skipped,
   };
 }

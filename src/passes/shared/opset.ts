@@ -96,7 +96,7 @@ function attrToInput(n: Node, attr: string, index: number): void {
   n.setInput(index, int64Const(n.graph, `${n.name || n.opType}_${attr}`, vals));
 }
 
-/** Rewrites one node for the newer schema; returns false when it cannot. */
+/** Rewrites one node for the newer schema (only ops listed in `breaking` and not in `unsupported`). */
 function rewrite(n: Node, from: number, to: number): void {
   const crosses = (v: number) => v > from && v <= to;
   const g = n.graph;

@@ -65,12 +65,8 @@ export function addDequantizeLinear(graph: Graph, q: QuantizedTensor, target: De
   const codes = graph.addInitializer(`${target.name}_quantized`, codeTensor(q.codes, q.dims.slice(), q.bits, q.signed));
   const scale = graph.addInitializer(`${target.name}_scale`, Tensor.float32(q.scaleDims.slice(), q.scales.slice()));
   const inputs: Value[] = [codes, scale];
+  // Symmetric codes have zero point 0, the operator's default: no zero-point tensor.
   if (q.zeroPoints) inputs.push(graph.addInitializer(`${target.name}_zero_point`, codeTensor(q.zeroPoints, q.scaleDims.slice(), q.bits, q.signed)));
-  else if (target.domain === 'com.microsoft' || q.bits === 4 || q.layout.kind === 'block') {
-    // Without a zero point the output type is still T (int8/int4), but some consumers want the zp's type
-    // spelled out; an all-zero zero point of the codes' type is unambiguous and costs a few bytes.
-    inputs.push(graph.addInitializer(`${target.name}_zero_point`, codeTensor(new Int32Array(q.scales.length), q.scaleDims.slice(), q.bits, q.signed)));
-  }
   const attributes = [];
   if (q.layout.kind !== 'tensor') attributes.push(makeAttr('axis', q.layout.axis, 'int'));
   if (q.layout.kind === 'block') attributes.push(makeAttr('block_size', q.layout.blockSize, 'int'));

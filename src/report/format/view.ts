@@ -24,6 +24,9 @@ export interface ReportView {
   notes: string[];
 }
 
+/** Most per-layer rows a view lists (the JSON has them all). */
+export const maxLayerRows = 60;
+
 /** 941410 -> "941,410". */
 export function int(n: number): string {
   return Math.round(n).toLocaleString('en-US');
@@ -183,9 +186,39 @@ export function reportView(r: Report): ReportView {
     if (m.original?.perplexity !== undefined || m.compressed?.perplexity !== undefined) {
       rows.push(['perplexity', m.original?.perplexity?.toFixed(3) ?? '-', m.compressed?.perplexity?.toFixed(3) ?? '-']);
     }
-    view.sections.push({ title: 'task metrics', header: ['', 'original', 'compressed'], rows, align: ['left', 'right', 'right'] });
+    const on = m as { samples?: number; task?: string };
+    const title = on.samples !== undefined ? `task metrics (${on.task ?? 'measured'}, ${int(on.samples)} samples, onnxruntime-node)` : 'task metrics';
+    if (rows.length > 0) view.sections.push({ title, header: ['', 'original', 'compressed'], rows, align: ['left', 'right', 'right'] });
+    if (m.note) view.notes.push(m.note);
   } else {
     view.notes.push(r.metrics?.note ?? 'accuracy was not measured');
+  }
+  const layers = r.layers ?? [];
+  if (layers.length > 0) {
+    const shown = layers.slice(0, maxLayerRows);
+    const num = (x: unknown, f: (v: number) => string) => (typeof x === 'number' && Number.isFinite(x) ? f(x) : '-');
+    view.sections.push({
+      title: `layers (${layers.length}${layers.length > shown.length ? `, the first ${shown.length} shown` : ''})`,
+      header: ['name', 'op', 'bits', 'sparsity', 'rank', 'params', 'error'],
+      rows: shown.map((l) => [l.name, l.op, num(l.bits, bitsText), num(l.sparsity, pct), num(l.rank, int), int(l.params), num(l.error, (v) => v.toPrecision(3))]),
+      align: ['left', 'left', 'right', 'right', 'right', 'right', 'right'],
+    });
+  }
+  if (r.runtime) {
+    const rt = r.runtime;
+    const lat = rt.latencyMs ?? {};
+    const ms = (x: number | undefined) => (x === undefined ? '-' : x.toFixed(3));
+    const rows = [['loads', 'yes', rt.loaded ? 'yes' : `NO: ${rt.error ?? ''}`]];
+    if (lat.original || lat.compressed) {
+      rows.push(['latency p50 (ms)', ms(lat.original?.p50), ms(lat.compressed?.p50)], ['latency p95 (ms)', ms(lat.original?.p95), ms(lat.compressed?.p95)]);
+    }
+    const pair = r.compressed !== undefined;
+    view.sections.push({
+      title: `runtime (${rt.name} ${rt.version})`,
+      header: pair ? ['', 'original', 'compressed'] : ['', 'model'],
+      rows: pair ? rows : rows.map((row) => row.slice(0, 2)),
+      align: ['left', 'right', 'right'],
+    });
   }
   if (r.gates.length > 0) {
     view.sections.push({

@@ -5,7 +5,8 @@ import { defaultContext } from '../../../src/core/logger.js';
 import { RTensor } from '../../../src/runtime/value.js';
 import { parseQuantizeOptions, quantize } from '../../../src/passes/quantize/index.js';
 import { serializeModel } from '../../../src/onnx/index.js';
-import { cnnModel, mlpModel, opCounts, randn, relDiff, runOrt } from './helpers.js';
+import { makeAttr } from '../../../src/ir/attribute.js';
+import { cnnModel, gemmModel, markOutput, matmulModel, mlpModel, opCounts, randn, relDiff, runOrt } from './helpers.js';
 
 const cnnFeeds = (n = 4, seed = 11) => ({ x: { data: randn(n * 2 * 64, seed), dims: [n, 2, 8, 8] } });
 const mlpFeeds = (n = 8, seed = 12) => ({ x: { data: randn(n * 48, seed), dims: [n, 48] } });
@@ -67,23 +68,33 @@ test('weight-only int4 in standard ONNX: blocked int4 DequantizeLinear, opset ra
   assert.ok(relDiff(got.logits!, ref.logits!) < 0.2);
 });
 
-test('dynamic int8: DynamicQuantizeLinear + MatMulInteger / ConvInteger, shared per input tensor', async () => {
-  for (const kind of ['mlp', 'cnn'] as const) {
+test('dynamic int8: DynamicQuantizeLinear + MatMulInteger (and ConvInteger when --ops names Conv), one per input tensor', async () => {
+  for (const [kind, raw] of [
+    ['mlp', { dynamic: true }],
+    ['cnn', { dynamic: true }],
+    ['cnn', { dynamic: true, ops: 'Conv,Gemm' }],
+  ] as const) {
     const model = kind === 'mlp' ? mlpModel(4) : cnnModel(4);
     const feeds = kind === 'mlp' ? mlpFeeds() : cnnFeeds();
     const ref = await runOrt(kind === 'mlp' ? mlpModel(4) : cnnModel(4), feeds);
-    await quantize(model, parseQuantizeOptions({ dynamic: true }), defaultContext);
+    const r = await quantize(model, parseQuantizeOptions(raw), defaultContext);
     const c = opCounts(model);
     if (kind === 'mlp') {
       assert.equal(c.MatMulInteger, 3);
       assert.equal(c.DynamicQuantizeLinear, 3);
+    } else if (!('ops' in raw)) {
+      // by default Conv weights are int8 with float activations; the Gemm is integer
+      assert.equal(c.ConvInteger, undefined);
+      assert.equal(c.DequantizeLinear, 2);
+      assert.equal(c.MatMulInteger, 1);
+      assert.match(String(r.layers.find((l) => l.name === 'conv1')!.note), /--ops/);
     } else {
       assert.equal(c.ConvInteger, 2);
       assert.equal(c.MatMulInteger, 1);
     }
     const got = await runOrt(model, feeds);
     const d = relDiff(got.logits!, ref.logits!);
-    assert.ok(d < 0.05, `${kind}: relative output error ${d}`);
+    assert.ok(d < 0.05, `${kind} ${JSON.stringify(raw)}: relative output error ${d}`);
   }
 });
 
@@ -149,4 +160,68 @@ test('dry run: plan with per-weight precision and bytes, model untouched', async
   assert.match(byNode.fc2!.reason!, /--exclude/);
   assert.equal(byNode.head!.bits, 8);
   assert.ok(r.plan.bytes.after < r.plan.bytes.before);
+});
+
+test('MatMulNBits from Gemm folds transB, alpha and a [N] bias; a [M, N] C becomes an Add', async () => {
+  const cases = [
+    { transB: true, alpha: 0.5, beta: 2, fullC: false },
+    { transB: false, alpha: 1, beta: 1, fullC: false },
+    { transB: true, alpha: 1.5, beta: 0.5, fullC: true },
+  ];
+  for (const c of cases) {
+    const model = gemmModel(4, 64, 24, 9, c);
+    const feeds = { x: { data: randn(4 * 64, 3), dims: [4, 64] } };
+    const ref = await runOrt(gemmModel(4, 64, 24, 9, c), feeds);
+    await quantize(model, parseQuantizeOptions({ bits: 8, weightOnly: true, granularity: 'group', groupSize: 32 }), defaultContext);
+    const counts = opCounts(model);
+    assert.equal(counts.MatMulNBits, 1, JSON.stringify(c));
+    assert.equal(counts.Gemm, undefined);
+    assert.equal(counts.Add, c.fullC ? 1 : undefined);
+    const got = await runOrt(model, feeds);
+    const d = relDiff(got.y!, ref.y!);
+    assert.ok(d < 0.01, `${JSON.stringify(c)}: relative output error ${d}`);
+  }
+});
+
+test('weights written as Constant nodes are found and quantized; a weight read by two nodes is dequantized once', async () => {
+  const model = matmulModel(32, 8, 4);
+  const g = model.graph;
+  // Turn W into a Constant node (as paddle2onnx writes weights) and add a second reader.
+  const w = g.value('W')!;
+  const t = w.initializer!;
+  g.nodes[0]!.setInput(1, null);
+  g.removeInitializer(w);
+  const c = g.createNode({ opType: 'Constant', name: 'W_const', outputs: ['Wc'], attributes: [makeAttr('value', t)], before: g.nodes[0] });
+  g.nodes.find((n) => n.name === 'mm')!.setInput(1, c.output(0));
+  const mm2 = g.createNode({ opType: 'MatMul', name: 'mm2', inputs: [g.value('x')!, c.output(0)], outputs: ['y2'] });
+  markOutput(g, mm2.output(0)!, ['n', 8]);
+  const feeds = { x: { data: randn(3 * 32, 8), dims: [3, 32] } };
+  const ref = await runOrt(model, feeds);
+  const r = await quantize(model, parseQuantizeOptions({ weightOnly: true }), defaultContext);
+  assert.equal(r.plan.weights.length, 1);
+  assert.equal(r.plan.weights[0]!.weight, 'Wc');
+  const counts = opCounts(model);
+  assert.equal(counts.Constant, undefined);
+  assert.equal(counts.DequantizeLinear, 1);
+  assert.equal(counts.MatMul, 2);
+  const got = await runOrt(model, feeds);
+  assert.ok(relDiff(got.y!, ref.y!) < 0.01 && relDiff(got.y2!, ref.y2!) < 0.01);
+});
+
+test('opset 9 model: weight-only int8 raises the opset (rewriting old ops) and matches the float model', async () => {
+  const model = cnnModel(10, 9);
+  // Old-style Clip with attributes, as opset-9 exporters write it.
+  const clip = model.graph.nodes.find((n) => n.opType === 'Clip')!;
+  clip.setInput(2, null);
+  clip.setInput(1, null);
+  clip.trimInputs();
+  clip.setAttr(makeAttr('min', 0, 'float'));
+  clip.setAttr(makeAttr('max', 6, 'float'));
+  model.graph.removeUnused();
+  const ref = await runOrt(model, cnnFeeds());
+  const r = await quantize(model, parseQuantizeOptions({ weightOnly: true }), defaultContext);
+  assert.equal(model.opset(''), 13);
+  assert.deepEqual(r.plan.opset?.rewrites, { Clip: 1 });
+  const got = await runOrt(model, cnnFeeds());
+  assert.ok(relDiff(got.logits!, ref.logits!) < 0.02);
 });

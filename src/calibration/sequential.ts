@@ -1,0 +1,438 @@
+/**
+ * The layer-by-layer driver of the data-aware passes (GPTQ, SparseGPT, Wanda, activation-aware SVD):
+ * finds the linear layers (MatMul / Gemm with a constant weight), groups them into blocks (a transformer
+ * block, a Conv stage), and walks the blocks in graph order. For each block it
+ *   1. runs the block on the whole calibration set with observers on its layers' inputs, feeding each
+ *      batch's activations into one accumulator per distinct layer input (Hessian X^T X, column norms);
+ *   2. calls `onBlock`, where the pass compresses the block's weights (in place, see below);
+ *   3. runs the block again, now compressed, so the next block's statistics come from the outputs of the
+ *      blocks already compressed (GPTQ section 4 "layer-wise ... sequentially", llm-compressor's
+ *      `pipelines/sequential`).
+ * The activations crossing the cut in front of the current block (the "frontier": the residual stream,
+ * plus anything computed earlier and read later, such as an attention mask) are cached for every batch,
+ * so each block runs from its frontier rather than from the model inputs: one forward sweep per block,
+ * and peak memory is one cut's activations for the calibration set plus one block's accumulators.
+ *
+ * Contract for `onBlock`: change weights in place only, through `setWeightMatrix` (or by replacing an
+ * initializer's data with an array of the same shape and type). The graph's nodes must stay as they are
+ * until the driver returns; write the final format (MatMulNBits, DequantizeLinear, factorised layers)
+ * afterwards, as llm-compressor does ("fake quantization" while calibrating, compression at save).
+ *
+ * Typical use (the Hessian of every layer, block by block):
+ * ```ts
+ * const { layers } = findLinearLayers(model, { exclude: /head/ });
+ * await collectHessians(model, layers, ctx.data, {
+ *   onBlock: ({ block, stats }) => {
+ *     for (const layer of block.layers) {
+ *       const H = stats.get(layer)!.hessian();          // 2 X^T X / n, [K, K]
+ *       const W = weightMatrix(layer);                   // [K, N]
+ *       setWeightMatrix(layer, solve(W, H));             // the pass's solver
+ *     }
+ *   },
+ * }, ctx);
+ * ```
+ */
+import { ModelError } from '../core/errors.js';
+import type { Context } from '../core/logger.js';
+import { DataType } from '../core/dtype.js';
+import type { Graph } from '../ir/graph.js';
+import type { Model } from '../ir/model.js';
+import type { Node } from '../ir/node.js';
+import type { Tensor } from '../ir/tensor.js';
+import { nodeDependencies } from '../ir/traversal.js';
+import type { Value } from '../ir/value.js';
+import type { BackendName } from '../runtime/backend.js';
+import { Session } from '../runtime/session.js';
+import type { RTensor } from '../runtime/value.js';
+import type { AccumulatorFactory, ActivationAccumulator, ActivationLayout } from './accumulators/accumulator.js';
+import { createHessian, type HessianAccumulator } from './accumulators/hessian.js';
+
+/** A MatMul or Gemm that multiplies an activation by a constant float32 matrix. */
+export interface LinearLayer {
+  /** The node's name (the weight's name for nameless nodes): what reports and --exclude use. */
+  name: string;
+  node: Node;
+  op: 'MatMul' | 'Gemm';
+  /** The constant weight value (an initializer once the driver or `promoteWeights` ran). */
+  weight: Value;
+  /** The activation the weight multiplies (input 0). */
+  input: Value;
+  /** Inputs (the reduction length) and outputs of the layer: the weight acts as a [K, N] matrix. */
+  K: number;
+  N: number;
+  /** How the activation holds K (Gemm with transA = 1 reads it transposed). */
+  layout: ActivationLayout;
+}
+
+/** A node with a weight-like input that `findLinearLayers` leaves alone, and why. */
+export interface SkippedLayer {
+  node: Node;
+  reason: string;
+}
+
+/** Options of findLinearLayers. */
+export interface FindLayersOptions {
+  /** Layers whose name matches are left out (and listed in `skipped`). */
+  exclude?: RegExp;
+  /** Op types to take (default both). */
+  ops?: readonly ('MatMul' | 'Gemm')[];
+}
+
+/** The constant tensor behind a value: an initializer, or the `value` of a Constant node producing it. */
+function constantTensor(v: Value | null): Tensor | undefined {
+  if (!v) return undefined;
+  if (v.initializer) return v.initializer;
+  const p = v.producer;
+  if (p && p.opType === 'Constant' && p.domain === '' && p.outputs.length === 1) return p.attrTensor('value');
+  return undefined;
+}
+
+/**
+ * Finds the MatMul and Gemm nodes of the main graph whose second input is a constant float32 matrix, in
+ * graph order. Nodes inside subgraphs, weights read by more than one node (compressing them for one
+ * reader would change the others), non-float or non-2-D weights and excluded names are returned in
+ * `skipped` with the reason, so that passes can say what they left alone.
+ */
+export function findLinearLayers(model: Model, options: FindLayersOptions = {}): { layers: LinearLayer[]; skipped: SkippedLayer[] } {
+  const ops = options.ops ?? ['MatMul', 'Gemm'];
+  const layers: LinearLayer[] = [];
+  const skipped: SkippedLayer[] = [];
+  const visit = (g: Graph, top: boolean) => {
+    for (const node of g.nodes) {
+      for (const sg of node.subgraphs()) visit(sg, false);
+      if (node.domain !== '' || (node.opType !== 'MatMul' && node.opType !== 'Gemm')) continue;
+      const op = node.opType;
+      const w = node.input(1);
+      const x = node.input(0);
+      const t = constantTensor(w);
+      if (!w || !x || !t) continue;
+      const name = node.name || w.name;
+      if (!(ops as readonly string[]).includes(op)) skipped.push({ node, reason: `${op} is not among the ops this pass compresses` });
+      else if (!top) skipped.push({ node, reason: 'it sits inside a subgraph (If/Loop/Scan body)' });
+      else if (t.dataType !== DataType.FLOAT) skipped.push({ node, reason: `its weight '${w.name}' is not float32` });
+      else if (t.rank !== 2) skipped.push({ node, reason: `its weight '${w.name}' has rank ${t.rank}, not 2` });
+      else if (w.uses.length > 1) skipped.push({ node, reason: `its weight '${w.name}' is read by ${w.uses.length} nodes (tied weights)` });
+      else if (options.exclude?.test(name)) skipped.push({ node, reason: 'excluded by --exclude' });
+      else {
+        const transB = op === 'Gemm' && node.attrInt('transB', 0) !== 0;
+        const transA = op === 'Gemm' && node.attrInt('transA', 0) !== 0;
+        const [r, c] = t.dims as [number, number];
+        const K = transB ? c : r;
+        const N = transB ? r : c;
+        layers.push({ name, node, op, weight: w, input: x, K, N, layout: { K, transposed: transA } });
+      }
+    }
+  };
+  visit(model.graph, true);
+  return { layers, skipped };
+}
+
+/** Turns Constant-node weights of `layers` into initializers (same name, same tensor). */
+export function promoteWeights(layers: readonly LinearLayer[]): void {
+  for (const l of layers) {
+    const v = l.weight;
+    if (v.initializer) continue;
+    const p = v.producer;
+    const t = constantTensor(v);
+    if (!p || !t) continue;
+    p.graph.removeNode(p, { safe: false, keepOutputs: true });
+    t.name = v.name;
+    v.initializer = t;
+    v.graph.initializers.push(v);
+  }
+}
+
+/**
+ * The [K, N] matrix a layer multiplies by (a copy): MatMul's weight as it is; a Gemm's B transposed when
+ * transB = 1 and scaled by alpha.
+ */
+export function weightMatrix(layer: LinearLayer): Float32Array {
+  const t = constantTensor(layer.weight);
+  if (!t) throw new ModelError(`the weight '${layer.weight.name}' of ${layer.node.describe()} is no longer a constant`);
+  const src = t.data as Float32Array;
+  const { K, N } = layer;
+  const alpha = layer.op === 'Gemm' ? layer.node.attrFloat('alpha', 1) : 1;
+  const transB = layer.op === 'Gemm' && layer.node.attrInt('transB', 0) !== 0;
+  if (!transB) return alpha === 1 ? src.slice() : Float32Array.from(src, (v) => v * alpha);
+  const out = new Float32Array(K * N);
+  for (let n = 0; n < N; n++) for (let k = 0; k < K; k++) out[k * N + n] = src[n * K + k]! * alpha;
+  return out;
+}
+
+/**
+ * Writes a [K, N] matrix back into the layer's weight in place (undoing weightMatrix's transpose and
+ * alpha), so that the next run of the session sees it. The graph is not changed.
+ */
+export function setWeightMatrix(layer: LinearLayer, w: Float32Array): void {
+  const t = constantTensor(layer.weight);
+  if (!t) throw new ModelError(`the weight '${layer.weight.name}' of ${layer.node.describe()} is no longer a constant`);
+  const { K, N } = layer;
+  if (w.length !== K * N) throw new RangeError(`${layer.name}: a [${K}, ${N}] weight needs ${K * N} values, got ${w.length}`);
+  const alpha = layer.op === 'Gemm' ? layer.node.attrFloat('alpha', 1) : 1;
+  const transB = layer.op === 'Gemm' && layer.node.attrInt('transB', 0) !== 0;
+  const out = new Float32Array(K * N);
+  if (!transB) for (let i = 0; i < out.length; i++) out[i] = w[i]! / alpha;
+  else for (let n = 0; n < N; n++) for (let k = 0; k < K; k++) out[n * K + k] = w[k * N + n]! / alpha;
+  t.data = out;
+}
+
+/** A group of layers compressed together after one statistics sweep. */
+export interface LayerBlock {
+  name: string;
+  layers: LinearLayer[];
+}
+
+/**
+ * The default block key of a layer name: the path up to its first numbered component, which is how
+ * exporters name repeated blocks ('/blocks.0/q/MatMul' -> '/blocks.0', '/model/layers.11/mlp/down_proj/
+ * MatMul' -> '/model/layers.11', '/transformer/h.3/attn/c_attn/MatMul' -> '/transformer/h.3'). A number
+ * right after an op type ('MatMul.3', a converter's counter) does not count. Names without one give ''.
+ */
+export function blockKey(name: string): string {
+  const re = /[/.:_]/g;
+  let prev = 0;
+  let prevSeg = '';
+  for (let m = re.exec(name); ; m = re.exec(name)) {
+    const end = m ? m.index : name.length;
+    const seg = name.slice(prev, end);
+    if (/^\d+$/.test(seg) && prevSeg && !/^(MatMul|Gemm|Conv|Add|Mul|Constant)$/i.test(prevSeg)) return name.slice(0, end);
+    if (!m) return '';
+    if (seg) prevSeg = seg;
+    prev = end + 1;
+  }
+}
+
+/**
+ * Groups layers (in graph order) into blocks: consecutive layers with the same key form one block
+ * (default key: `blockKey` of the layer name; layers without a numbered component each get a block of
+ * their own, the safe choice). A key seen again after another block starts a new block.
+ */
+export function findBlocks(layers: readonly LinearLayer[], key: (layer: LinearLayer) => string = (l) => blockKey(l.name)): LayerBlock[] {
+  const blocks: LayerBlock[] = [];
+  const seen = new Map<string, number>();
+  let current: { key: string; block: LayerBlock } | undefined;
+  for (const l of layers) {
+    const k = key(l);
+    if (current && k !== '' && k === current.key) {
+      current.block.layers.push(l);
+      continue;
+    }
+    const base = k === '' ? l.name : k;
+    const n = (seen.get(base) ?? 0) + 1;
+    seen.set(base, n);
+    current = { key: k, block: { name: n > 1 ? `${base}#${n}` : base, layers: [l] } };
+    blocks.push(current.block);
+  }
+  return blocks;
+}
+
+/** What onBlock receives: the block, its statistics, and a way to move the block's progress bar. */
+export interface BlockContext<A extends ActivationAccumulator> {
+  block: LayerBlock;
+  /** 0-based position of the block and the number of blocks. */
+  index: number;
+  count: number;
+  /** The accumulator of each layer (layers reading the same activation share one). */
+  stats: Map<LinearLayer, A>;
+  /** Advances the block's progress bar by one layer (call once per layer compressed). */
+  tick(detail?: string): void;
+}
+
+/** Options of runSequential. */
+export interface SequentialOptions<A extends ActivationAccumulator> {
+  /** Makes the accumulator of one layer input (createHessian, createColumnNorms, ...). */
+  accumulator: AccumulatorFactory<A>;
+  /**
+   * true (default): block by block, each block calibrated on the outputs of the compressed blocks before
+   * it. false: one sweep of the float model collects every layer's statistics (one onBlock call with a
+   * single block; memory: every layer's accumulator at once).
+   */
+  sequential?: boolean;
+  /** The blocks (each a run of layers in graph order), or a key function for findBlocks. */
+  blocks?: LayerBlock[] | ((layer: LinearLayer) => string);
+  /** Compresses a block in place (see the file comment). */
+  onBlock: (ctx: BlockContext<A>) => void | Promise<void>;
+  /** tfjs backend for the forward passes (default auto). */
+  backend?: BackendName;
+  /** Progress-bar label prefix (default 'calibrate'). */
+  label?: string;
+}
+
+/** What runSequential measured. */
+export interface SequentialSummary {
+  blocks: number;
+  batches: number;
+  /** Calibration samples (first-axis entries of the first input) seen per sweep. */
+  samples: number;
+  /** Seconds spent in forward passes and statistics, and in onBlock. */
+  forwardSeconds: number;
+  compressSeconds: number;
+}
+
+/** The values computed before position `t` of the main graph (or fed) and read by `useful` nodes from t on. */
+function frontierAt(graph: Graph, t: number, useful: Set<Node>): Value[] {
+  const position = new Map<Node, number>();
+  graph.nodes.forEach((n, i) => position.set(n, i));
+  const out = new Set<Value>();
+  for (let i = t; i < graph.nodes.length; i++) {
+    const n = graph.nodes[i]!;
+    if (!useful.has(n)) continue;
+    for (const v of nodeDependencies(n)) {
+      if (v.initializer || v.graph !== graph) continue;
+      const p = v.producer;
+      if (p && p.opType === 'Constant' && nodeDependencies(p).length === 0) continue;
+      if (!p || position.get(p)! < t) out.add(v);
+    }
+  }
+  return [...out];
+}
+
+/** The nodes of the main graph that some layer node depends on (and the layer nodes). */
+function ancestorsOf(nodes: Node[]): Set<Node> {
+  const seen = new Set<Node>();
+  const stack = [...nodes];
+  while (stack.length > 0) {
+    const n = stack.pop()!;
+    if (seen.has(n)) continue;
+    seen.add(n);
+    for (const v of nodeDependencies(n)) if (v.producer && v.producer.graph === n.graph) stack.push(v.producer);
+  }
+  return seen;
+}
+
+function disposeAll(m: Map<string, RTensor>): void {
+  for (const t of m.values()) t.dispose();
+}
+
+/**
+ * Runs the block-by-block calibration described in the file comment over `data` (re-iterable batches
+ * of model-input feeds, as PassContext.data), calling `onBlock` once per block with each layer's
+ * accumulator. The accumulators are disposed after onBlock returns. Throws ModelError when a layer is not
+ * in the main graph or onBlock changed the graph's nodes.
+ */
+export async function runSequential<A extends ActivationAccumulator>(
+  model: Model,
+  layers: readonly LinearLayer[],
+  data: Iterable<Record<string, RTensor>>,
+  options: SequentialOptions<A>,
+  ctx: Context,
+): Promise<SequentialSummary> {
+  const graph = model.graph;
+  promoteWeights(layers);
+  for (const l of layers) if (l.node.graph !== graph) throw new ModelError(`${l.node.describe()} is not in the main graph; the sequential driver handles main-graph layers only`);
+  const blocks = options.sequential === false ? [{ name: 'all layers', layers: [...layers] }] : Array.isArray(options.blocks) ? options.blocks : findBlocks(layers, options.blocks);
+  const summary: SequentialSummary = { blocks: blocks.length, batches: 0, samples: 0, forwardSeconds: 0, compressSeconds: 0 };
+  if (blocks.length === 0) return summary;
+  const position = new Map<Node, number>();
+  graph.nodes.forEach((n, i) => position.set(n, i));
+  const starts = blocks.map((b) => Math.min(...b.layers.map((l) => position.get(l.node)!)));
+  for (let b = 1; b < starts.length; b++) {
+    if (starts[b]! < starts[b - 1]!) throw new ModelError(`block '${blocks[b]!.name}' starts before block '${blocks[b - 1]!.name}': blocks must follow the graph order`);
+  }
+  const useful = ancestorsOf(layers.map((l) => l.node));
+  const session = await Session.create(model, { backend: options.backend, logger: ctx.logger });
+  const t0 = performance.now();
+
+  // The frontier in front of the first block, for every batch.
+  const batches = [...data];
+  summary.batches = batches.length;
+  for (const b of batches) {
+    const first = Object.values(b)[0];
+    summary.samples += first ? (first.dims[0] ?? 1) : 0;
+  }
+  let names = frontierAt(graph, starts[0]!, useful).map((v) => v.name);
+  let frontier: Map<string, RTensor>[] = batches.map((feeds) => session.runSync(feeds, { outputs: names }));
+  summary.forwardSeconds += (performance.now() - t0) / 1000;
+  const nodeCount = graph.nodes.length;
+  const label = options.label ?? 'calibrate';
+
+  try {
+    for (let bi = 0; bi < blocks.length; bi++) {
+      const block = blocks[bi]!;
+      const last = bi === blocks.length - 1;
+      const task = ctx.progress.start(`${label} ${block.name} (${bi + 1}/${blocks.length})`, batches.length * (last ? 1 : 2) + block.layers.length);
+      const tf0 = performance.now();
+      // 1. statistics: one accumulator per distinct layer input.
+      const byInput = new Map<Value, A>();
+      const stats = new Map<LinearLayer, A>();
+      const layouts = new Map<Value, ActivationLayout>();
+      for (const l of block.layers) {
+        let acc = byInput.get(l.input);
+        if (!acc) {
+          acc = options.accumulator(l.K);
+          byInput.set(l.input, acc);
+          layouts.set(l.input, l.layout);
+        }
+        stats.set(l, acc);
+      }
+      try {
+        // Requesting the layer inputs (not outputs) runs only what the statistics need: an output head's
+        // own wide matmul, for one, is never computed while calibrating it.
+        const inputs = [...new Set(block.layers.map((l) => l.input.name))];
+        for (const feeds of frontier) {
+          const outputs = inputs.filter((name) => !feeds.has(name));
+          for (const [v, acc] of byInput) {
+            const fed = feeds.get(v.name);
+            if (fed) acc.add(fed, layouts.get(v)!);
+          }
+          if (outputs.length === 0) {
+            task.tick(1);
+            continue;
+          }
+          const out = session.runSync(feeds, {
+            outputs,
+            observeFilter: (v) => byInput.has(v),
+            observe: (v, t) => byInput.get(v)!.add(t, layouts.get(v)!),
+          });
+          disposeAll(out);
+          task.tick(1);
+        }
+        summary.forwardSeconds += (performance.now() - tf0) / 1000;
+        // 2. compress the block (in place).
+        const tc0 = performance.now();
+        await options.onBlock({ block, index: bi, count: blocks.length, stats, tick: (detail) => task.tick(1, detail) });
+        summary.compressSeconds += (performance.now() - tc0) / 1000;
+        if (graph.nodes.length !== nodeCount) throw new ModelError(`the pass changed the graph while block '${block.name}' was being calibrated; onBlock may change weights only (write the final format after the driver returns)`);
+      } finally {
+        for (const acc of byInput.values()) acc.dispose();
+      }
+      // 3. propagate: the next block's frontier from the compressed block.
+      if (!last) {
+        const tp0 = performance.now();
+        session.invalidateConstants();
+        names = frontierAt(graph, starts[bi + 1]!, useful).map((v) => v.name);
+        const next: Map<string, RTensor>[] = [];
+        for (const feeds of frontier) {
+          next.push(session.runSync(feeds, { outputs: names }));
+          disposeAll(feeds);
+          task.tick(1);
+        }
+        frontier = next;
+        summary.forwardSeconds += (performance.now() - tp0) / 1000;
+      }
+      task.done();
+    }
+  } finally {
+    for (const f of frontier) disposeAll(f);
+    session.dispose();
+  }
+  return summary;
+}
+
+/** Options of collectHessians: runSequential's, with the Hessian as the statistic. */
+export type HessianOptions = Omit<SequentialOptions<HessianAccumulator>, 'accumulator'>;
+
+/**
+ * The Hessians H = 2 X^T X / n of every layer, block by block (see runSequential): GPTQ, SparseGPT and
+ * activation-aware SVD all start here. `onBlock` gets each layer's HessianAccumulator (`.hessian()`,
+ * `.gram()`, `.samples`).
+ */
+export function collectHessians(
+  model: Model,
+  layers: readonly LinearLayer[],
+  data: Iterable<Record<string, RTensor>>,
+  options: HessianOptions,
+  ctx: Context,
+): Promise<SequentialSummary> {
+  return runSequential(model, layers, data, { ...options, accumulator: createHessian }, ctx);
+}

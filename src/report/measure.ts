@@ -1,0 +1,196 @@
+/**
+ * The measuring step of the report (CLI.md --data, --labels, --task): both models run in
+ * onnxruntime-node on the same batches, one batch at a time (no output is kept past its batch), and
+ * what comes out is
+ * - fidelity of the compressed outputs against the original's (fidelity.ts), on the first output;
+ * - task metrics of each model: accuracy with --labels, perplexity for --task lm (metrics.ts);
+ * - latency p50 / p95 of each model in onnxruntime-node on the first batch (latency.ts).
+ *
+ * `--task auto` decides from the model and the data: a language model when the first input is int64
+ * [n, seq] and the output is [n, seq, V] with V >= `lmMinVocab`; classification when labels are given;
+ * otherwise fidelity only (with a single model: latency only), and the report says which.
+ *
+ * A compressed model onnxruntime cannot load is a result, not a crash: runtime.loaded is false with
+ * onnxruntime's message, the original is still measured, and the command exits 1.
+ */
+import { DataType } from '../core/dtype.js';
+import { ModelError, UsageError } from '../core/errors.js';
+import type { Context } from '../core/logger.js';
+import { loadLabels, openDataset, type Dataset } from '../calibration/readers/index.js';
+import type { RTensor } from '../runtime/value.js';
+import { accumulateFidelity, createFidelity, solveFidelity } from './fidelity.js';
+import type { Measurements, ReportInput } from './index.js';
+import { measureLatency, type LatencyOptions } from './latency.js';
+import { accumulateAccuracy, accumulatePerplexity, createAccuracy, createPerplexity, solveAccuracy, solvePerplexity } from './metrics.js';
+import { openOrt, ortFeeds, ortVersion, runOutput, type OrtModel, type OutputNumbers } from './ort.js';
+import type { LatencyStats, RuntimeInfo, TaskMetrics } from './schema.js';
+
+/** The smallest last axis `--task auto` takes for a vocabulary (below it, an output is per-position features). */
+export const lmMinVocab = 32;
+
+/** The task the metrics were computed for. */
+export type MeasuredTask = 'classification' | 'lm' | 'regression' | 'fidelity';
+
+/** What `measure` takes (the CLI's data options, and a few knobs for the API and tests). */
+export interface MeasureOptions {
+  data?: string;
+  labels?: string;
+  task: 'auto' | 'classification' | 'lm' | 'regression';
+  samples?: number;
+  batchSize: number;
+  seed: number;
+  /** Our executor's backend (unused here: the measurement runs in onnxruntime-node). */
+  backend?: string;
+  /** The output compared and scored (default: the first output of the original). */
+  outputName?: string;
+  /** Latency runs (default: 5 warm-up, then 20 runs or 2 s). */
+  latency?: LatencyOptions | false;
+}
+
+/** Measurements plus what was measured on what. */
+export interface MeasuredMetrics {
+  original?: TaskMetrics;
+  compressed?: TaskMetrics;
+  task: MeasuredTask;
+  samples: number;
+  output: string;
+  note?: string;
+}
+
+function lmShape(ids: RTensor | undefined, out: OutputNumbers): boolean {
+  return ids !== undefined && ids.dataType === DataType.INT64 && ids.dims.length === 2 && out.dims.length === 3 && (out.dims[2] ?? 0) >= lmMinVocab;
+}
+
+/** Measures one model, or a compressed model against its original, on `options.data`. */
+export async function measure(original: ReportInput, compressed: ReportInput | undefined, options: MeasureOptions, ctx: Context): Promise<Measurements & { metrics: MeasuredMetrics }> {
+  if (options.data === undefined) throw new UsageError('measuring needs samples: give them with --data');
+  const dataset: Dataset = openDataset(options.data, original.model, { samples: options.samples, seed: options.seed, logger: ctx.logger });
+  if (dataset.synthetic) ctx.logger.warn(`--data ${options.data} is synthetic: fidelity and latency are measured on random inputs; accuracy cannot be`);
+  const labels = options.labels !== undefined ? loadLabels(options.labels) : undefined;
+  if (labels && labels.length < dataset.samples) {
+    throw new UsageError(`--labels '${options.labels}' holds ${labels.length} labels for ${dataset.samples} samples of --data '${options.data}'`);
+  }
+  const firstInput = dataset.inputNames[0]!;
+
+  let orig: OrtModel;
+  try {
+    orig = await openOrt(original, 'original');
+  } catch (e) {
+    if (e instanceof UsageError) throw e;
+    throw new ModelError(`onnxruntime-node ${ortVersion()} cannot load the original model '${original.files.path ?? ''}': ${firstLine(e)}`, 'the original must run in onnxruntime to be a reference');
+  }
+  const output = options.outputName ?? orig.session.outputNames[0]!;
+  if (!orig.session.outputNames.includes(output)) throw new UsageError(`the model has no output '${output}' (it has: ${orig.session.outputNames.join(', ')})`);
+
+  const runtime: RuntimeInfo = { name: 'onnxruntime-node', version: ortVersion(), loaded: true };
+  let comp: OrtModel | undefined;
+  if (compressed) {
+    try {
+      comp = await openOrt(compressed, 'compressed');
+    } catch (e) {
+      if (e instanceof UsageError) throw e;
+      runtime.loaded = false;
+      runtime.error = firstLine(e);
+      ctx.logger.warn(`onnxruntime-node ${runtime.version} cannot load the compressed model: ${runtime.error}`);
+    }
+    if (comp && !comp.session.outputNames.includes(output)) {
+      throw new ModelError(`the compressed model has no output '${output}' (it has: ${comp.session.outputNames.join(', ')}); the two models must have the same outputs`);
+    }
+  }
+
+  const fid = createFidelity();
+  const acc = { original: createAccuracy(), compressed: createAccuracy() };
+  const ppl = { original: createPerplexity(), compressed: createPerplexity() };
+  let task: MeasuredTask | undefined;
+  let note: string | undefined;
+  let firstBatch: Record<string, RTensor> | undefined;
+  let seen = 0;
+  const bs = dataset.batchSizeFor(options.batchSize);
+  const bar = ctx.progress.start('measuring in onnxruntime', dataset.samples);
+
+  for (const batch of dataset.batches(options.batchSize)) {
+    firstBatch ??= batch.feeds;
+    const o = await runOutput(orig, ortFeeds(orig, batch.feeds), output);
+    const c = comp ? await runOutput(comp, ortFeeds(comp, batch.feeds), output) : undefined;
+    const ids = batch.feeds[firstInput];
+    if (task === undefined) {
+      task = decideTask(options.task, ids, o, labels !== undefined);
+      if (task === 'classification' && !labels) note = 'classification without --labels: accuracy was not measured, only fidelity';
+      if (task === 'regression') note = 'regression: no task metric is defined here; fidelity compares the outputs';
+      if (task === 'fidelity') note = compressed ? 'no --labels and not a language model: fidelity only, accuracy was not measured' : 'no --labels and not a language model: latency only, accuracy was not measured';
+      ctx.logger.debug(`measure: task ${task}, output '${output}' [${o.dims.join(', ')}], ${dataset.samples} samples in batches of ${bs}`);
+    }
+    if (c) {
+      if (c.dims.join(',') !== o.dims.join(',')) {
+        throw new ModelError(`output '${output}' has shape [${o.dims.join(', ')}] in the original but [${c.dims.join(', ')}] in the compressed model`);
+      }
+      accumulateFidelity(fid, o.data, c.data, o.dims.length > 0 ? o.dims[o.dims.length - 1]! : 1);
+    }
+    if (task === 'classification' && labels) {
+      const classes = o.dims[o.dims.length - 1] ?? 1;
+      if (o.data.length !== batch.size * classes) {
+        throw new UsageError(`--labels needs one row of class scores per sample, but output '${output}' is [${o.dims.join(', ')}] for ${batch.size} samples`, 'use --task lm for token ids, or --task regression');
+      }
+      const lab = labels.subarray(batch.start, batch.start + batch.size);
+      accumulateAccuracy(acc.original, o.data, classes, lab);
+      if (c) accumulateAccuracy(acc.compressed, c.data, classes, lab);
+    } else if (task === 'lm') {
+      const [n, seq, vocab] = o.dims as [number, number, number];
+      const idData = ids!.host() as BigInt64Array;
+      accumulatePerplexity(ppl.original, o.data, idData, n, seq, vocab);
+      if (c) accumulatePerplexity(ppl.compressed, c.data, idData, n, seq, vocab);
+    }
+    seen += batch.size;
+    bar.tick(batch.size);
+  }
+  bar.done();
+  if (seen === 0 || !firstBatch) throw new UsageError(`--data '${options.data}' holds no samples to measure on`);
+
+  const metricsOf = (which: 'original' | 'compressed'): TaskMetrics => {
+    const m: TaskMetrics = {};
+    const a = solveAccuracy(acc[which]);
+    const p = solvePerplexity(ppl[which]);
+    if (a !== undefined) m.accuracy = a;
+    if (p !== undefined) m.perplexity = p;
+    return m;
+  };
+  const metrics: MeasuredMetrics = { original: metricsOf('original'), task: task ?? 'fidelity', samples: seen, output };
+  if (comp) metrics.compressed = metricsOf('compressed');
+  if (note) metrics.note = note;
+
+  if (options.latency !== false) {
+    const feeds = firstBatch;
+    const latencyMs: { original?: LatencyStats; compressed?: LatencyStats } = {};
+    const timed = async (m: OrtModel) => {
+      const f = ortFeeds(m, feeds);
+      const r = await measureLatency(() => m.session.run(f, [output]), options.latency || {});
+      return { p50: r.p50, p95: r.p95 };
+    };
+    latencyMs.original = await timed(orig);
+    if (comp) latencyMs.compressed = await timed(comp);
+    runtime.latencyMs = latencyMs;
+  }
+  await orig.session.release();
+  if (comp) await comp.session.release();
+
+  const result: Measurements & { metrics: MeasuredMetrics } = { metrics, runtime };
+  if (comp) result.fidelity = solveFidelity(fid);
+  return result;
+}
+
+/** The task of `--task` on the first batch (auto: lm shape, labels, or fidelity only). */
+function decideTask(asked: MeasureOptions['task'], ids: RTensor | undefined, out: OutputNumbers, hasLabels: boolean): MeasuredTask {
+  if (asked === 'lm') {
+    if (!ids || ids.dataType !== DataType.INT64 || ids.dims.length !== 2 || out.dims.length !== 3) {
+      throw new UsageError(`--task lm needs int64 token ids [n, seq] in and logits [n, seq, vocab] out; this model takes [${ids?.dims.join(', ') ?? '?'}] and gives [${out.dims.join(', ')}]`);
+    }
+    return 'lm';
+  }
+  if (asked === 'classification' || asked === 'regression') return asked;
+  if (lmShape(ids, out)) return 'lm';
+  return hasLabels ? 'classification' : 'fidelity';
+}
+
+function firstLine(e: unknown): string {
+  return String(e instanceof Error ? e.message : e).split('\n')[0]!.trim();
+}

@@ -1,0 +1,243 @@
+/**
+ * Dense linear algebra the compression passes need and TensorFlow.js lacks: Cholesky factorisation,
+ * triangular inverses, the upper Cholesky factor of an inverse (GPTQ, SparseGPT), and Gram-matrix
+ * accumulation (X^T X for Hessians). Matrices are row-major Float32Arrays with explicit sizes.
+ *
+ * The O(n^3) work runs on tfjs matmul (the wasm backend does ~24 GFLOP/s on two cores, plain JS ~1): the
+ * factorisations are recursive on halves, [[A, 0], [B, C]], so that every level but the small leaves is
+ * a few large matrix products (the "recursive blocked" formulation of Gustavson, 1997, and of LAPACK's
+ * dpotrf2). Leaves of at most `leafSize` rows are done in float64 JS loops.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+
+/** Leaves of the recursion are at most this many rows; below it JS loops beat tfjs round trips. */
+const leafSize = 96;
+
+/** C = op(A) op(B) for row-major float32 matrices, computed with tfjs (op = transpose when asked). */
+export function matmul(a: Float32Array, aRows: number, aCols: number, b: Float32Array, bRows: number, bCols: number, transA = false, transB = false): Float32Array {
+  return tf.tidy(() => {
+    const ta = tf.tensor2d(a, [aRows, aCols], 'float32');
+    const tb = tf.tensor2d(b, [bRows, bCols], 'float32');
+    return tf.matMul(ta, tb, transA, transB).dataSync() as Float32Array;
+  });
+}
+
+/** The r x c sub-matrix of an n-column matrix starting at (r0, c0). */
+export function subMatrix(a: Float32Array, n: number, r0: number, r: number, c0: number, c: number): Float32Array {
+  const out = new Float32Array(r * c);
+  for (let i = 0; i < r; i++) out.set(a.subarray((r0 + i) * n + c0, (r0 + i) * n + c0 + c), i * c);
+  return out;
+}
+
+/** Writes the r x c matrix `b` into the n-column matrix `a` at (r0, c0). */
+function setSubMatrix(a: Float32Array, n: number, r0: number, c0: number, b: Float32Array, r: number, c: number): void {
+  for (let i = 0; i < r; i++) a.set(b.subarray(i * c, (i + 1) * c), (r0 + i) * n + c0);
+}
+
+/** Thrown (internally, then mapped by the caller) when a matrix is not numerically positive definite. */
+export class NotPositiveDefiniteError extends Error {
+  constructor(readonly pivot: number) {
+    super(`matrix is not positive definite (pivot ${pivot})`);
+  }
+}
+
+/** Lower Cholesky factor and its inverse of a small SPD matrix, in float64 loops. */
+function leafCholesky(a: Float32Array, n: number): { l: Float32Array; inv: Float32Array } {
+  const l = new Float64Array(n * n);
+  for (let j = 0; j < n; j++) {
+    let d = a[j * n + j]!;
+    for (let k = 0; k < j; k++) d -= l[j * n + k]! * l[j * n + k]!;
+    if (!(d > 0) || !Number.isFinite(d)) throw new NotPositiveDefiniteError(j);
+    const ljj = Math.sqrt(d);
+    l[j * n + j] = ljj;
+    for (let i = j + 1; i < n; i++) {
+      let s = a[i * n + j]!;
+      for (let k = 0; k < j; k++) s -= l[i * n + k]! * l[j * n + k]!;
+      l[i * n + j] = s / ljj;
+    }
+  }
+  return { l: Float32Array.from(l), inv: Float32Array.from(leafLowerInverse(l, n)) };
+}
+
+/** Inverse of a lower-triangular float64 matrix by forward substitution, column by column. */
+function leafLowerInverse(l: ArrayLike<number>, n: number): Float64Array {
+  const x = new Float64Array(n * n);
+  for (let j = 0; j < n; j++) {
+    x[j * n + j] = 1 / l[j * n + j]!;
+    for (let i = j + 1; i < n; i++) {
+      let s = 0;
+      for (let k = j; k < i; k++) s += l[i * n + k]! * x[k * n + j]!;
+      x[i * n + j] = -s / l[i * n + i]!;
+    }
+  }
+  return x;
+}
+
+/**
+ * The lower Cholesky factor L of a symmetric positive definite n x n matrix (A = L L^T) together with
+ * L^-1, computed recursively: with A = [[A11, A21^T], [A21, A22]],
+ *   L11 = chol(A11), L21 = A21 L11^-T, L22 = chol(A22 - L21 L21^T), (L^-1)21 = -L22^-1 L21 L11^-1.
+ * Only the lower triangle of A is trusted. Throws NotPositiveDefiniteError with the failing pivot.
+ */
+export function choleskyWithInverse(a: Float32Array, n: number): { l: Float32Array; inv: Float32Array } {
+  if (n <= leafSize) return leafCholesky(a, n);
+  const h = Math.ceil(n / 2);
+  const m = n - h;
+  const a11 = subMatrix(a, n, 0, h, 0, h);
+  const a21 = subMatrix(a, n, h, m, 0, h);
+  const a22 = subMatrix(a, n, h, m, h, m);
+  const first = choleskyWithInverse(a11, h);
+  let l21: Float32Array;
+  let s: Float32Array;
+  let second: { l: Float32Array; inv: Float32Array };
+  try {
+    [l21, s] = tf.tidy(() => {
+      const tl11inv = tf.tensor2d(first.inv, [h, h]);
+      const tl21 = tf.matMul(tf.tensor2d(a21, [m, h]), tl11inv, false, true);
+      const ts = tf.sub(tf.tensor2d(a22, [m, m]), tf.matMul(tl21, tl21, false, true));
+      return [tl21.dataSync() as Float32Array, ts.dataSync() as Float32Array];
+    });
+    second = choleskyWithInverse(s, m);
+  } catch (e) {
+    if (e instanceof NotPositiveDefiniteError) throw new NotPositiveDefiniteError(e.pivot + h);
+    throw e;
+  }
+  const inv21 = tf.tidy(() => {
+    const t = tf.matMul(tf.matMul(tf.tensor2d(second.inv, [m, m]), tf.tensor2d(l21, [m, h])), tf.tensor2d(first.inv, [h, h]));
+    return tf.neg(t).dataSync() as Float32Array;
+  });
+  const l = new Float32Array(n * n);
+  const inv = new Float32Array(n * n);
+  setSubMatrix(l, n, 0, 0, first.l, h, h);
+  setSubMatrix(l, n, h, 0, l21, m, h);
+  setSubMatrix(l, n, h, h, second.l, m, m);
+  setSubMatrix(inv, n, 0, 0, first.inv, h, h);
+  setSubMatrix(inv, n, h, 0, inv21, m, h);
+  setSubMatrix(inv, n, h, h, second.inv, m, m);
+  return { l, inv };
+}
+
+/** The lower Cholesky factor of an SPD matrix (see choleskyWithInverse). */
+export function cholesky(a: Float32Array, n: number): Float32Array {
+  return choleskyWithInverse(a, n).l;
+}
+
+/**
+ * The inverse of a lower-triangular n x n matrix, recursively: inv([[A, 0], [B, C]]) =
+ * [[A^-1, 0], [-C^-1 B A^-1, C^-1]].
+ */
+export function lowerTriangularInverse(l: Float32Array, n: number): Float32Array {
+  if (n <= leafSize) return Float32Array.from(leafLowerInverse(l, n));
+  const h = Math.ceil(n / 2);
+  const m = n - h;
+  const ainv = lowerTriangularInverse(subMatrix(l, n, 0, h, 0, h), h);
+  const cinv = lowerTriangularInverse(subMatrix(l, n, h, m, h, m), m);
+  const b = subMatrix(l, n, h, m, 0, h);
+  const x21 = tf.tidy(() => tf.neg(tf.matMul(tf.matMul(tf.tensor2d(cinv, [m, m]), tf.tensor2d(b, [m, h])), tf.tensor2d(ainv, [h, h]))).dataSync() as Float32Array);
+  const out = new Float32Array(n * n);
+  setSubMatrix(out, n, 0, 0, ainv, h, h);
+  setSubMatrix(out, n, h, 0, x21, m, h);
+  setSubMatrix(out, n, h, h, cinv, m, m);
+  return out;
+}
+
+/** The inverse of an upper-triangular matrix (through its transpose, which is lower triangular). */
+export function upperTriangularInverse(u: Float32Array, n: number): Float32Array {
+  return transpose(lowerTriangularInverse(transpose(u, n, n), n), n, n);
+}
+
+/** The transpose of an r x c row-major matrix. */
+export function transpose(a: Float32Array, r: number, c: number): Float32Array {
+  const out = new Float32Array(r * c);
+  for (let i = 0; i < r; i++) for (let j = 0; j < c; j++) out[j * r + i] = a[i * c + j]!;
+  return out;
+}
+
+/**
+ * The upper-triangular U with U^T U = A^-1 for an SPD matrix A: what GPTQ and SparseGPT call
+ * `Hinv = cholesky(cholesky_inverse(cholesky(H)), upper=True)`. Computed with one Cholesky and no explicit
+ * inverse of A: with J the order-reversing permutation and J A J = L' L'^T, A = R R^T for the upper
+ * triangular R = J L' J, so A^-1 = R^-T R^-1 and U = R^-1 = J L'^-1 J (positive diagonal, hence the
+ * unique Cholesky factor). Throws NotPositiveDefiniteError.
+ */
+export function inverseUpperCholesky(a: Float32Array, n: number): Float32Array {
+  const rev = new Float32Array(n * n);
+  for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) rev[i * n + j] = a[(n - 1 - i) * n + (n - 1 - j)]!;
+  const { inv } = choleskyWithInverse(rev, n);
+  const u = new Float32Array(n * n);
+  for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) u[i * n + j] = inv[(n - 1 - i) * n + (n - 1 - j)]!;
+  return u;
+}
+
+/** Solves L x = b for lower-triangular L (forward substitution, float64). */
+export function solveLower(l: Float32Array, n: number, b: ArrayLike<number>): Float64Array {
+  const x = new Float64Array(n);
+  for (let i = 0; i < n; i++) {
+    let s = b[i]!;
+    for (let k = 0; k < i; k++) s -= l[i * n + k]! * x[k]!;
+    x[i] = s / l[i * n + i]!;
+  }
+  return x;
+}
+
+/** Solves U x = b for upper-triangular U (back substitution, float64). */
+export function solveUpper(u: Float32Array, n: number, b: ArrayLike<number>): Float64Array {
+  const x = new Float64Array(n);
+  for (let i = n - 1; i >= 0; i--) {
+    let s = b[i]!;
+    for (let k = i + 1; k < n; k++) s -= u[i * n + k]! * x[k]!;
+    x[i] = s / u[i * n + i]!;
+  }
+  return x;
+}
+
+/**
+ * Adds X^T X (K x K) of the rows of `x` ([rows, K], any leading shape flattened) to the float32 tfjs
+ * accumulator `sum`, returning the new sum (the old one is disposed). `sum` null starts from zero. With
+ * `transposed` the tensor is [K, rows] (a Gemm input read with transA = 1).
+ */
+export function addGram(sum: tf.Tensor2D | null, x: tf.Tensor, K: number, transposed = false): tf.Tensor2D {
+  const next = tf.tidy(() => {
+    const x2 = transposed ? tf.reshape(x, [K, -1]).transpose() : tf.reshape(x, [-1, K]);
+    const xf = x2.dtype === 'float32' ? x2 : tf.cast(x2, 'float32');
+    const g = tf.matMul(xf, xf, true, false) as tf.Tensor2D;
+    return sum ? (tf.add(sum, g) as tf.Tensor2D) : g;
+  });
+  sum?.dispose();
+  return next;
+}
+
+/**
+ * Adds the per-column sums of squares of `x` ([rows, K] flattened like addGram) to `acc` (float64, on
+ * the host): the squared column norms that Wanda weighs weights by.
+ */
+export function addColumnSquares(acc: Float64Array, x: tf.Tensor, K: number, transposed = false): void {
+  const s = tf.tidy(() => {
+    const x2 = transposed ? tf.reshape(x, [K, -1]).transpose() : tf.reshape(x, [-1, K]);
+    const xf = x2.dtype === 'float32' ? x2 : tf.cast(x2, 'float32');
+    return tf.sum(tf.square(xf), 0).dataSync();
+  });
+  for (let k = 0; k < K; k++) acc[k]! += s[k]!;
+}
+
+/** The number of rows addGram sees in `x` (its size over K). */
+export function rowsOf(x: tf.Tensor, K: number): number {
+  return x.size / K;
+}
+
+/** Reads a tfjs tensor into a Float32Array (a copy). */
+export function toFloat32(t: tf.Tensor): Float32Array {
+  return Float32Array.from(t.dataSync() as ArrayLike<number>);
+}
+
+/**
+ * tr(E^T H E) for H [K, K] and E [K, N]: the squared output error ||E^T X||^2 summed over the calibration
+ * tokens (scaled like H) that a weight change E causes, computed as sum(E .* (H E)) on tfjs.
+ */
+export function quadraticForm(h: Float32Array, e: Float32Array, K: number, N: number): number {
+  return tf.tidy(() => {
+    const te = tf.tensor2d(e, [K, N]);
+    const he = tf.matMul(tf.tensor2d(h, [K, K]), te);
+    return tf.sum(tf.mul(te, he)).dataSync()[0]!;
+  });
+}
