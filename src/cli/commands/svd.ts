@@ -1,7 +1,7 @@
 /**
  * `compress svd`: low-rank factorization of weight matrices, W ~ U_r S_r V_r^T written as two MatMuls;
- * activation-aware with --data (the SVD of W scaled by activation statistics, as in ASVD, Yuan et al.,
- * 2023). The algorithm is src/passes/svd.
+ * activation-aware with --data (the SVD of W whitened by the Cholesky factor of the inputs' X^T X, as in
+ * SVD-LLM, Wang et al., 2024). The algorithm is src/passes/svd; see docs/svd.md.
  */
 import type { Command } from 'commander';
 import { UsageError } from '../../core/errors.js';

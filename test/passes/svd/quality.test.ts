@@ -1,0 +1,64 @@
+/**
+ * Activation-aware against plain SVD at the same parameter count, on the fixture MLP (accuracy on
+ * test_x/test_y) and LM (perplexity of next-token predictions on test_x), measured in onnxruntime-node.
+ * Numbers are recorded in docs/svd.md.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { noProgress, silentLogger } from '../../../src/core/logger.js';
+import { readNpy, type HostArray } from '../../../src/calibration/readers/npy.js';
+import { loadModel } from '../../../src/onnx/index.js';
+import { svd } from '../../../src/passes/svd/index.js';
+import { accuracy, batches, outputsOf, perplexity, relErr2, rows } from './helpers.js';
+
+const ctx = { logger: silentLogger, progress: noProgress };
+
+async function compare(dir: string, options: Record<string, unknown>, calib: HostArray, test: HostArray, metric: (o: { data: Float32Array; dims: number[] }) => number) {
+  const path = `fixtures/${dir}/model.onnx`;
+  const base = await loadModel(path);
+  const input = base.graph.inputs[0]!.name;
+  const ref = await outputsOf(base, input, test);
+  const res = [];
+  for (const aware of [false, true]) {
+    const m = await loadModel(path);
+    const r = await svd(m, options, aware ? { ...ctx, data: batches(calib, input, 128) } : ctx);
+    const o = await outputsOf(m, input, test);
+    const params = m.graph.initializers.reduce((s, v) => s + v.initializer!.size, 0);
+    res.push({ params, metric: metric(o), error: relErr2(o.data, ref.data), layers: r.layers });
+  }
+  return { float: metric(ref), plain: res[0]!, aware: res[1]! };
+}
+
+test('fixtures/mlp, --ratio 0.3 (head excluded): activation-aware beats plain SVD in output error and accuracy', async () => {
+  const dir = 'fixtures/mlp/data';
+  const labels = readNpy(`${dir}/test_y.npy`).data as ArrayLike<number | bigint>;
+  const r = await compare('mlp', { ratio: 0.3, exclude: 'net\\.4' }, readNpy(`${dir}/calib_x.npy`), readNpy(`${dir}/test_x.npy`), (o) => accuracy(o.data, o.dims[1]!, labels));
+  assert.equal(r.aware.params, r.plain.params);
+  assert.ok(r.aware.params < 0.32 * 235146, `params ${r.aware.params}`);
+  assert.ok(r.aware.error < r.plain.error / 2, `output error aware ${r.aware.error} vs plain ${r.plain.error}`);
+  assert.ok(r.aware.metric > r.plain.metric, `accuracy aware ${r.aware.metric} vs plain ${r.plain.metric}`);
+  assert.ok(r.aware.metric > r.float - 0.05, `accuracy aware ${r.aware.metric} vs float ${r.float}`);
+});
+
+test('fixtures/lm, --ratio 0.5 on the blocks: activation-aware beats plain SVD in output error and perplexity', async () => {
+  const dir = 'fixtures/lm/data';
+  const testX = rows(readNpy(`${dir}/test_x.npy`), 0, 128);
+  const calib = rows(readNpy(`${dir}/calib_x.npy`), 0, 64);
+  const r = await compare('lm', { ratio: 0.5, exclude: 'head' }, calib, testX, (o) => perplexity(o.data, o.dims, testX.data as BigInt64Array));
+  assert.equal(r.aware.params, r.plain.params);
+  assert.ok(r.aware.error < r.plain.error / 2, `output error aware ${r.aware.error} vs plain ${r.plain.error}`);
+  assert.ok(r.aware.metric < r.plain.metric, `perplexity aware ${r.aware.metric} vs plain ${r.plain.metric}`);
+  assert.ok(r.aware.metric < r.float * 1.05, `perplexity aware ${r.aware.metric} vs float ${r.float}`);
+});
+
+test('fixtures/mlp, --budget 35000 parameters (15 %) with --data: within budget, ranks spread by measured sensitivity', async () => {
+  const dir = 'fixtures/mlp/data';
+  const m = await loadModel('fixtures/mlp/model.onnx');
+  const r = await svd(m, { budget: 35000 }, { ...ctx, data: batches(readNpy(`${dir}/calib_x.npy`), 'input', 128) });
+  const params = m.graph.initializers.reduce((s, v) => s + v.initializer!.size, 0);
+  assert.ok(params <= 35000 && params > 33000, `params ${params}`);
+  assert.equal(r.plan.params.after, params);
+  const o = await outputsOf(m, 'input', readNpy(`${dir}/test_x.npy`));
+  const acc = accuracy(o.data, o.dims[1]!, readNpy(`${dir}/test_y.npy`).data as ArrayLike<number | bigint>);
+  assert.ok(acc > 0.86, `accuracy ${acc} (float 0.89)`);
+});
