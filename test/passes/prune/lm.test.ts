@@ -1,0 +1,65 @@
+/**
+ * fixtures/lm at 50 % sparsity: perplexity measured in onnxruntime-node on data/test_x.npy, calibration on
+ * data/calib_x.npy. The numbers are recorded in docs/prune.md.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readNpy } from '../../../src/calibration/readers/npy.js';
+import { loadModel } from '../../../src/onnx/index.js';
+import { prune } from '../../../src/passes/prune/index.js';
+import { batches, fixture, perplexity, quiet } from './helpers.js';
+
+const calib = readNpy(fixture('lm', 'data', 'calib_x.npy'));
+const testX = readNpy(fixture('lm', 'data', 'test_x.npy'));
+const data = batches(calib, 'input', 32, 64);
+
+async function pruned(options: Record<string, unknown>): Promise<{ ppl: number; layers: import('../../../src/report/schema.js').LayerReport[]; report: Record<string, unknown>; model: import('../../../src/ir/model.js').Model }> {
+  const model = await loadModel(fixture('lm', 'model.onnx'));
+  const r = await prune(model, options, { ...quiet, data });
+  return { ppl: await perplexity(model, testX), layers: r.layers, report: r.report.pruning as Record<string, unknown>, model };
+}
+
+test('fixtures/lm, 50% unstructured: SparseGPT beats magnitude; Wanda is measured', async (t) => {
+  const dense = await perplexity(await loadModel(fixture('lm', 'model.onnx')), testX);
+  const mag = await pruned({ method: 'magnitude', sparsity: 0.5 });
+  const wanda = await pruned({ method: 'wanda', sparsity: 0.5 });
+  const sgpt = await pruned({ method: 'sparsegpt', sparsity: 0.5 });
+  const line = `dense ${dense.toFixed(2)}, magnitude ${mag.ppl.toFixed(2)}, wanda ${wanda.ppl.toFixed(2)}, sparsegpt ${sgpt.ppl.toFixed(2)}`;
+  t.diagnostic(`perplexity at 50% (64 calibration samples): ${line}`);
+  assert.ok(Math.abs(dense - 47.654) < 0.05, `dense perplexity as fixtures/metrics.json says (${line})`);
+  assert.equal(mag.layers.length, 12, 'q, k, v, proj, fc1, fc2 of both blocks; the head stays dense');
+  for (const r of [mag, wanda, sgpt]) {
+    for (const l of r.layers) assert.ok(Math.abs(l.sparsity! - 0.5) < 1e-3, `${l.name}: sparsity ${l.sparsity}`);
+    assert.equal(r.report.masks, 'zeros');
+  }
+  assert.ok(sgpt.ppl < mag.ppl, `SparseGPT < magnitude: ${line}`);
+  // Wanda's diagonal statistic misses the strongly correlated (non-centred GELU) inputs of block 1's fc2,
+  // where it loses more output than magnitude: measured, not claimed (docs/prune.md).
+  assert.ok(wanda.ppl < dense * 1.1, `Wanda within 10% of dense: ${line}`);
+  assert.ok(sgpt.ppl < dense * 1.03, `SparseGPT within 3% of dense: ${line}`);
+});
+
+test('fixtures/lm, 2:4 SparseGPT: every group of 4 inputs keeps at most 2 weights, and it is reported', async (t) => {
+  const r = await pruned({ method: 'sparsegpt', pattern: '2:4' });
+  const dense = 47.654;
+  assert.equal(r.layers.length, 12);
+  for (const l of r.layers) {
+    assert.equal(l.pattern, '2:4');
+    assert.ok(Math.abs(l.sparsity! - 0.5) < 1e-9, `${l.name}: ${l.sparsity}`);
+    // Groups run along K, the first axis of a MatMul weight [K, N].
+    const node = r.model.graph.nodes.find((n) => n.name === l.name)!;
+    const t = node.input(1)!.initializer!;
+    const [K, N] = t.dims as [number, number];
+    const w = t.data as Float32Array;
+    for (let n = 0; n < N; n++) {
+      for (let k = 0; k < K; k += 4) {
+        let nz = 0;
+        for (let j = k; j < k + 4; j++) if (w[j * N + n] !== 0) nz++;
+        assert.ok(nz <= 2, `${l.name} column ${n} rows ${k}..${k + 3}: ${nz} nonzeros`);
+      }
+    }
+  }
+  assert.equal(r.report.pattern, '2:4');
+  t.diagnostic(`2:4 SparseGPT perplexity ${r.ppl.toFixed(2)}`);
+  assert.ok(r.ppl < dense * 1.1, `2:4 SparseGPT perplexity ${r.ppl.toFixed(2)} (dense ${dense})`);
+});
