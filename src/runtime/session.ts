@@ -158,7 +158,8 @@ export class Session {
         const old = this.constants.get(v);
         old?.dispose();
         this.constants.delete(v);
-        variable = tf.variable(tf.tensor(v.initializer.data as Float32Array, v.initializer.dims, 'float32'), true, `var_${name}`);
+        // No name: tfjs registers variables globally by name, and two sessions may train the same model.
+        variable = tf.variable(tf.tensor(v.initializer.data as Float32Array, v.initializer.dims, 'float32'), true);
         this.variables.set(v, variable);
       }
       out.set(name, variable);
