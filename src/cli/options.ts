@@ -33,6 +33,8 @@ export interface CommonOptions {
   seed: number;
   dryRun: boolean;
   force: boolean;
+  /** Models processed at the same time, each in its own worker thread (--jobs, default 1). */
+  jobs: number;
   /** The report gates (--max-size ... --min-agreement); a failed gate exits 1. */
   gates?: GateLimits;
 }
@@ -64,6 +66,7 @@ export function addCommonOptions(cmd: Command, command: string): Command {
     .addOption(opt('--no-report', 'do not write the report JSON'))
     .addOption(opt('--force', 'overwrite an existing output file', false))
     .addOption(opt('--dry-run', 'print the plan (nodes touched, expected bytes, opset needed) and write nothing', false))
+    .addOption(opt('--jobs <n>', 'with several input models: how many are processed at the same time, each in its own worker thread', 1))
     .addOption(opt('--seed <n>', 'seed of every random choice: same inputs + options + seed = same output bytes', 0))
     .addOption(opt('--backend <name>', `executor backend: ${backendChoices.join(' | ')}`, 'auto'))
     .addOption(opt('--json', 'print the final report as JSON on stdout (human text goes to stderr)', false))
@@ -121,6 +124,7 @@ export function parseCommonOptions(raw: Record<string, unknown>): CommonOptions 
     seed: parseInteger(raw.seed ?? 0, '--seed', 0, 2 ** 32 - 1),
     dryRun: raw.dryRun === true,
     force: raw.force === true,
+    jobs: parseInteger(raw.jobs ?? 1, '--jobs', 1, 64),
     gates: parseGateLimits(raw),
   };
 }

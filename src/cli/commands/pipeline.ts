@@ -7,6 +7,7 @@
  * Options arrive validated (each command parses its flags into a typed object before calling here).
  */
 import { existsSync, realpathSync, statSync } from 'node:fs';
+import { isMainThread, Worker, workerData, parentPort } from 'node:worker_threads';
 import { basename, dirname, extname, join, resolve } from 'node:path';
 import { ExitCode, UsageError } from '../../core/errors.js';
 import type { Context } from '../../core/logger.js';
@@ -91,6 +92,12 @@ export interface CompressRequest {
   prepare?: (options: Record<string, unknown>) => Promise<void>;
   /** Tests and --dry-run builds may load a pass from elsewhere. */
   loadPass?: (name: PassName) => Promise<LoadedPass>;
+  /**
+   * Models processed at the same time (--jobs, default 1), each in its own worker thread running this
+   * same command for that one model. Only with several models; a request with `prepare` or `loadPass`
+   * (functions cannot cross into a worker) runs in turn.
+   */
+  jobs?: number;
 }
 
 interface Outcome {
@@ -167,18 +174,46 @@ export async function runCompress(state: CliState, req: CompressRequest): Promis
   if (req.prepare) await req.prepare(options);
 
   const outcomes: Outcome[] = [];
-  for (const p of plans) {
-    if ('exitCode' in p) {
-      outcomes.push(p);
-      continue;
-    }
-    try {
-      outcomes.push(await compressOne(state, req, pass, options, p, ctx));
-    } catch (e) {
-      if (!several) throw e;
-      const d = describeError(e, req.common.verbose);
-      term.err(paintErrorLines(d.lines, term.color));
-      outcomes.push({ input: p.input, exitCode: d.exitCode, error: d.lines[0] });
+  const jobs = Math.min(req.jobs ?? (req.common as CommonOptions & { jobs?: number }).jobs ?? 1, plans.filter((p) => !('exitCode' in p)).length);
+  const parallel = several && jobs > 1 && req.loadPass === undefined && req.prepare === undefined;
+  if (several && jobs > 1 && !parallel) ctx.logger.info(`--jobs ${jobs}: ${req.command} runs its models one after the other (it loads shared state once, which worker threads cannot share)`);
+  if (parallel) {
+    ctx.logger.info(`${req.command}: ${plans.length} models, ${jobs} at a time (worker threads)`);
+    const queue = plans.map((p, i) => ({ p, i }));
+    const results: Outcome[] = new Array<Outcome>(plans.length);
+    const lane = async () => {
+      for (let next = queue.shift(); next !== undefined; next = queue.shift()) {
+        const { p, i } = next;
+        if ('exitCode' in p) {
+          results[i] = p;
+          continue;
+        }
+        try {
+          results[i] = await compressInWorker(state, req, p);
+        } catch (e) {
+          // The job could not be handed over (options that do not survive a structured clone).
+          const d = describeError(e, req.common.verbose);
+          term.err(paintErrorLines(d.lines, term.color));
+          results[i] = { input: p.input, exitCode: d.exitCode, error: d.lines[0] };
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: jobs }, lane));
+    outcomes.push(...results);
+  } else {
+    for (const p of plans) {
+      if ('exitCode' in p) {
+        outcomes.push(p);
+        continue;
+      }
+      try {
+        outcomes.push(await compressOne(state, req, pass, options, p, ctx));
+      } catch (e) {
+        if (!several) throw e;
+        const d = describeError(e, req.common.verbose);
+        term.err(paintErrorLines(d.lines, term.color));
+        outcomes.push({ input: p.input, exitCode: d.exitCode, error: d.lines[0] });
+      }
     }
   }
 
@@ -343,3 +378,80 @@ function measuredSummary(report: Report): string | undefined {
   if (lat?.original && lat.compressed) parts.push(`onnxruntime p50 ${lat.original.p50.toFixed(3)} -> ${lat.compressed.p50.toFixed(3)} ms`);
   return parts.length > 0 ? `measured on ${String((report.metrics as Record<string, unknown>).samples ?? '?')} samples: ${parts.join(', ')}` : undefined;
 }
+
+/** What the parent hands a worker thread: one model's job, as plain data (a structured clone). */
+interface WorkerJob {
+  kind: 'compress-job';
+  command: PassName;
+  common: CommonOptions;
+  /** The options as the command built them, before the pass's own check (the worker runs it again). */
+  options: Record<string, unknown>;
+  data?: DataOptions;
+  plan: PlannedOutput;
+}
+
+/** What a worker posts back: text for stderr as it comes, then the outcome. */
+type WorkerMessage = { type: 'err'; text: string } | { type: 'done'; outcome: Outcome };
+
+/**
+ * Runs one model's job in a worker thread (this very module is the worker's script): the same load,
+ * compress, save, measure and report as in turn, in its own V8 isolate with its own TensorFlow.js and
+ * onnxruntime instances. The worker's stderr lines are forwarded as they come; a crash of the worker
+ * (an uncaught error, running out of memory) becomes that model's failure, exit 1, and the others go on.
+ */
+function compressInWorker(state: CliState, req: CompressRequest, plan: PlannedOutput): Promise<Outcome> {
+  const job: WorkerJob = {
+    kind: 'compress-job',
+    command: req.command,
+    // The worker compresses one model to the output planned here: -o is that file, the report that path.
+    common: { ...req.common, output: plan.output, report: plan.reportPath ?? false },
+    options: req.options,
+    data: req.data,
+    plan,
+  };
+  return new Promise((resolveOutcome) => {
+    let settled = false;
+    const settle = (o: Outcome) => {
+      if (settled) return;
+      settled = true;
+      resolveOutcome(o);
+    };
+    const worker = new Worker(new URL(import.meta.url), { workerData: job });
+    worker.on('message', (m: WorkerMessage) => {
+      if (m.type === 'err') state.term.err(m.text);
+      else {
+        settle(m.outcome);
+        void worker.terminate();
+      }
+    });
+    worker.on('error', (e) => {
+      const d = describeError(e, req.common.verbose);
+      state.term.err(paintErrorLines(d.lines, state.term.color));
+      settle({ input: plan.input, exitCode: ExitCode.failure, error: d.lines[0] });
+    });
+    worker.on('exit', (code) => settle({ input: plan.input, exitCode: ExitCode.failure, error: `compress: error: the worker thread for '${plan.input}' ended (exit ${code}) before it reported` }));
+  });
+}
+
+/** The worker side of compressInWorker. */
+async function workerMain(job: WorkerJob): Promise<void> {
+  const post = (m: WorkerMessage) => parentPort!.postMessage(m);
+  const { Chalk } = await import('chalk');
+  const term = { out: () => {}, err: (text: string) => post({ type: 'err', text }), color: new Chalk({ level: 0 }), interactive: false, stderr: process.stderr };
+  const state: CliState = { term, exitCode: ExitCode.ok, verbose: job.common.verbose };
+  const req: CompressRequest = { command: job.command, inputs: [job.plan.input], common: job.common, options: job.options, data: job.data };
+  try {
+    const { createCliContext } = await import('../ui/logger.js');
+    const ctx = createCliContext(term, job.common);
+    const pass = await loadPass(job.command);
+    const options = (pass.parseOptions ? pass.parseOptions(job.options) : job.options) as Record<string, unknown>;
+    const outcome = await compressOne(state, req, pass, options, job.plan, ctx);
+    post({ type: 'done', outcome });
+  } catch (e) {
+    const d = describeError(e, job.common.verbose);
+    term.err(paintErrorLines(d.lines, term.color));
+    post({ type: 'done', outcome: { input: job.plan.input, exitCode: d.exitCode, error: d.lines[0] } });
+  }
+}
+
+if (!isMainThread && (workerData as Partial<WorkerJob> | null)?.kind === 'compress-job') void workerMain(workerData as WorkerJob);
