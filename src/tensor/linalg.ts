@@ -13,13 +13,30 @@ import * as tf from '@tensorflow/tfjs-core';
 /** Leaves of the recursion are at most this many rows; below it JS loops beat tfjs round trips. */
 const leafSize = 96;
 
+/**
+ * op(A) op(B) on tfjs with any transposes made explicit first: tfjs-wasm's matMul with transposeA or
+ * transposeB runs ~15x slower (0.7 against 11-17 GFLOP/s measured on 1024^3) than a plain matMul after
+ * an O(n^2) tf.transpose. Call inside tf.tidy.
+ */
+export function mm(a: tf.Tensor2D, b: tf.Tensor2D, transA = false, transB = false): tf.Tensor2D {
+  return tf.matMul(transA ? tf.transpose(a) : a, transB ? tf.transpose(b) : b);
+}
+
+/**
+ * Runs `f` in tf.tidy and reads its tensor result back. The read happens outside tidy on purpose: tidy
+ * walks whatever its function returns looking for tensors, element by element for a typed array, which
+ * for a million-entry result costs more than the matmul that made it.
+ */
+function read(f: () => tf.Tensor): Float32Array {
+  const t = tf.tidy(f);
+  const out = t.dataSync() as Float32Array;
+  t.dispose();
+  return out;
+}
+
 /** C = op(A) op(B) for row-major float32 matrices, computed with tfjs (op = transpose when asked). */
 export function matmul(a: Float32Array, aRows: number, aCols: number, b: Float32Array, bRows: number, bCols: number, transA = false, transB = false): Float32Array {
-  return tf.tidy(() => {
-    const ta = tf.tensor2d(a, [aRows, aCols], 'float32');
-    const tb = tf.tensor2d(b, [bRows, bCols], 'float32');
-    return tf.matMul(ta, tb, transA, transB).dataSync() as Float32Array;
-  });
+  return read(() => mm(tf.tensor2d(a, [aRows, aCols], 'float32'), tf.tensor2d(b, [bRows, bCols], 'float32'), transA, transB));
 }
 
 /** The r x c sub-matrix of an n-column matrix starting at (r0, c0). */
@@ -91,21 +108,20 @@ export function choleskyWithInverse(a: Float32Array, n: number): { l: Float32Arr
   let s: Float32Array;
   let second: { l: Float32Array; inv: Float32Array };
   try {
-    [l21, s] = tf.tidy(() => {
-      const tl11inv = tf.tensor2d(first.inv, [h, h]);
-      const tl21 = tf.matMul(tf.tensor2d(a21, [m, h]), tl11inv, false, true);
-      const ts = tf.sub(tf.tensor2d(a22, [m, m]), tf.matMul(tl21, tl21, false, true));
-      return [tl21.dataSync() as Float32Array, ts.dataSync() as Float32Array];
+    const [tl21, ts] = tf.tidy(() => {
+      const t21 = mm(tf.tensor2d(a21, [m, h]), tf.tensor2d(first.inv, [h, h]), false, true);
+      return [t21, tf.sub(tf.tensor2d(a22, [m, m]), mm(t21, t21, false, true))];
     });
+    l21 = tl21.dataSync() as Float32Array;
+    s = ts.dataSync() as Float32Array;
+    tl21.dispose();
+    ts.dispose();
     second = choleskyWithInverse(s, m);
   } catch (e) {
     if (e instanceof NotPositiveDefiniteError) throw new NotPositiveDefiniteError(e.pivot + h);
     throw e;
   }
-  const inv21 = tf.tidy(() => {
-    const t = tf.matMul(tf.matMul(tf.tensor2d(second.inv, [m, m]), tf.tensor2d(l21, [m, h])), tf.tensor2d(first.inv, [h, h]));
-    return tf.neg(t).dataSync() as Float32Array;
-  });
+  const inv21 = read(() => tf.neg(tf.matMul(tf.matMul(tf.tensor2d(second.inv, [m, m]), tf.tensor2d(l21, [m, h])), tf.tensor2d(first.inv, [h, h]))));
   const l = new Float32Array(n * n);
   const inv = new Float32Array(n * n);
   setSubMatrix(l, n, 0, 0, first.l, h, h);
@@ -133,7 +149,7 @@ export function lowerTriangularInverse(l: Float32Array, n: number): Float32Array
   const ainv = lowerTriangularInverse(subMatrix(l, n, 0, h, 0, h), h);
   const cinv = lowerTriangularInverse(subMatrix(l, n, h, m, h, m), m);
   const b = subMatrix(l, n, h, m, 0, h);
-  const x21 = tf.tidy(() => tf.neg(tf.matMul(tf.matMul(tf.tensor2d(cinv, [m, m]), tf.tensor2d(b, [m, h])), tf.tensor2d(ainv, [h, h]))).dataSync() as Float32Array);
+  const x21 = read(() => tf.neg(tf.matMul(tf.matMul(tf.tensor2d(cinv, [m, m]), tf.tensor2d(b, [m, h])), tf.tensor2d(ainv, [h, h]))));
   const out = new Float32Array(n * n);
   setSubMatrix(out, n, 0, 0, ainv, h, h);
   setSubMatrix(out, n, h, 0, x21, m, h);
@@ -200,7 +216,7 @@ export function addGram(sum: tf.Tensor2D | null, x: tf.Tensor, K: number, transp
   const next = tf.tidy(() => {
     const x2 = transposed ? tf.reshape(x, [K, -1]).transpose() : tf.reshape(x, [-1, K]);
     const xf = x2.dtype === 'float32' ? x2 : tf.cast(x2, 'float32');
-    const g = tf.matMul(xf, xf, true, false) as tf.Tensor2D;
+    const g = mm(xf as tf.Tensor2D, xf as tf.Tensor2D, true, false);
     return sum ? (tf.add(sum, g) as tf.Tensor2D) : g;
   });
   sum?.dispose();
@@ -212,10 +228,10 @@ export function addGram(sum: tf.Tensor2D | null, x: tf.Tensor, K: number, transp
  * the host): the squared column norms that Wanda weighs weights by.
  */
 export function addColumnSquares(acc: Float64Array, x: tf.Tensor, K: number, transposed = false): void {
-  const s = tf.tidy(() => {
+  const s = read(() => {
     const x2 = transposed ? tf.reshape(x, [K, -1]).transpose() : tf.reshape(x, [-1, K]);
     const xf = x2.dtype === 'float32' ? x2 : tf.cast(x2, 'float32');
-    return tf.sum(tf.square(xf), 0).dataSync();
+    return tf.sum(tf.square(xf), 0);
   });
   for (let k = 0; k < K; k++) acc[k]! += s[k]!;
 }
@@ -227,7 +243,7 @@ export function rowsOf(x: tf.Tensor, K: number): number {
 
 /** Reads a tfjs tensor into a Float32Array (a copy). */
 export function toFloat32(t: tf.Tensor): Float32Array {
-  return Float32Array.from(t.dataSync() as ArrayLike<number>);
+  return (t.dataSync() as Float32Array).slice();
 }
 
 /**
@@ -235,9 +251,8 @@ export function toFloat32(t: tf.Tensor): Float32Array {
  * tokens (scaled like H) that a weight change E causes, computed as sum(E .* (H E)) on tfjs.
  */
 export function quadraticForm(h: Float32Array, e: Float32Array, K: number, N: number): number {
-  return tf.tidy(() => {
+  return read(() => {
     const te = tf.tensor2d(e, [K, N]);
-    const he = tf.matMul(tf.tensor2d(h, [K, K]), te);
-    return tf.sum(tf.mul(te, he)).dataSync()[0]!;
-  });
+    return tf.sum(tf.mul(te, tf.matMul(tf.tensor2d(h, [K, K]), te)));
+  })[0]!;
 }

@@ -1,0 +1,53 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { DataType } from '../../../src/core/dtype.js';
+import { createColumnNorms, createHessian } from '../../../src/calibration/accumulators/index.js';
+import { initBackend } from '../../../src/runtime/backend.js';
+import { RTensor } from '../../../src/runtime/value.js';
+
+function batch(rows: number, K: number, seed: number): Float32Array {
+  return Float32Array.from({ length: rows * K }, (_, i) => Math.sin(seed * 31 + i * 0.7) + (i % K) * 0.1);
+}
+
+test('Hessian: 2 X^T X / n over streamed batches, [b, s, K] flattened, transposed Gemm inputs', async () => {
+  await initBackend('auto');
+  const K = 6;
+  const a = batch(2 * 3, K, 1); // [2, 3, 6]
+  const b = batch(4, K, 2); // [4, 6]
+  const acc = createHessian(K);
+  acc.add(RTensor.fromNumbers(DataType.FLOAT, [2, 3, K], a), { K, transposed: false });
+  // b given as [K, 4] (transA = 1 layout)
+  const bt = new Float32Array(4 * K);
+  for (let r = 0; r < 4; r++) for (let k = 0; k < K; k++) bt[k * 4 + r] = b[r * K + k]!;
+  acc.add(RTensor.fromNumbers(DataType.FLOAT, [K, 4], bt), { K, transposed: true });
+  assert.equal(acc.samples, 10);
+  const all = [...a, ...b];
+  const H = acc.hessian();
+  for (let i = 0; i < K; i++) for (let j = 0; j < K; j++) {
+    let s = 0;
+    for (let r = 0; r < 10; r++) s += all[r * K + i]! * all[r * K + j]!;
+    assert.ok(Math.abs(H[i * K + j]! - (2 * s) / 10) < 1e-4, `H[${i},${j}]`);
+  }
+  const g = acc.gram();
+  assert.ok(Math.abs(g[0]! - (H[0]! * 10) / 2) < 1e-4);
+  acc.dispose();
+  assert.throws(() => acc.add(RTensor.fromNumbers(DataType.FLOAT, [2, 5], new Float32Array(10)), { K: 5, transposed: false }), /K = 5/);
+});
+
+test('column norms: ||X_j||_2 over streamed batches', async () => {
+  await initBackend('auto');
+  const K = 4;
+  const a = batch(5, K, 3);
+  const b = batch(3, K, 4);
+  const acc = createColumnNorms(K);
+  acc.add(RTensor.fromNumbers(DataType.FLOAT, [5, K], a), { K, transposed: false });
+  acc.add(RTensor.fromNumbers(DataType.FLOAT, [1, 3, K], b), { K, transposed: false });
+  assert.equal(acc.samples, 8);
+  const all = [...a, ...b];
+  const norms = acc.norms();
+  for (let j = 0; j < K; j++) {
+    let s = 0;
+    for (let r = 0; r < 8; r++) s += all[r * K + j]! ** 2;
+    assert.ok(Math.abs(norms[j]! - Math.sqrt(s)) < 1e-5);
+  }
+});

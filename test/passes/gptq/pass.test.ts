@@ -1,0 +1,105 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { UsageError } from '../../../src/core/errors.js';
+import { gptq, parseGptqOptions } from '../../../src/passes/gptq/index.js';
+import { initBackend } from '../../../src/runtime/backend.js';
+import { correlatedInputs, floatBatches, mlpModel, opCounts, quiet, relDiff, runOrt } from './helpers.js';
+
+const n = 256;
+const x = correlatedInputs(n, 32, 3);
+const data = floatBatches(x, n, 32, 'x', 64);
+
+test('options: defaults, ranges, MatMulNBits group sizes', () => {
+  const o = parseGptqOptions({});
+  assert.deepEqual([o.bits, o.groupSize, o.actOrder, o.damp, o.blockSize, o.symmetric, o.format], [4, 128, false, 0.01, 128, false, 'matmulnbits']);
+  assert.equal(parseGptqOptions({ groupSize: -1 }).groupSize, -1);
+  assert.equal(parseGptqOptions({ bits: '3', exclude: 'head' }).exclude?.source, 'head');
+  assert.throws(() => parseGptqOptions({ bits: 5 }), UsageError);
+  assert.throws(() => parseGptqOptions({ damp: 0 }), /--damp/);
+  assert.throws(() => parseGptqOptions({ groupSize: 0 }), /--group-size/);
+  assert.throws(() => parseGptqOptions({ groupSize: 100 }), /power of two/);
+  assert.equal(parseGptqOptions({ groupSize: 100, format: 'qdq' }).groupSize, 100);
+  assert.throws(() => parseGptqOptions({ format: 'qoperator' }), /--format/);
+});
+
+test('MatMulNBits output (MatMul + Gemm with transB, alpha, bias) runs in onnxruntime close to the float model', async () => {
+  await initBackend('auto');
+  const float = await runOrt(mlpModel(1), 'x', x, [n, 32]);
+  const model = mlpModel(1);
+  const r = await gptq(model, parseGptqOptions({ bits: 4, groupSize: 16 }), { ...quiet, data });
+  assert.equal(r.modified, true);
+  assert.deepEqual(opCounts(model), { MatMulNBits: 2, Relu: 1 });
+  assert.equal(r.layers.length, 2);
+  for (const l of r.layers) {
+    assert.ok((l.error as number) < (l.rtnError as number), `${l.name}: GPTQ ${l.error} vs RTN ${l.rtnError}`);
+    assert.equal(l.bits, 4);
+    assert.equal(l.tokens, n);
+  }
+  const y = await runOrt(model, 'x', x, [n, 32]);
+  const d = relDiff(y, float);
+  assert.ok(d < 0.06, `relative output difference ${d}`);
+});
+
+test('qdq output at 3 bits, per channel, act-order, symmetric: int4 DequantizeLinear, opset raised to 21', async () => {
+  await initBackend('auto');
+  const float = await runOrt(mlpModel(2), 'x', x, [n, 32]);
+  const model = mlpModel(2);
+  const r = await gptq(model, parseGptqOptions({ bits: 3, groupSize: -1, actOrder: true, symmetric: true, format: 'qdq' }), { ...quiet, data });
+  assert.equal(model.opset(''), 21);
+  assert.deepEqual(opCounts(model), { DequantizeLinear: 2, MatMul: 1, Relu: 1, Gemm: 1 });
+  const gemm = model.graph.nodes.find((nd) => nd.opType === 'Gemm')!;
+  assert.equal(gemm.attrFloat('alpha', 1), 1);
+  const codes = model.graph.initializers.find((v) => v.name === 'B_quantized')!.initializer!;
+  assert.deepEqual(codes.dims, [16, 64]);
+  // 3-bit symmetric codes live in -4..3 of the int4 container
+  assert.ok(Array.from(codes.data as Int8Array).every((c) => c >= -4 && c <= 3));
+  for (const l of r.layers) assert.equal(l.storageBits, 4);
+  const y = await runOrt(model, 'x', x, [n, 32]);
+  const d = relDiff(y, float);
+  assert.ok(d < 0.25, `relative output difference ${d}`);
+});
+
+test('dry run plans without touching the model; no data is a usage error; --exclude leaves a layer in float', async () => {
+  await initBackend('auto');
+  const model = mlpModel(3);
+  const before = opCounts(model);
+  const dry = await gptq(model, parseGptqOptions({ dryRun: true, groupSize: 32 }), quiet);
+  assert.equal(dry.modified, false);
+  assert.deepEqual(opCounts(model), before);
+  assert.equal(dry.plan.layers.length, 2);
+  assert.equal(dry.plan.bytes.before, 4 * (32 * 64 + 64 * 16));
+  // [32x64] at group 32: 64 x 1 x 16 bytes + 64 scales x 4 + 64 zero points (packed, 1 byte each row)
+  assert.equal(dry.plan.bytes.after, 64 * 16 + 64 * 4 + 64 + (16 * 2 * 16 + 16 * 2 * 4 + 16));
+  await assert.rejects(gptq(model, parseGptqOptions({}), quiet), UsageError);
+  const r = await gptq(model, parseGptqOptions({ exclude: 'fc2' }), { ...quiet, data });
+  assert.deepEqual(opCounts(model), { MatMulNBits: 1, Relu: 1, Gemm: 1 });
+  assert.equal(r.layers.find((l) => l.name === '/fc2/Gemm')?.bits, 32);
+});
+
+test('per channel with K > 256 (MatMulNBits blocks <= 256 repeat the channel scale) runs in onnxruntime', async () => {
+  await initBackend('auto');
+  const { Graph, Model, Tensor } = await import('../../../src/ir/index.js');
+  const { DataType } = await import('../../../src/core/dtype.js');
+  const K = 520;
+  const N = 8;
+  const make = () => {
+    const g = new Graph('g');
+    const xin = g.addInput('x', { kind: 'tensor', elemType: DataType.FLOAT, shape: ['n', K] });
+    const w = g.addInitializer('W', Tensor.float32([K, N], Float32Array.from({ length: K * N }, (_, i) => Math.sin(i * 1.7) * 0.2)));
+    const mm = g.createNode({ opType: 'MatMul', name: '/mm/MatMul', inputs: [xin, w], outputs: ['y'] });
+    const y = mm.output(0)!;
+    y.type = { kind: 'tensor', elemType: DataType.FLOAT, shape: ['n', N] };
+    g.outputs.push(y);
+    return new Model(g, 8, [{ domain: '', version: 13 }]);
+  };
+  const xs = correlatedInputs(64, K, 11);
+  const float = await runOrt(make(), 'x', xs, [64, K]);
+  const model = make();
+  await gptq(model, parseGptqOptions({ bits: 4, groupSize: -1 }), { ...quiet, data: floatBatches(xs, 64, K, 'x', 32) });
+  const node = model.graph.nodes[0]!;
+  assert.equal(node.opType, 'MatMulNBits');
+  assert.equal(node.attrInt('block_size'), 256);
+  assert.equal(model.graph.initializers.find((v) => v.name === 'W_scales')!.initializer!.dims.join('x'), `${N}x3`);
+  const y = await runOrt(model, 'x', xs, [64, K]);
+  assert.ok(relDiff(y, float) < 0.1, `relative output difference ${relDiff(y, float)}`);
+});
