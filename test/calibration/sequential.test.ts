@@ -1,5 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { repoRoot } from '../helpers/repo.js';
 import { join } from 'node:path';
 import { loadModel } from '../../src/onnx/index.js';
 import { openDataset } from '../../src/calibration/readers/index.js';
@@ -9,7 +10,7 @@ import { Session } from '../../src/runtime/session.js';
 import type { RTensor } from '../../src/runtime/value.js';
 import { noProgress, silentLogger } from '../../src/core/logger.js';
 
-const root = join(import.meta.dirname, '..', '..', '..', '..');
+const root = repoRoot();
 const lmPath = join(root, 'fixtures', 'lm', 'model.onnx');
 const ctx = { logger: silentLogger, progress: noProgress };
 

@@ -12,16 +12,8 @@ import { Graph, Model, Tensor } from '../../src/ir/index.js';
 /** The compiled CLI entry beside this compiled test (dist/src/cli/main.js, or .build/<name>/...). */
 export const mainJs = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 
-/** The repository root: the first folder above this file holding package.json and fixtures/. */
-export function repoRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  while (!(existsSync(join(dir, 'package.json')) && existsSync(join(dir, 'fixtures')))) {
-    const up = dirname(dir);
-    if (up === dir) throw new Error('repository root not found above the compiled tests');
-    dir = up;
-  }
-  return dir;
-}
+import { repoRoot } from '../helpers/repo.js';
+export { repoRoot };
 
 export interface CliResult {
   code: number | null;

@@ -143,3 +143,42 @@ test('the error sink: one line per error, hints, internal errors exit 1 with the
   const verbose = describeError(new TypeError('boom'), true);
   assert.match(verbose.lines.join('\n'), /TypeError: boom\n\s+at /);
 });
+
+test('without --data the output is run in onnxruntime on random samples: fidelity reported, with a warning', async () => {
+  const dir = await setup();
+  const { state, err } = capture();
+  const a = join(dir, 'a.onnx');
+  assert.equal(await runCompress(state, { command: 'prune', inputs: [a], common: parseCommonOptions({}), options: {}, loadPass: async () => zeroPass }), 0);
+  const report = JSON.parse(readFileSync(join(dir, 'a.prune.onnx.report.json'), 'utf8'));
+  assert.equal(report.runtime.loaded, true);
+  assert.ok(report.fidelity.sqnrDb < 300, 'half of W1 zeroed must change the outputs');
+  assert.ok(report.fidelity.cosine > -1 && report.fidelity.cosine < 1);
+  assert.ok(report.warnings.some((w: string) => /random samples only/.test(w)));
+  assert.equal(report.metrics.measured, false);
+  assert.match(err.join(''), /random samples only/);
+});
+
+test('an output that onnxruntime cannot load fails the command (exit 1) and keeps what the user had', async () => {
+  const dir = await setup();
+  const { state, err } = capture();
+  const a = join(dir, 'a.onnx');
+  const before = readFileSync(a);
+  const broken: LoadedPass = {
+    name: 'prune',
+    run: (model: Model) => {
+      // An op no runtime knows: onnxruntime refuses to load the model.
+      const g = model.graph;
+      const out = g.outputs[0]!;
+      const n = g.createNode({ opType: 'NoSuchOp', domain: 'example.invalid', inputs: [out], outputs: ['bogus'] });
+      g.outputs[0] = n.output(0)!;
+      model.setOpset('example.invalid', 1);
+      return { model };
+    },
+  };
+  assert.equal(await runCompress(state, { command: 'prune', inputs: [a], common: parseCommonOptions({}), options: {}, loadPass: async () => broken }), ExitCode.failure);
+  assert.match(err.join(''), /cannot load the compressed model/);
+  const report = JSON.parse(readFileSync(join(dir, 'a.prune.onnx.report.json'), 'utf8'));
+  assert.equal(report.runtime.loaded, false);
+  assert.equal(report.passed, false);
+  assert.deepEqual(readFileSync(a), before, 'the input is untouched');
+});

@@ -236,6 +236,48 @@ export async function runCompress(state: CliState, req: CompressRequest): Promis
   return worst;
 }
 
+/** Samples of the no-data check: enough to run both models once, not to measure anything. */
+const smokeSamples = 4;
+
+/**
+ * Without --data: runs original and output in onnxruntime-node on `random:4` samples. The output must
+ * load (else `runtime.loaded` is false and the command fails); fidelity on random inputs is reported with
+ * a warning. A model whose inputs random samples cannot satisfy (e.g. free spatial sizes) is only loaded.
+ */
+async function smokeCheck(
+  io: typeof import('./model-io.js'),
+  input: string,
+  compressed: import('../../report/index.js').ReportInput,
+  req: CompressRequest,
+  ctx: Context,
+): Promise<{ runtime: NonNullable<Report['runtime']>; fidelity?: Report['fidelity']; warning: string }> {
+  const { measure } = await import('../../report/measure.js');
+  const { openOrt, ortVersion } = await import('../../report/ort.js');
+  // Its own warning says what matters; the reader's 'synthetic data' warning would repeat it.
+  const quiet: Context = { ...ctx, logger: { debug: (m) => ctx.logger.debug(m), info: (m) => ctx.logger.info(m), warn: (m) => ctx.logger.debug(m) } };
+  const reference = await io.openModel(input);
+  try {
+    const m = await measure(reference, compressed, { data: `random:${smokeSamples}`, task: 'auto', batchSize: smokeSamples, seed: req.common.seed, latency: false }, quiet);
+    const runtime = m.runtime ?? { name: 'onnxruntime-node' as const, version: ortVersion(), loaded: true };
+    return {
+      runtime,
+      fidelity: runtime.loaded ? m.fidelity : undefined,
+      warning: `no --data: the output was run in onnxruntime-node on ${smokeSamples} random samples only; the fidelity figures say nothing about accuracy (give --data to measure it)`,
+    };
+  } catch (e) {
+    // Random inputs may not fit the model; loading the output is still checked.
+    const reason = e instanceof Error ? e.message.split('\n')[0]! : String(e);
+    try {
+      const o = await openOrt(compressed, 'compressed');
+      await o.session.release();
+      return { runtime: { name: 'onnxruntime-node', version: ortVersion(), loaded: true }, warning: `no --data: the output loads in onnxruntime-node, but random samples could not run (${reason}); give --data to check it on real inputs` };
+    } catch (le) {
+      const error = le instanceof Error ? le.message.split('\n')[0]! : String(le);
+      return { runtime: { name: 'onnxruntime-node', version: ortVersion(), loaded: false, error }, warning: `the output does not load in onnxruntime-node: ${error}` };
+    }
+  }
+}
+
 /** Opens --data (and --labels) for one model: the pass gets re-iterable batches of feeds. */
 async function dataContext(req: CompressRequest, model: Model, ctx: Context): Promise<Partial<PassContext>> {
   const d = req.data;
@@ -311,9 +353,20 @@ async function compressOne(state: CliState, req: CompressRequest, pass: LoadedPa
     if (m.fidelity) report.fidelity = m.fidelity;
     if (m.runtime) report.runtime = m.runtime;
     loaded = m.runtime?.loaded !== false;
-  } else if (!passReport.metrics) {
-    report.metrics = { measured: false, note: `accuracy was not measured by ${req.command}: give --data (and --labels) to measure it after compressing, or run compress report <original> <compressed> --data <samples>` };
+  } else if (!dry) {
+    // No --data: still prove the output loads and runs in onnxruntime-node (the deployment runtime), and
+    // compare it with the original on a few random samples, saying loudly that this measures no accuracy.
+    const check = await smokeCheck(io, plan.input, { model: compressedModel, files }, req, ctx);
+    if (check.fidelity) report.fidelity = check.fidelity;
+    report.runtime = check.runtime;
+    loaded = check.runtime.loaded;
+    warnings.push(check.warning);
+    if (loaded) ctx.logger.warn(check.warning);
+    if (!passReport.metrics) {
+      report.metrics = { measured: false, note: `accuracy was not measured by ${req.command}: give --data (and --labels) to measure it after compressing, or run compress report <original> <compressed> --data <samples>` };
+    }
   }
+
   const limits = { ...(req.common.gates ?? {}) };
   if (dry) {
     // A dry run writes and runs nothing: only the size gates can be judged, on the expected bytes.

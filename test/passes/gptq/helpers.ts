@@ -3,6 +3,7 @@
  * baselines on GPTQ's grid, and small synthetic models.
  */
 import * as ort from 'onnxruntime-node';
+import { repoRoot } from '../../helpers/repo.js';
 import { join } from 'node:path';
 import { DataType } from '../../../src/core/dtype.js';
 import { noProgress, silentLogger } from '../../../src/core/logger.js';
@@ -14,7 +15,7 @@ import { findLinearLayers, setWeightMatrix, weightMatrix } from '../../../src/ca
 import { rtnQuantize, type GptqParams } from '../../../src/passes/gptq/solve.js';
 import { RTensor } from '../../../src/runtime/value.js';
 
-export const root = join(import.meta.dirname, '..', '..', '..', '..', '..');
+export const root = repoRoot();
 export const lmDir = join(root, 'fixtures', 'lm');
 export const quiet = { logger: silentLogger, progress: noProgress };
 
