@@ -9,6 +9,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as ort from 'onnxruntime-node';
 import { DataType } from '../src/core/dtype.js';
+import { mulberry32 } from '../src/core/random.js';
 import { loadModel } from '../src/onnx/index.js';
 import type { BackendName } from '../src/runtime/backend.js';
 import { Session } from '../src/runtime/session.js';
@@ -29,16 +30,7 @@ function findRoot(): string {
 }
 const root = findRoot();
 
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const rng = mulberry32;
 
 function floats(dims: number[], seed: number): Float32Array {
   const r = rng(seed);

@@ -5,6 +5,7 @@
  * byte-identical outputs on the same inputs.
  */
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { mulberry32 } from '../../src/core/random.js';
 import { basename, dirname, join } from 'node:path';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -24,17 +25,7 @@ function toOrt(t: Tensor): ort.Tensor {
   return new ort.Tensor(type, t.data as ort.Tensor['data'], t.dims);
 }
 
-/** A small deterministic PRNG (mulberry32): the same inputs on every run. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const rng = mulberry32;
 
 /** Inputs the real models need beyond their declared shapes (silero's sample rate selects a branch). */
 const KNOWN_INPUTS: Record<string, Record<string, { dims: number[]; value?: bigint }>> = {

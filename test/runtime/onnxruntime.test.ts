@@ -9,6 +9,7 @@
  * every fixture must run.
  */
 import { test } from 'node:test';
+import { mulberry32 } from '../../src/core/random.js';
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -41,17 +42,7 @@ const repo = repoRoot();
 const fixturesDir = join(repo, 'fixtures');
 const modelsDir = join(repo, '.cache', 'models');
 
-/** mulberry32: a small seeded generator, so every run feeds the same "random" inputs. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const rng = mulberry32;
 
 /** How to feed one input of a real model: its dims (symbolic ones fixed), and zeros or a fixed value instead of noise. */
 interface InputPlan {

@@ -8,6 +8,7 @@
  * prove util/conv.ts's own conv gradients there.
  */
 import { test } from 'node:test';
+import { mulberry32 } from '../../src/core/random.js';
 import assert from 'node:assert/strict';
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -23,17 +24,7 @@ import { RTensor } from '../../src/runtime/value.js';
 const backends: BackendName[] = ['cpu', 'wasm'];
 const TOL = 1e-2;
 
-/** mulberry32, seeded per case. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const rng = mulberry32;
 
 type Attrs = Record<string, number | number[] | string>;
 

@@ -12,6 +12,7 @@
  * Each sample of each input has its own seeded stream, so the values do not depend on the batch size.
  */
 import { DataType, dataTypeName, isFloatType } from '../../core/dtype.js';
+import { mulberry32 } from '../../core/random.js';
 import { UsageError } from '../../core/errors.js';
 import { float32ToFloat16Bits } from '../../core/float16.js';
 import type { Logger } from '../../core/logger.js';
@@ -25,17 +26,7 @@ export const defaultSymbolicDim = 32;
 /** Ids are drawn from [0, defaultVocab) when the model does not show its vocabulary size. */
 export const defaultVocab = 100;
 
-/** mulberry32: a small, fast 32-bit PRNG (Tommy Ettinger), good enough for synthetic inputs. */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { mulberry32 };
 
 /** Mixes integers into one 32-bit seed (a murmur3-style finalizer over each part). */
 export function mixSeed(...parts: number[]): number {

@@ -33,7 +33,7 @@ export const GatherBlockQuantized: OpKernel[] = [
       const node = ctx.node;
       const what = node.describe();
       if (isLowPrecisionFloat(data.dataType)) {
-        throw new ModelError(`${what}: ${dataTypeName(data.dataType)} data is not supported (float8/float4 decoding is not implemented)`, 'use int4, uint4 or uint8 data');
+        throw new ModelError(`${what}: ${dataTypeName(data.dataType)} data is not supported (float8/float4 data cannot be decoded by this kernel)`, 'use int4, uint4 or uint8 data');
       }
       const packed = data.dataType === DataType.UINT8;
       if (!packed && data.dataType !== DataType.INT4 && data.dataType !== DataType.UINT4) {

@@ -4,6 +4,7 @@
  * and unevenly scaled.
  */
 import { test } from 'node:test';
+import { mulberry32 } from '../../../src/core/random.js';
 import assert from 'node:assert/strict';
 import { initBackend } from '../../../src/runtime/backend.js';
 import { inverseUpperCholesky } from '../../../src/tensor/linalg.js';
@@ -23,17 +24,7 @@ import {
 } from '../../../src/passes/prune/solve.js';
 import { parsePruneOptions } from '../../../src/passes/prune/options.js';
 
-/** mulberry32 uniform [0, 1). */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const rng = mulberry32;
 
 function randn(n: number, seed: number): Float32Array {
   const r = rng(seed);

@@ -2,22 +2,14 @@
  * Test helpers: small IR models with seeded random weights, and running a model in onnxruntime-node.
  */
 import * as ort from 'onnxruntime-node';
+import { mulberry32 } from '../../../src/core/random.js';
 import { DataType } from '../../../src/core/dtype.js';
 import { makeAttr } from '../../../src/ir/attribute.js';
 import { Graph, Model, Tensor, type Value } from '../../../src/ir/index.js';
 import { serializeModel } from '../../../src/onnx/index.js';
 
-/** A seeded generator of uniform [0, 1) numbers (mulberry32). */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** The project's seeded PRNG (src/core/random.ts). */
+export const rng = mulberry32;
 
 /** n standard-normal-ish values (sum of uniforms), times `scale`. */
 export function randn(n: number, seed: number, scale = 1): Float32Array {

@@ -4,6 +4,7 @@
  * which fuse QDQ into integer kernels).
  */
 import * as ort from 'onnxruntime-node';
+import { accuracy, perplexity } from '../../helpers/metrics.js';
 import { readFileSync } from 'node:fs';
 import { readNpy, type HostArray } from '../../../src/calibration/readers/npy.js';
 import { RTensor } from '../../../src/runtime/value.js';
@@ -59,37 +60,7 @@ export async function logitsOf(bytes: Uint8Array, input: string, x: HostArray, b
   return { data, dims };
 }
 
-/** Top-1 accuracy of [n, classes] logits against integer labels. */
-export function accuracy(logits: Float32Array, classes: number, labels: ArrayLike<number | bigint>): number {
-  let ok = 0;
-  const n = labels.length;
-  for (let i = 0; i < n; i++) {
-    let best = 0;
-    for (let c = 1; c < classes; c++) if (logits[i * classes + c]! > logits[i * classes + best]!) best = c;
-    if (best === Number(labels[i]!)) ok++;
-  }
-  return ok / n;
-}
 
-/** Perplexity of next-token predictions: logits [n, seq, vocab] for token ids [n, seq]. */
-export function perplexity(logits: Float32Array, dims: number[], ids: BigInt64Array): number {
-  const [n, seq, vocab] = dims as [number, number, number];
-  let nll = 0;
-  let count = 0;
-  for (let i = 0; i < n; i++) {
-    for (let t = 0; t < seq - 1; t++) {
-      const base = (i * seq + t) * vocab;
-      let max = -Infinity;
-      for (let v = 0; v < vocab; v++) max = Math.max(max, logits[base + v]!);
-      let sum = 0;
-      for (let v = 0; v < vocab; v++) sum += Math.exp(logits[base + v]! - max);
-      const target = Number(ids[i * seq + t + 1]!);
-      nll += -(logits[base + target]! - max - Math.log(sum));
-      count++;
-    }
-  }
-  return Math.exp(nll / count);
-}
 
 /** The printed text lines for ppocr-rec-v4 (data/make_text_lines.py), preprocessed as PaddleOCR does. */
 export function textLines(dir: string): { x: HostArray; texts: string[] } {
@@ -131,3 +102,5 @@ export function sequenceAgreement(a: number[][], b: number[][]): number {
   for (let i = 0; i < a.length; i++) if (a[i]!.length === b[i]!.length && a[i]!.every((v, k) => v === b[i]![k])) same++;
   return same / a.length;
 }
+
+export { accuracy, perplexity };

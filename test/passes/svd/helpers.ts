@@ -3,6 +3,7 @@
  * onnxruntime-node, and the fixtures' metrics (accuracy, perplexity) measured there.
  */
 import * as ort from 'onnxruntime-node';
+import { accuracy, perplexity } from '../../helpers/metrics.js';
 import { DataType } from '../../../src/core/dtype.js';
 import { makeAttr, type Attribute } from '../../../src/ir/attribute.js';
 import { Graph, Model, Tensor, type Value } from '../../../src/ir/index.js';
@@ -133,36 +134,7 @@ export async function outputsOf(model: Model, input: string, x: HostArray, batch
   return { data, dims };
 }
 
-/** Top-1 accuracy of [n, classes] logits. */
-export function accuracy(logits: Float32Array, classes: number, labels: ArrayLike<number | bigint>): number {
-  let ok = 0;
-  for (let i = 0; i < labels.length; i++) {
-    let best = 0;
-    for (let c = 1; c < classes; c++) if (logits[i * classes + c]! > logits[i * classes + best]!) best = c;
-    if (best === Number(labels[i]!)) ok++;
-  }
-  return ok / labels.length;
-}
 
-/** exp(mean NLL) of next-token predictions: logits [n, seq, vocab] for ids [n, seq]. */
-export function perplexity(logits: Float32Array, dims: number[], ids: BigInt64Array): number {
-  const [n, seq, vocab] = dims as [number, number, number];
-  let nll = 0;
-  let count = 0;
-  for (let i = 0; i < n; i++) {
-    for (let t = 0; t < seq - 1; t++) {
-      const off = (i * seq + t) * vocab;
-      let max = -Infinity;
-      for (let v = 0; v < vocab; v++) max = Math.max(max, logits[off + v]!);
-      let sum = 0;
-      for (let v = 0; v < vocab; v++) sum += Math.exp(logits[off + v]! - max);
-      const target = Number(ids[i * seq + t + 1]!);
-      nll += Math.log(sum) + max - logits[off + target]!;
-      count++;
-    }
-  }
-  return Math.exp(nll / count);
-}
 
 /** Share of rows (last axis = classes) whose argmax agrees. */
 export function agreement(a: Float32Array, b: Float32Array, classes: number): number {
@@ -179,3 +151,5 @@ export function agreement(a: Float32Array, b: Float32Array, classes: number): nu
   }
   return ok / n;
 }
+
+export { accuracy, perplexity };

@@ -3,6 +3,7 @@
  * in onnxruntime-node on the same feeds, and compares (integers exactly, floats within rounding).
  */
 import assert from 'node:assert/strict';
+import { mulberry32 } from '../../../src/core/random.js';
 import * as ort from 'onnxruntime-node';
 import { DataType, ortTypeName } from '../../../src/core/dtype.js';
 import { float16BitsToFloat32, float32ToFloat16Bits } from '../../../src/core/float16.js';
@@ -12,17 +13,8 @@ import type { NumericArray } from '../../../src/ir/tensor.js';
 import { serializeModel } from '../../../src/onnx/index.js';
 import { Session } from '../../../src/runtime/session.js';
 
-/** mulberry32: a small seeded generator, so every run sees the same "random" inputs. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** The project's seeded PRNG (src/core/random.ts). */
+export const rng = mulberry32;
 
 /** n uniform integers in [lo, hi]. */
 export function randInts(r: () => number, n: number, lo: number, hi: number): number[] {
