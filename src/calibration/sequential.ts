@@ -33,6 +33,7 @@
  * ```
  */
 import { ModelError } from '../core/errors.js';
+import { gemmWeightMatrix, transpose } from '../tensor/linalg.js';
 import type { Context } from '../core/logger.js';
 import { DataType } from '../core/dtype.js';
 import type { Graph } from '../ir/graph.js';
@@ -150,13 +151,10 @@ export function weightMatrix(layer: LinearLayer): Float32Array {
   const t = constantTensor(layer.weight);
   if (!t) throw new ModelError(`the weight '${layer.weight.name}' of ${layer.node.describe()} is no longer a constant`);
   const src = t.data as Float32Array;
-  const { K, N } = layer;
   const alpha = layer.op === 'Gemm' ? layer.node.attrFloat('alpha', 1) : 1;
   const transB = layer.op === 'Gemm' && layer.node.attrInt('transB', 0) !== 0;
-  if (!transB) return alpha === 1 ? src.slice() : Float32Array.from(src, (v) => v * alpha);
-  const out = new Float32Array(K * N);
-  for (let n = 0; n < N; n++) for (let k = 0; k < K; k++) out[k * N + n] = src[n * K + k]! * alpha;
-  return out;
+  const { data } = gemmWeightMatrix(src, t.dims, transB, alpha);
+  return data === src ? src.slice() : data;
 }
 
 /**
@@ -170,9 +168,8 @@ export function setWeightMatrix(layer: LinearLayer, w: Float32Array): void {
   if (w.length !== K * N) throw new RangeError(`${layer.name}: a [${K}, ${N}] weight needs ${K * N} values, got ${w.length}`);
   const alpha = layer.op === 'Gemm' ? layer.node.attrFloat('alpha', 1) : 1;
   const transB = layer.op === 'Gemm' && layer.node.attrInt('transB', 0) !== 0;
-  const out = new Float32Array(K * N);
-  if (!transB) for (let i = 0; i < out.length; i++) out[i] = w[i]! / alpha;
-  else for (let n = 0; n < N; n++) for (let k = 0; k < K; k++) out[n * K + k] = w[k * N + n]! / alpha;
+  const out = transB ? transpose(w, K, N) : w.slice();
+  if (alpha !== 1) for (let i = 0; i < out.length; i++) out[i] = out[i]! / alpha;
   t.data = out;
 }
 

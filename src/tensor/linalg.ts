@@ -162,6 +162,21 @@ export function upperTriangularInverse(u: Float32Array, n: number): Float32Array
   return transpose(lowerTriangularInverse(transpose(u, n, n), n), n, n);
 }
 
+/**
+ * The [K, N] matrix a Gemm multiplies by: B, or B transposed when transB = 1, times alpha (MatMulNBits
+ * has neither attribute, so both are folded into the weights before quantization).
+ */
+export function gemmWeightMatrix(b: Float32Array, dims: readonly number[], transB: boolean, alpha: number): { data: Float32Array; dims: [number, number] } {
+  const [r, c] = dims as [number, number];
+  if (!transB) {
+    if (alpha === 1) return { data: b, dims: [r, c] };
+    return { data: Float32Array.from(b, (v) => v * alpha), dims: [r, c] };
+  }
+  const out = transpose(b, r, c);
+  if (alpha !== 1) for (let i = 0; i < out.length; i++) out[i] = out[i]! * alpha;
+  return { data: out, dims: [c, r] };
+}
+
 /** The transpose of an r x c row-major matrix. */
 export function transpose(a: Float32Array, r: number, c: number): Float32Array {
   const out = new Float32Array(r * c);

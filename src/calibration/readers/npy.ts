@@ -141,18 +141,21 @@ export function parseNpy(bytes: Uint8Array, label: string): HostArray {
   return { dataType: info.dataType, shape: h.shape, data };
 }
 
-/** Reads a .npy file. */
-export function readNpy(path: string, label = `'${path}'`): HostArray {
-  let bytes: Uint8Array;
+/** Reads a data file's bytes; a missing file or a folder is a usage error naming it (`kind`: 'a .npy'). */
+export function readDataFile(path: string, label: string, kind: string): Uint8Array {
   try {
-    bytes = readFileSync(path);
+    return readFileSync(path);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') throw new UsageError(`${label} does not exist`);
-    if (code === 'EISDIR') throw new UsageError(`${label} is a folder, not a .npy file`);
+    if (code === 'EISDIR') throw new UsageError(`${label} is a folder, not ${kind} file`);
     throw new UsageError(`cannot read ${label}: ${(e as Error).message}`);
   }
-  return parseNpy(bytes, label);
+}
+
+/** Reads a .npy file. */
+export function readNpy(path: string, label = `'${path}'`): HostArray {
+  return parseNpy(readDataFile(path, label, 'a .npy'), label);
 }
 
 /** "FLOAT [1000, 784]" for messages. */

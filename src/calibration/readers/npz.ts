@@ -3,23 +3,13 @@
  * deflates them), one array per member, named `<key>.npy`. Unzipped with fflate (stored and deflated
  * members, ZIP64 included); each member is then a .npy file (npy.ts).
  */
-import { readFileSync } from 'node:fs';
 import { unzipSync } from 'fflate';
 import { UsageError } from '../../core/errors.js';
-import { parseNpy, type HostArray } from './npy.js';
+import { parseNpy, readDataFile, type HostArray } from './npy.js';
 
 /** Reads every array of an .npz file, by key (the member name without `.npy`). */
 export function readNpz(path: string, label = `'${path}'`): Map<string, HostArray> {
-  let bytes: Uint8Array;
-  try {
-    bytes = readFileSync(path);
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') throw new UsageError(`${label} does not exist`);
-    if (code === 'EISDIR') throw new UsageError(`${label} is a folder, not an .npz file`);
-    throw new UsageError(`cannot read ${label}: ${(e as Error).message}`);
-  }
-  return parseNpz(bytes, label);
+  return parseNpz(readDataFile(path, label, 'an .npz'), label);
 }
 
 /** Parses an .npz archive held in memory. */

@@ -245,8 +245,7 @@ const smokeSamples = 4;
  * a warning. A model whose inputs random samples cannot satisfy (e.g. free spatial sizes) is only loaded.
  */
 async function smokeCheck(
-  io: typeof import('./model-io.js'),
-  input: string,
+  reference: import('../../report/index.js').ReportInput,
   compressed: import('../../report/index.js').ReportInput,
   req: CompressRequest,
   ctx: Context,
@@ -255,7 +254,6 @@ async function smokeCheck(
   const { openOrt, ortVersion } = await import('../../report/ort.js');
   // Its own warning says what matters; the reader's 'synthetic data' warning would repeat it.
   const quiet: Context = { ...ctx, logger: { debug: (m) => ctx.logger.debug(m), info: (m) => ctx.logger.info(m), warn: (m) => ctx.logger.debug(m) } };
-  const reference = await io.openModel(input);
   try {
     const m = await measure(reference, compressed, { data: `random:${smokeSamples}`, task: 'auto', batchSize: smokeSamples, seed: req.common.seed, latency: false }, quiet);
     const runtime = m.runtime ?? { name: 'onnxruntime-node' as const, version: ortVersion(), loaded: true };
@@ -342,21 +340,21 @@ async function compressOne(state: CliState, req: CompressRequest, pass: LoadedPa
     passed: passReport.passed ?? (passReport.gates ?? []).every((g) => g.pass),
   };
   // Measuring after compressing (issue 9): with --data, both models run in onnxruntime-node on the same
-  // samples, so one command both compresses and gates. The original is read again from its file: the
-  // pass edited the loaded one in place.
+  // samples, so one command both compresses and gates; without --data, a smoke check in onnxruntime.
+  // The reference is read again from its file: the pass edited the loaded model in place.
   let loaded = true;
-  if (!dry && req.data?.data !== undefined) {
+  const reference = dry ? undefined : await io.openModel(plan.input);
+  if (reference && req.data?.data !== undefined) {
     const { measure } = await import('../../report/measure.js');
-    const reference = await io.openModel(plan.input);
     const m = await measure(reference, { model: compressedModel, files }, { ...req.data, seed: req.common.seed, backend: req.common.backend }, ctx);
     report.metrics = { ...m.metrics, measured: true };
     if (m.fidelity) report.fidelity = m.fidelity;
     if (m.runtime) report.runtime = m.runtime;
     loaded = m.runtime?.loaded !== false;
-  } else if (!dry) {
+  } else if (reference) {
     // No --data: still prove the output loads and runs in onnxruntime-node (the deployment runtime), and
     // compare it with the original on a few random samples, saying loudly that this measures no accuracy.
-    const check = await smokeCheck(io, plan.input, { model: compressedModel, files }, req, ctx);
+    const check = await smokeCheck(reference, { model: compressedModel, files }, req, ctx);
     if (check.fidelity) report.fidelity = check.fidelity;
     report.runtime = check.runtime;
     loaded = check.runtime.loaded;

@@ -4,6 +4,7 @@
  * in rows; Conv [O, I/g, kh, kw] becomes [O, kh*kw*(I/g)] with input channels innermost.
  */
 import { DataType } from '../../core/dtype.js';
+import { transpose } from '../../tensor/linalg.js';
 import type { Model } from '../../ir/model.js';
 import type { Node } from '../../ir/node.js';
 import type { Value } from '../../ir/value.js';
@@ -43,7 +44,7 @@ export function toRows(l: PruneLayer): RowMatrix {
     for (let o = 0; o < rows; o++) for (let i = 0; i < I; i++) for (let p = 0; p < P; p++) out[o * cols + p * I + i] = w[(o * I + i) * P + p]!;
   } else if (isTransposed(l)) {
     // Stored [K, N] = [cols, rows].
-    for (let k = 0; k < cols; k++) for (let n = 0; n < rows; n++) out[n * cols + k] = w[k * rows + n]!;
+    out.set(transpose(w, cols, rows));
   } else {
     out.set(w);
   }
@@ -60,7 +61,7 @@ export function fromRows(l: PruneLayer, m: Float32Array): void {
     const P = l.positions;
     for (let o = 0; o < rows; o++) for (let i = 0; i < I; i++) for (let p = 0; p < P; p++) w[(o * I + i) * P + p] = m[o * cols + p * I + i]!;
   } else if (isTransposed(l)) {
-    for (let k = 0; k < cols; k++) for (let n = 0; n < rows; n++) w[k * rows + n] = m[n * cols + k]!;
+    w.set(transpose(m, rows, cols));
   } else {
     w.set(m);
   }

@@ -34,20 +34,7 @@ export function layoutFor(granularity: Granularity, channelAxis: number, reducti
   return { kind: 'block', axis: reductionAxis, blockSize: groupSize };
 }
 
-/**
- * The [K, N] matrix a Gemm multiplies by: B, or B transposed when transB = 1, times alpha (MatMulNBits
- * has neither attribute, so both are folded into the weights before quantization).
- */
-export function gemmWeightMatrix(b: Float32Array, dims: readonly number[], transB: boolean, alpha: number): { data: Float32Array; dims: [number, number] } {
-  const [r, c] = dims as [number, number];
-  if (!transB) {
-    if (alpha === 1) return { data: b, dims: [r, c] };
-    return { data: Float32Array.from(b, (v) => v * alpha), dims: [r, c] };
-  }
-  const out = new Float32Array(r * c);
-  for (let i = 0; i < r; i++) for (let j = 0; j < c; j++) out[j * r + i] = b[i * c + j]! * alpha;
-  return { data: out, dims: [c, r] };
-}
+export { gemmWeightMatrix } from '../../tensor/linalg.js';
 
 /** A quantized weight and its relative reconstruction error ||W - Q||^2 / ||W||^2. */
 export function quantizeWeight(data: Float32Array, dims: readonly number[], layout: QuantLayout, bits: number, symmetric: boolean): { q: QuantizedTensor; error: number } {

@@ -28,6 +28,7 @@ import type { RTensor } from '../../runtime/value.js';
 import type { LayerReport } from '../../report/schema.js';
 import { constantOf } from '../shared/weights.js';
 import type { SvdOptions } from './options.js';
+import { matmul, transpose } from '../../tensor/linalg.js';
 import { chooseFactorization, factorsAt, greedyRanks, maxSavingRank, paramsAt, rankByShape, relativeError, spectrumOf, whitening, type Spectrum } from './solve.js';
 
 /** A layer the pass can factorize. */
@@ -95,10 +96,7 @@ export function weightMatrix(site: SvdSite): Float32Array {
   const w = site.tensor.data as Float32Array;
   const { K, N } = site;
   const transposed = site.op === 'Conv' || (site.op === 'Gemm' && site.node.attrInt('transB', 0) === 1);
-  if (!transposed) return w;
-  const out = new Float32Array(K * N);
-  for (let i = 0; i < N; i++) for (let j = 0; j < K; j++) out[j * N + i] = w[i * K + j]!;
-  return out;
+  return transposed ? transpose(w, N, K) : w;
 }
 
 /** The Conv weight as the spatial-SVD matrix P[(c, i), (m, j)] = W[m, c, i, j], [C kh, M kw]. */
@@ -165,14 +163,7 @@ export function lowRankWeight(site: SvdSite, spectrum: Spectrum, r: number): Flo
   const { a, b } = factorsAt(spectrum, r);
   const rows = spectrum.rows;
   const cols = spectrum.cols;
-  const p = new Float32Array(rows * cols);
-  for (let i = 0; i < rows; i++) {
-    for (let q = 0; q < r; q++) {
-      const aiq = a[i * r + q]!;
-      if (aiq === 0) continue;
-      for (let j = 0; j < cols; j++) p[i * cols + j] = p[i * cols + j]! + aiq * b[q * cols + j]!;
-    }
-  }
+  const p = matmul(a, rows, r, b, r, cols);
   const out = new Float32Array(site.tensor.size);
   if (spectrum.kind === 'spatial') {
     const [M, C, kh, kw] = site.tensor.dims as [number, number, number, number];
@@ -182,9 +173,7 @@ export function lowRankWeight(site: SvdSite, spectrum: Spectrum, r: number): Flo
     return out;
   }
   const transposed = site.op === 'Conv' || (site.op === 'Gemm' && site.node.attrInt('transB', 0) === 1);
-  if (!transposed) return p;
-  for (let i = 0; i < rows; i++) for (let j = 0; j < cols; j++) out[j * rows + i] = p[i * cols + j]!;
-  return out;
+  return transposed ? transpose(p, rows, cols) : p;
 }
 
 function firstOutputError(ref: RTensor[], got: RTensor[]): number {
@@ -286,9 +275,7 @@ export function rewriteSite(model: Model, d: SvdDecision): void {
     const mid = g.createNode({ opType: 'MatMul', name: `${base}_svd_a`, inputs: [input, av], outputs: [`${base}_svd_mid`], before: n });
     let bt = float32Tensor([r, N], b);
     if (site.op === 'Gemm' && n.attrInt('transB', 0) === 1) {
-      const t = new Float32Array(N * r);
-      for (let i = 0; i < r; i++) for (let j = 0; j < N; j++) t[j * r + i] = b[i * N + j]!;
-      bt = float32Tensor([N, r], t);
+      bt = float32Tensor([N, r], transpose(b, r, N));
     }
     const bv = g.addInitializer(`${site.weight.name}_svd_b`, bt);
     n.setInput(0, mid.output(0));
@@ -305,10 +292,8 @@ export function rewriteSite(model: Model, d: SvdDecision): void {
     if (spectrum.kind === 'channel') {
       // A [C kh kw, r] -> r filters [r, C, kh, kw]; B [r, M] -> 1x1 conv [M, r, 1, 1].
       const K = C * kh * kw;
-      const f = new Float32Array(r * K);
-      for (let j = 0; j < r; j++) for (let i = 0; i < K; i++) f[j * K + i] = a[i * r + j]!;
-      const s = new Float32Array(M * r);
-      for (let j = 0; j < r; j++) for (let m = 0; m < M; m++) s[m * r + j] = b[j * M + m]!;
+      const f = transpose(a, K, r);
+      const s = transpose(b, r, M);
       firstW = float32Tensor([r, C, kh, kw], f);
       firstAttrs = { kernel: [kh, kw], strides, pads, dil };
       secondW = float32Tensor([M, r, 1, 1], s);
