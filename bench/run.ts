@@ -2,6 +2,7 @@
  * `npm run bench`: forward throughput of our executor against onnxruntime-node in the same process, on
  * the CNN and LM fixtures and ppocr-rec-v4, printed as ratios, with peak memory. Speed targets live here,
  * not in timed unit tests. Options: --backend <name> (default auto), --seconds <n> per measurement (2),
+ * (wasm threads: COMPRESS_THREADS, default every core, as onnxruntime uses),
  * --json.
  */
 import { existsSync, readFileSync } from 'node:fs';
@@ -105,7 +106,7 @@ async function main(): Promise<void> {
     const leaked = tf.memory().numBytes - before;
     rows.push({
       model: c.name,
-      backend: session.backend.name,
+      backend: session.backend.threads !== undefined ? `${session.backend.name} x${session.backend.threads}` : session.backend.name,
       oursPerSec: Number(ours.perSecond.toFixed(2)),
       ortPerSec: Number(ref.perSecond.toFixed(2)),
       ratio: Number((ours.perSecond / ref.perSecond).toFixed(3)),

@@ -23,5 +23,8 @@ if (files.length === 0) {
   console.error(`run-tests: no ${slow ? 'slow ' : ''}test files under ${root}`);
   process.exit(1);
 }
-const r = spawnSync(process.execPath, ['--test', '--test-concurrency=2', ...files], { stdio: 'inherit' });
+// Two test files run at once on a 2-core machine: one wasm thread each (a test that needs threads sets
+// COMPRESS_THREADS itself). Oversubscribed pthread pools spin and slow everything down.
+const env = { ...process.env, COMPRESS_THREADS: process.env.COMPRESS_THREADS ?? '1' };
+const r = spawnSync(process.execPath, ['--test', '--test-concurrency=2', ...files], { stdio: 'inherit', env });
 process.exit(r.status ?? 1);

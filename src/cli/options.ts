@@ -35,6 +35,8 @@ export interface CommonOptions {
   force: boolean;
   /** Models processed at the same time, each in its own worker thread (--jobs, default 1). */
   jobs: number;
+  /** Threads of the wasm backend (--threads); undefined: COMPRESS_THREADS, else the cores over --jobs. */
+  threads?: number;
   /** The report gates (--max-size ... --min-agreement); a failed gate exits 1. */
   gates?: GateLimits;
 }
@@ -69,6 +71,7 @@ export function addCommonOptions(cmd: Command, command: string): Command {
     .addOption(opt('--jobs <n>', 'with several input models: how many are processed at the same time, each in its own worker thread', 1))
     .addOption(opt('--seed <n>', 'seed of every random choice: same inputs + options + seed = same output bytes', 0))
     .addOption(opt('--backend <name>', `executor backend: ${backendChoices.join(' | ')}`, 'auto'))
+    .addOption(opt('--threads <n>', 'threads of the wasm backend (default: $COMPRESS_THREADS, else every core, shared among --jobs)'))
     .addOption(opt('--json', 'print the final report as JSON on stdout (human text goes to stderr)', false))
     .addOption(opt('--quiet', 'no progress bars or informational lines', false))
     .addOption(opt('--verbose', 'debug detail, and stack traces for internal errors', false));
@@ -125,6 +128,7 @@ export function parseCommonOptions(raw: Record<string, unknown>): CommonOptions 
     dryRun: raw.dryRun === true,
     force: raw.force === true,
     jobs: parseInteger(raw.jobs ?? 1, '--jobs', 1, 64),
+    ...(raw.threads !== undefined ? { threads: parseInteger(raw.threads, '--threads', 1, 256) } : {}),
     gates: parseGateLimits(raw),
   };
 }

@@ -4,6 +4,7 @@
  * backend. Everything else in runtime/ uses `tf` from here, through the public tfjs-core API only.
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { availableParallelism } from 'node:os';
 import { UsageError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import { silentLogger } from '../core/logger.js';
@@ -13,14 +14,38 @@ export { tf };
 export const backendNames = ['auto', 'tfjs-node-gpu', 'tfjs-node', 'wasm', 'cpu'] as const;
 export type BackendName = (typeof backendNames)[number];
 
-/** What a session runs on: our name for it and tfjs's registered backend name. */
+/** What a session runs on: our name for it, tfjs's registered backend name and, for wasm, its threads. */
 export interface BackendInfo {
   name: Exclude<BackendName, 'auto'>;
   tfBackend: string;
+  threads?: number;
 }
 
 let current: BackendInfo | undefined;
 let gradientsLoaded = false;
+let wasmThreads: number | undefined;
+
+/**
+ * Threads of the wasm backend when it starts (it cannot change afterwards): `n`, or by default the
+ * COMPRESS_THREADS environment variable, else every core the process may use. 1 runs the
+ * single-threaded build.
+ */
+export function setWasmThreads(n: number | undefined): void {
+  if (n !== undefined && (!Number.isInteger(n) || n < 1)) throw new UsageError(`threads must be a positive integer, got ${n}`);
+  wasmThreads = n;
+}
+
+/** The wasm thread count initBackend would use now. */
+export function wasmThreadCount(): number {
+  if (wasmThreads !== undefined) return wasmThreads;
+  const env = process.env.COMPRESS_THREADS;
+  if (env !== undefined && env !== '') {
+    const n = Number(env);
+    if (!Number.isInteger(n) || n < 1) throw new UsageError(`COMPRESS_THREADS must be a positive integer, got '${env}'`);
+    return n;
+  }
+  return Math.max(1, availableParallelism());
+}
 
 /**
  * tfjs-core alone registers no gradients; the @tensorflow/tfjs bundle does, into tfjs's global gradient
@@ -65,13 +90,20 @@ async function tryNode(pkg: 'tfjs-node-gpu' | 'tfjs-node', logger: Logger): Prom
   }
 }
 
-async function tryWasm(logger: Logger): Promise<boolean> {
+async function tryWasm(logger: Logger): Promise<number> {
   try {
-    await import('@tensorflow/tfjs-backend-wasm');
-    return await tf.setBackend('wasm');
+    const wasm = await import('@tensorflow/tfjs-backend-wasm');
+    const threads = wasmThreadCount();
+    if (threads > 1) {
+      const { setWasmBackendThreaded } = await import('./wasm-threads.js');
+      const got = await setWasmBackendThreaded(tf, threads);
+      if (got > 0) return got;
+      logger.warn(`the wasm backend could not start ${threads} threads; running single-threaded`);
+    }
+    return (await tf.setBackend('wasm')) ? wasm.getThreadsCount() : 0;
   } catch (e) {
     logger.debug(`wasm backend not available: ${(e as Error).message.split('\n')[0]}`);
-    return false;
+    return 0;
   }
 }
 
@@ -93,15 +125,16 @@ export async function initBackend(name: BackendName = 'auto', logger: Logger = s
   const order: Exclude<BackendName, 'auto'>[] = name === 'auto' ? ['tfjs-node-gpu', 'tfjs-node', 'wasm', 'cpu'] : [name];
   for (const b of order) {
     let ok = false;
+    let threads: number | undefined;
     if (b === 'tfjs-node-gpu' || b === 'tfjs-node') ok = await tryNode(b, logger);
-    else if (b === 'wasm') ok = await tryWasm(logger);
+    else if (b === 'wasm') ok = (threads = await tryWasm(logger)) > 0;
     else ok = await tryCpu();
     if (ok) {
       await tf.ready();
       // Kernels here never rely on tfjs's debug checks; keep its production mode quiet and fast.
       tf.env().set('PROD', true);
-      current = { name: b, tfBackend: tf.getBackend() };
-      logger.debug(`tfjs backend: ${b} (${current.tfBackend})`);
+      current = { name: b, tfBackend: tf.getBackend(), ...(threads !== undefined ? { threads } : {}) };
+      logger.debug(`tfjs backend: ${b} (${current.tfBackend}${threads !== undefined ? `, ${threads} thread${threads > 1 ? 's' : ''}` : ''})`);
       return current;
     }
     if (name !== 'auto') throw new UsageError(`backend '${b}' is not available on this machine`, b.startsWith('tfjs-node') ? `install @tensorflow/${b} or use --backend auto` : undefined);

@@ -176,6 +176,10 @@ export async function runCompress(state: CliState, req: CompressRequest): Promis
   const outcomes: Outcome[] = [];
   const jobs = Math.min(req.jobs ?? (req.common as CommonOptions & { jobs?: number }).jobs ?? 1, plans.filter((p) => !('exitCode' in p)).length);
   const parallel = several && jobs > 1 && req.loadPass === undefined && req.prepare === undefined;
+  // The wasm backend's threads: --threads, else COMPRESS_THREADS, else the cores shared among the jobs.
+  const { setWasmThreads, wasmThreadCount } = await import('../../runtime/backend.js');
+  if (req.common.threads !== undefined) setWasmThreads(req.common.threads);
+  const threads = parallel && req.common.threads === undefined ? Math.max(1, Math.floor(wasmThreadCount() / jobs)) : wasmThreadCount();
   if (several && jobs > 1 && !parallel) ctx.logger.info(`--jobs ${jobs}: ${req.command} runs its models one after the other (it loads shared state once, which worker threads cannot share)`);
   if (parallel) {
     ctx.logger.info(`${req.command}: ${plans.length} models, ${jobs} at a time (worker threads)`);
@@ -189,7 +193,7 @@ export async function runCompress(state: CliState, req: CompressRequest): Promis
           continue;
         }
         try {
-          results[i] = await compressInWorker(state, req, p);
+          results[i] = await compressInWorker(state, { ...req, common: { ...req.common, threads } }, p);
         } catch (e) {
           // The job could not be handed over (options that do not survive a structured clone).
           const d = describeError(e, req.common.verbose);
@@ -318,6 +322,8 @@ async function compressOne(state: CliState, req: CompressRequest, pass: LoadedPa
   const passCtx: PassContext = { ...ctx, ...(await dataContext(req, original.model, ctx)) };
   const result = await pass.run(original.model, options, passCtx);
   const compressedModel: Model = result.model;
+  const { currentBackend } = await import('../../runtime/backend.js');
+  const backend = currentBackend();
   const dry = req.common.dryRun;
 
   const files = dry ? io.bytesInMemory(compressedModel) : await io.writeModel(compressedModel, plan.output, req.common.force, hadExternal);
@@ -339,6 +345,8 @@ async function compressOne(state: CliState, req: CompressRequest, pass: LoadedPa
     gates: passReport.gates ?? [],
     passed: passReport.passed ?? (passReport.gates ?? []).every((g) => g.pass),
   };
+  // The executor the pass ran on, when it ran one (issue 3: shown in the report JSON and with --verbose).
+  if (backend) report.backend = backend.threads !== undefined ? `${backend.name} (${backend.threads} thread${backend.threads > 1 ? 's' : ''})` : backend.name;
   // Measuring after compressing (issue 9): with --data, both models run in onnxruntime-node on the same
   // samples, so one command both compresses and gates; without --data, a smoke check in onnxruntime.
   // The reference is read again from its file: the pass edited the loaded model in place.
@@ -492,6 +500,8 @@ async function workerMain(job: WorkerJob): Promise<void> {
   const state: CliState = { term, exitCode: ExitCode.ok, verbose: job.common.verbose };
   const req: CompressRequest = { command: job.command, inputs: [job.plan.input], common: job.common, options: job.options, data: job.data };
   try {
+    const { setWasmThreads } = await import('../../runtime/backend.js');
+    setWasmThreads(job.common.threads);
     const { createCliContext } = await import('../ui/logger.js');
     const ctx = createCliContext(term, job.common);
     const pass = await loadPass(job.command);
