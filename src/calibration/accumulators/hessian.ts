@@ -10,18 +10,19 @@
  */
 import { ModelError } from '../../core/errors.js';
 import type { RTensor } from '../../runtime/value.js';
-import { addGram, rowsOf, toFloat32 } from '../../tensor/linalg.js';
+import { GramSum, rowsOf } from '../../tensor/linalg.js';
 import type { ActivationAccumulator, ActivationLayout } from './accumulator.js';
 
 /** Streaming H = 2 X^T X / n. */
 export class HessianAccumulator implements ActivationAccumulator {
   readonly K: number;
   private _samples = 0;
-  private sum: ReturnType<typeof addGram> | null = null;
+  private readonly sum: GramSum;
 
   constructor(K: number) {
     if (!Number.isInteger(K) || K < 1) throw new RangeError(`a Hessian needs a positive input length, got ${K}`);
     this.K = K;
+    this.sum = new GramSum(K);
   }
 
   get samples(): number {
@@ -32,13 +33,13 @@ export class HessianAccumulator implements ActivationAccumulator {
     if (layout.K !== this.K) throw new RangeError(`Hessian of size ${this.K} fed activations with K = ${layout.K}`);
     const t = x.tf;
     if (t.size % this.K !== 0) throw new ModelError(`an activation of shape [${x.dims.join(',')}] does not hold rows of ${this.K} inputs`);
-    this.sum = addGram(this.sum, t, this.K, layout.transposed);
+    this.sum.add(t, layout.transposed);
     this._samples += rowsOf(t, this.K);
   }
 
   /** The raw Gram matrix X^T X ([K, K] row-major, float32); zeros before any batch. */
   gram(): Float32Array {
-    return this.sum ? toFloat32(this.sum) : new Float32Array(this.K * this.K);
+    return this.sum.toFloat32();
   }
 
   /** H = 2 X^T X / n ([K, K] row-major, float32), n the tokens seen; zeros before any batch. */
@@ -51,8 +52,7 @@ export class HessianAccumulator implements ActivationAccumulator {
   }
 
   dispose(): void {
-    this.sum?.dispose();
-    this.sum = null;
+    this.sum.dispose();
   }
 }
 

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { DataType } from '../../../src/core/dtype.js';
 import { createColumnNorms, createHessian } from '../../../src/calibration/accumulators/index.js';
 import { initBackend } from '../../../src/runtime/backend.js';
+import { GRAM_BLOCK } from '../../../src/tensor/linalg.js';
 import { RTensor } from '../../../src/runtime/value.js';
 
 function batch(rows: number, K: number, seed: number): Float32Array {
@@ -32,6 +33,33 @@ test('Hessian: 2 X^T X / n over streamed batches, [b, s, K] flattened, transpose
   assert.ok(Math.abs(g[0]! - (H[0]! * 10) / 2) < 1e-4);
   acc.dispose();
   assert.throws(() => acc.add(RTensor.fromNumbers(DataType.FLOAT, [2, 5], new Float32Array(10)), { K: 5, transposed: false }), /K = 5/);
+});
+
+test('Hessian above GRAM_BLOCK inputs: upper column blocks mirrored into the exact full X^T X', async () => {
+  await initBackend('auto');
+  const K = 2 * GRAM_BLOCK + 37; // blocks of GRAM_BLOCK, GRAM_BLOCK and 37
+  const rows = [5, 3];
+  const xs = rows.map((r, i) => batch(r, K, 10 + i));
+  const acc = createHessian(K);
+  acc.add(RTensor.fromNumbers(DataType.FLOAT, [rows[0]!, K], xs[0]!), { K, transposed: false });
+  const bt = new Float32Array(rows[1]! * K);
+  for (let r = 0; r < rows[1]!; r++) for (let k = 0; k < K; k++) bt[k * rows[1]! + r] = xs[1]![r * K + k]!;
+  acc.add(RTensor.fromNumbers(DataType.FLOAT, [K, rows[1]!], bt), { K, transposed: true });
+  const g = acc.gram();
+  const all = [...xs[0]!, ...xs[1]!];
+  let worst = 0;
+  let scale = 0;
+  for (let i = 0; i < K; i++) {
+    for (let j = 0; j < K; j++) {
+      let s = 0;
+      for (let r = 0; r < 8; r++) s += all[r * K + i]! * all[r * K + j]!;
+      worst = Math.max(worst, Math.abs(g[i * K + j]! - s));
+      scale = Math.max(scale, Math.abs(s));
+    }
+  }
+  assert.ok(worst <= 1e-5 * scale, `max |G - X^T X| ${worst} of ${scale}`);
+  for (let i = 0; i < K; i += 97) for (let j = 0; j < K; j += 89) assert.equal(g[i * K + j], g[j * K + i], `symmetry at ${i},${j}`);
+  acc.dispose();
 });
 
 test('column norms: ||X_j||_2 over streamed batches', async () => {
