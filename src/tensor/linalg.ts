@@ -326,6 +326,19 @@ export function addColumnSquares(acc: Float64Array, x: tf.Tensor, K: number, tra
   for (let k = 0; k < K; k++) acc[k]! += s[k]!;
 }
 
+/**
+ * Adds the per-column sums of `x` ([rows, K] flattened like GramSum.add) to `acc` (float64, on the host): the
+ * column means that bias correction needs (the expected input of a pruned layer).
+ */
+export function addColumnSums(acc: Float64Array, x: tf.Tensor, K: number, transposed = false): void {
+  const s = read(() => {
+    const x2 = transposed ? tf.reshape(x, [K, -1]).transpose() : tf.reshape(x, [-1, K]);
+    const xf = x2.dtype === 'float32' ? x2 : tf.cast(x2, 'float32');
+    return tf.sum(xf, 0);
+  });
+  for (let k = 0; k < K; k++) acc[k]! += s[k]!;
+}
+
 /** The number of rows GramSum.add sees in `x` (its size over K). */
 export function rowsOf(x: tf.Tensor, K: number): number {
   return x.size / K;

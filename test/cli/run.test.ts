@@ -39,6 +39,7 @@ test('recipe checks: unknown key, unknown step, bad value, switch, shape, with t
   assert.throws(() => recipeSteps({ steps: [{ quantize: { bits: 3 } }] }, r, mlp), usage(/^step 1 \(quantize\): --bits must be one of 8, 4 \(got 3\)$/));
   assert.throws(() => recipeSteps({ steps: [{ quantize: { 'weight-only': 'yes' } }] }, r, mlp), usage(/^step 1 \(quantize\): option 'weight-only' is a switch/));
   assert.throws(() => recipeSteps({ steps: [{ prune: { method: 'wanda' } }] }, r, mlp), usage(/^step 1 \(prune\): --method wanda .* needs --data$/));
+  assert.throws(() => recipeSteps({ steps: [{ prune: { 'bias-correction': true } }] }, r, mlp), usage(/^step 1 \(prune\): --bias-correction works with --method wanda or sparsegpt/));
   assert.throws(() => recipeSteps({ steps: [{ prune: {}, quantize: {} }] }, r, mlp), usage(/^step 1: a step is one mapping/));
   assert.throws(() => recipeSteps({ step: [] }, r, mlp), usage(/unknown key 'step'/));
   assert.throws(() => recipeSteps({ steps: [{ quantize: { output: 'x.onnx' } }] }, r, mlp), usage(/^step 1 \(quantize\): unknown option 'output'$/), 'outputs belong to the run');
@@ -66,6 +67,11 @@ test('recipe steps: kebab- or camelCase, --no- switches, paths relative to the r
   assert.equal(steps[1]!.options.epochs, 2);
   assert.equal('studentPath' in steps[1]!.options, false);
   assert.deepEqual(steps[2]!.options, { batchSize: 32, bits: 4, groupSize: 32, ops: ['MatMul', 'Gemm'] });
+  const data = join(dir, 'data/calib_x.npy');
+  const [off, on] = [{ 'no-bias-correction': true }, { 'bias-correction': true }].map((o) => recipeSteps({ steps: [{ prune: { method: 'sparsegpt', data, ...o } }] }, join(dir, 'recipe.yaml'), mlp)[0]!);
+  assert.equal(off!.options.biasCorrection, false);
+  assert.equal(on!.options.biasCorrection, true);
+  assert.equal('biasCorrection' in recipeSteps({ steps: [{ prune: { method: 'wanda', data } }] }, join(dir, 'recipe.yaml'), mlp)[0]!.options, false, 'unset: the method decides');
 });
 
 test("a step whose pass this build lacks fails the check with the registry's line", async () => {

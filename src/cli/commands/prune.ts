@@ -44,6 +44,8 @@ export interface PruneFlags extends PassFlags {
   keepSensitive?: boolean;
   damp?: number;
   blockSize?: number;
+  /** --bias-correction / --no-bias-correction (Wanda, SparseGPT); unset: the method's default. */
+  biasCorrection?: boolean;
 }
 
 /** `unstructured`, `channel`, or `<n>:<m>` with 0 < n < m (n weights kept in every group of m). */
@@ -71,6 +73,12 @@ export function parsePruneFlags(raw: Record<string, unknown>, given: (key: strin
   if (given('keepSensitive')) flags.keepSensitive = raw.keepSensitive !== false;
   if (given('damp')) flags.damp = parseNumber(raw.damp, '--damp', { min: 0, max: 1, minExclusive: true });
   if (given('blockSize')) flags.blockSize = parseInteger(raw.blockSize, '--block-size', 1, 1 << 20);
+  if (given('biasCorrection')) {
+    flags.biasCorrection = raw.biasCorrection !== false;
+    if (flags.biasCorrection && !['wanda', 'sparsegpt'].includes(flags.method ?? 'magnitude')) {
+      throw new UsageError(`--bias-correction works with --method wanda or sparsegpt (it needs their input statistics from --data); got --method ${flags.method ?? 'magnitude'}`, 'drop --bias-correction, or use --method wanda / sparsegpt with --data');
+    }
+  }
   if (flags.method && dataMethods.includes(flags.method) && data.data === undefined) {
     throw new UsageError(`--method ${flags.method} scores weights with activations and needs --data`, 'give calibration samples with --data, or use --method magnitude');
   }
@@ -96,7 +104,9 @@ export function registerPrune(program: Command, state: CliState): void {
     .addOption(opt('--exclude <regex>', 'leave nodes whose name matches untouched (default: none)'))
     .addOption(opt('--no-keep-sensitive', 'also prune the first weight layer and the output head (default: both stay dense)'))
     .addOption(opt('--damp <x>', 'SparseGPT: dampening added to the Hessian diagonal, as a share of its mean, in (0, 1]', 0.01))
-    .addOption(opt('--block-size <n>', 'SparseGPT: columns per lazy-update block', 128));
+    .addOption(opt('--block-size <n>', 'SparseGPT: columns per lazy-update block', 128))
+    .addOption(opt('--bias-correction', `wanda, sparsegpt: add each pruned layer's mean output change on --data, (W - W') E[x], to its bias (default: on with --method wanda, off with sparsegpt)`))
+    .addOption(opt('--no-bias-correction', 'wanda, sparsegpt: leave the biases as they are (default: see --bias-correction)'));
   addDataOptions(cmd, 'calibration samples for activation-aware methods');
   addCommonOptions(cmd, 'prune');
   cmd.action(async (models: string[], raw: Record<string, unknown>) => {

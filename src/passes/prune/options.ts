@@ -33,6 +33,11 @@ export interface PruneOptions {
   damp: number;
   /** SparseGPT: columns per lazy-update block (Frantar & Alistarh 2023 use 128). */
   blockSize: number;
+  /**
+   * Wanda / SparseGPT: add each pruned layer's mean output change (W - Ŵ) E[x], measured on the calibration
+   * inputs, to its bias (bias.ts). Methods without data never do.
+   */
+  biasCorrection: boolean;
   /** Taylor: labels for the loss; without them the model's own argmax is the target. */
   labels?: Int32Array;
   dryRun: boolean;
@@ -46,6 +51,8 @@ export const weightMethods: readonly PruneMethod[] = ['magnitude', 'wanda', 'spa
 export const channelMethods: readonly PruneMethod[] = ['l1', 'l2', 'taylor'];
 /** Methods that need --data. */
 export const dataNeedingMethods: readonly PruneMethod[] = ['wanda', 'sparsegpt', 'taylor'];
+/** Methods that can correct biases (they gather input statistics on --data), and whether they do by default. */
+export const biasCorrectionDefaults: Readonly<Partial<Record<PruneMethod, boolean>>> = { wanda: true, sparsegpt: false };
 
 /** Every flag parsePruneOptions accepts, with its default (the CLI documents these). */
 export const pruneFlags: readonly { flag: string; key: string; values: string; default: string; help: string }[] = [
@@ -55,6 +62,7 @@ export const pruneFlags: readonly { flag: string; key: string; values: string; d
   { flag: '--scope', key: 'scope', values: 'layer | global', default: 'layer', help: 'rank per layer or across layers (magnitude)' },
   { flag: '--exclude', key: 'exclude', values: 'regex', default: 'none', help: 'nodes whose name matches stay dense' },
   { flag: '--no-keep-sensitive', key: 'keepSensitive', values: 'switch', default: 'keep', help: 'also prune the first layer and the output head' },
+  { flag: '--[no-]bias-correction', key: 'biasCorrection', values: 'switch', default: 'on for wanda, off for sparsegpt', help: 'add each pruned layer\'s mean output change to its bias (wanda, sparsegpt)' },
   { flag: '--damp', key: 'damp', values: '(0, 1]', default: '0.01', help: 'SparseGPT Hessian dampening (share of mean diagonal)' },
   { flag: '--block-size', key: 'blockSize', values: 'integer >= 1', default: '128', help: 'SparseGPT lazy-update block width' },
 ];
@@ -149,6 +157,11 @@ export function parsePruneOptions(raw: Record<string, unknown> = {}): PruneOptio
   if (!(damp > 0 && damp <= 1)) throw new UsageError(`--damp must be in (0, 1]; got ${damp}`);
   const blockSize = num(raw, 'blockSize', '--block-size') ?? 128;
   if (!Number.isInteger(blockSize) || blockSize < 1) throw new UsageError(`--block-size must be an integer >= 1; got ${blockSize}`);
+  const bc = bool(raw, 'biasCorrection', '--bias-correction');
+  const bcDefault = biasCorrectionDefaults[method];
+  if (bc === true && bcDefault === undefined) {
+    throw new UsageError(`--bias-correction needs input statistics from --data and works with --method wanda or sparsegpt (got ${method})`, 'drop --bias-correction, or use --method wanda / sparsegpt with --data');
+  }
   const seed = num(raw, 'seed', '--seed') ?? 0;
   const labels = raw.labels instanceof Int32Array ? raw.labels : undefined;
   return {
@@ -160,6 +173,7 @@ export function parsePruneOptions(raw: Record<string, unknown> = {}): PruneOptio
     keepSensitive: bool(raw, 'keepSensitive', '--no-keep-sensitive') ?? true,
     damp,
     blockSize,
+    biasCorrection: bc ?? bcDefault ?? false,
     labels,
     dryRun: bool(raw, 'dryRun', '--dry-run') ?? false,
     seed,

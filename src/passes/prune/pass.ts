@@ -5,7 +5,9 @@
  *
  * Wanda and SparseGPT take their statistics from the shared block-by-block driver
  * (calibration/sequential.ts): each block's layers are scored on activations that already went through
- * the pruned blocks before them (as SparseGPT and llm-compressor's sequential pipeline do).
+ * the pruned blocks before them (as SparseGPT and llm-compressor's sequential pipeline do). With bias
+ * correction (Wanda's default, SparseGPT's option) the same sweep gathers the input means, and each pruned
+ * layer's mean output change goes into its bias (bias.ts) before the next block is calibrated.
  */
 import { gzipSync } from 'node:zlib';
 import { DataType } from '../../core/dtype.js';
@@ -17,9 +19,18 @@ import { serializeModel } from '../../onnx/index.js';
 import type { LayerReport, Report } from '../../report/schema.js';
 import { Session } from '../../runtime/session.js';
 import { RTensor } from '../../runtime/value.js';
-import { ColumnNormAccumulator, createColumnNorms, createHessian, HessianAccumulator, type ActivationAccumulator } from '../../calibration/accumulators/index.js';
+import {
+  ColumnNormAccumulator,
+  createColumnNorms,
+  createHessian,
+  HessianAccumulator,
+  WithColumnMeans,
+  withColumnMeans,
+  type ActivationAccumulator,
+} from '../../calibration/accumulators/index.js';
 import { findLinearLayers, runSequential, type LinearLayer } from '../../calibration/sequential.js';
 import { inverseUpperCholesky, NotPositiveDefiniteError } from '../../tensor/linalg.js';
+import { addToBias, describeSite, prepareBias, revertBias, type BiasSite } from './bias.js';
 import { fromRows, pruneLayers, refreshLayer, toRows, type PruneLayer } from './layers.js';
 import { dataNeedingMethods, parsePruneOptions, patternName, type PruneOptions } from './options.js';
 import {
@@ -31,6 +42,7 @@ import {
   lowestChannels,
   magnitudeScores,
   nmMask,
+  outputShift,
   relativeOutputError,
   sparseGpt,
   unstructuredMask,
@@ -141,6 +153,7 @@ export async function prune(model: Model, rawOptions: unknown = {}, ctx: PruneCo
       // The mask is implied by exact zeros: a weight that is 0 in the output stays 0 (distill keeps it).
       masks: options.pattern.kind === 'channel' ? 'removed' : 'zeros',
       layersPruned: rows.filter((r) => !r.skipped).length,
+      biasCorrection: options.pattern.kind !== 'channel' && options.biasCorrection,
       sparsity: {
         prunedLayers: prunedParams > 0 ? prunedZeros / prunedParams : 0,
         overall: after.params > 0 ? after.zeros / after.params : 0,
@@ -235,6 +248,13 @@ function row(l: PruneLayer, data: Float32Array, method: string, pattern: string,
   return { name: layerName(l), op: l.op, params: l.params, sparsity: zeros / l.params, zeros, method, pattern, ...(error !== undefined ? { error } : {}) };
 }
 
+/** Root mean square of `v`. */
+function rms(v: ArrayLike<number>): number {
+  let s = 0;
+  for (let i = 0; i < v.length; i++) s += v[i]! * v[i]!;
+  return v.length > 0 ? Math.sqrt(s / v.length) : 0;
+}
+
 /** Unstructured and n:m pruning of every layer. */
 async function pruneWeights(model: Model, layers: PruneLayer[], options: PruneOptions, ctx: PruneContext, warnings: string[]): Promise<LayerReport[]> {
   const pattern = patternName(options.pattern);
@@ -285,7 +305,21 @@ async function pruneWeights(model: Model, layers: PruneLayer[], options: PruneOp
     const byLinear = new Map<LinearLayer, PruneLayer>();
     for (const ll of found) byLinear.set(ll, linear.find((l) => l.node === ll.node)!);
     const sparsegpt = options.method === 'sparsegpt';
-    const factory = (K: number): ActivationAccumulator => (sparsegpt ? createHessian(K) : createColumnNorms(K));
+    // Bias correction: each layer's bias site is found or made now, before the driver (which forbids graph
+    // edits while it runs), and receives the layer's mean output change as soon as the layer is pruned, so
+    // the next blocks are calibrated on corrected outputs. The means come from the same sweep.
+    const sites = new Map<PruneLayer, BiasSite>();
+    if (options.biasCorrection) {
+      const opset = model.opset('') ?? 13;
+      for (const l of linear) {
+        const site = prepareBias(l, opset);
+        if (typeof site === 'string') warnings.push(`${layerName(l)}: no bias correction: ${site}`);
+        else sites.set(l, site);
+      }
+    }
+    const corrected = new Set<PruneLayer>();
+    const base = (K: number): ActivationAccumulator => (sparsegpt ? createHessian(K) : createColumnNorms(K));
+    const factory = (K: number): ActivationAccumulator => (options.biasCorrection ? withColumnMeans(base(K)) : base(K));
     await runSequential(
       model,
       found,
@@ -296,7 +330,8 @@ async function pruneWeights(model: Model, layers: PruneLayer[], options: PruneOp
         onBlock: ({ block, stats, tick }) => {
           for (const ll of block.layers) {
             const l = byLinear.get(ll)!;
-            const acc = stats.get(ll)!;
+            const stat = stats.get(ll)!;
+            const acc = stat instanceof WithColumnMeans ? stat.inner : stat;
             const w = toRows(l);
             let out: Float32Array;
             let error: number;
@@ -323,7 +358,18 @@ async function pruneWeights(model: Model, layers: PruneLayer[], options: PruneOp
               error = relativeOutputError(w, out);
             }
             fromRows(l, out);
-            byNode.set(l.node, row(l, out, options.method, pattern, error));
+            const r = row(l, out, options.method, pattern, error);
+            const site = sites.get(l);
+            if (site && stat instanceof WithColumnMeans) {
+              const shift = outputShift(w, out, stat.means());
+              if (shift.some((v) => v !== 0)) {
+                addToBias(site, shift);
+                corrected.add(l);
+              }
+              const alpha = l.op === 'Gemm' ? l.node.attrFloat('alpha', 1)! : 1;
+              r.biasCorrection = corrected.has(l) ? { into: describeSite(site), shiftRms: Math.abs(alpha) * rms(shift) } : { into: 'none: no mean shift' };
+            }
+            byNode.set(l.node, r);
             tick(layerName(l));
             task.tick(1, layerName(l));
           }
@@ -331,6 +377,7 @@ async function pruneWeights(model: Model, layers: PruneLayer[], options: PruneOp
       },
       ctx,
     );
+    for (const [l, site] of sites) if (!corrected.has(l)) revertBias(site);
     for (const l of linear) {
       if (!byNode.has(l.node)) {
         rows.push({ name: layerName(l), op: l.op, params: l.params, sparsity: 0, skipped: 'not reached by the calibration driver' });

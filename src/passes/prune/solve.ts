@@ -12,6 +12,7 @@
  * - SparseGPT (Frantar & Alistarh 2023, "SparseGPT: Massive Language Models Can Be Accurately Pruned in
  *   One-Shot"): OBS-style pruning column by column with the inverse Hessian of the layer's reconstruction
  *   loss ||WX - ŴX||², updating the weights not yet visited to compensate each removal.
+ * - bias correction: the mean output change (W - Ŵ) E[x] of a pruned layer, which its bias takes back.
  * - channels: L1 / L2 norms of each output row (Li et al. 2017), or Taylor scores |w * dL/dw| summed per
  *   row (Molchanov et al. 2019).
  */
@@ -175,6 +176,25 @@ export function relativeOutputError(w: RowMatrix, pruned: Float32Array, h?: Arra
     }
   }
   return den > 0 ? num / den : 0;
+}
+
+/**
+ * The mean output change that pruning W -> Ŵ removed, (W - Ŵ) μ for the input means μ (one value per
+ * output row): what bias correction adds back to the layer's bias so that E[Ŵ x + b'] = E[W x + b].
+ * Afterwards the layer's output error has zero mean on the calibration inputs; its mean square drops by
+ * exactly the square of this shift, per output.
+ */
+export function outputShift(w: RowMatrix, pruned: Float32Array, means: ArrayLike<number>): Float64Array {
+  const { rows, cols, data } = w;
+  if (means.length !== cols) throw new Error(`outputShift: ${means.length} input means for ${cols} columns`);
+  const out = new Float64Array(rows);
+  for (let r = 0; r < rows; r++) {
+    const o = r * cols;
+    let s = 0;
+    for (let j = 0; j < cols; j++) s += (data[o + j]! - pruned[o + j]!) * means[j]!;
+    out[r] = s;
+  }
+  return out;
 }
 
 /** What SparseGPT needs besides W: the upper Cholesky factor U of H⁻¹ (H⁻¹ = Uᵀ U), and the dead columns. */

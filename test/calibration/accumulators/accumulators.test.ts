@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { DataType } from '../../../src/core/dtype.js';
-import { createColumnNorms, createHessian } from '../../../src/calibration/accumulators/index.js';
+import { createColumnNorms, createHessian, withColumnMeans } from '../../../src/calibration/accumulators/index.js';
 import { initBackend } from '../../../src/runtime/backend.js';
 import { GRAM_BLOCK } from '../../../src/tensor/linalg.js';
 import { RTensor } from '../../../src/runtime/value.js';
@@ -78,4 +78,31 @@ test('column norms: ||X_j||_2 over streamed batches', async () => {
     for (let r = 0; r < 8; r++) s += all[r * K + j]! ** 2;
     assert.ok(Math.abs(norms[j]! - Math.sqrt(s)) < 1e-5);
   }
+});
+
+test('column means beside another statistic: E[x_j] over streamed batches, transposed Gemm inputs too', async () => {
+  await initBackend('auto');
+  const K = 5;
+  const a = batch(6, K, 5); // [2, 3, 5]
+  const b = batch(4, K, 6); // given as [K, 4]
+  const bt = new Float32Array(4 * K);
+  for (let r = 0; r < 4; r++) for (let k = 0; k < K; k++) bt[k * 4 + r] = b[r * K + k]!;
+  const acc = withColumnMeans(createColumnNorms(K));
+  acc.add(RTensor.fromNumbers(DataType.FLOAT, [2, 3, K], a), { K, transposed: false });
+  acc.add(RTensor.fromNumbers(DataType.FLOAT, [K, 4], bt), { K, transposed: true });
+  assert.equal(acc.samples, 10);
+  assert.equal(acc.inner.samples, 10, 'the wrapped accumulator saw the same batches');
+  const all = [...a, ...b];
+  const means = acc.means();
+  for (let j = 0; j < K; j++) {
+    let s = 0;
+    let q = 0;
+    for (let r = 0; r < 10; r++) {
+      s += all[r * K + j]!;
+      q += all[r * K + j]! ** 2;
+    }
+    assert.ok(Math.abs(means[j]! - s / 10) < 1e-5, `mean ${j}`);
+    assert.ok(Math.abs(acc.inner.norms()[j]! - Math.sqrt(q)) < 1e-4, `norm ${j}`);
+  }
+  acc.dispose();
 });
