@@ -18,6 +18,7 @@
 import type { Graph } from '../ir/graph.js';
 import type { Node } from '../ir/node.js';
 import type { Value } from '../ir/value.js';
+import type { tf } from './backend.js';
 import type { RTensor } from './value.js';
 
 /** An affine step: y = x * k, x / k, x + k, x - k, or an inference BatchNormalization. */
@@ -64,10 +65,14 @@ export interface ResolvedStep {
  * into s2, t2 (one multiply and one add on the output).
  */
 export interface Epilogue {
-  id: string;
   steps: ResolvedStep[];
   activation?: FusedActivation;
   post: ResolvedStep[];
+  /**
+   * The tensor `make()` computes (call inside a tidy), kept by the session under `key` for this
+   * epilogue (folded weights, bias, post-activation vectors) until it drops its constants.
+   */
+  cache(key: string, make: () => tf.Tensor): tf.Tensor;
 }
 
 let nextId = 0;

@@ -94,6 +94,8 @@ export class Session {
   private foldable?: Set<Node>;
   /** Epilogue candidates (runtime/fusion.ts), found on first use; reset with the folded constants. */
   private fusions?: Map<Node, Fusion>;
+  /** What fused kernels derived from constants (folded weights and biases), by fusion and key. */
+  private readonly fusedConstants = new Map<string, tf.Tensor>();
 
   private constructor(model: Model, backend: BackendInfo, logger: Logger) {
     this.model = model;
@@ -266,8 +268,18 @@ export class Session {
       v = link.nodes[link.nodes.length - 1]!.output(0);
     }
     if (absorbed.length === 0 || !v) return undefined;
-    // The id names the folded weights and bias in the constant cache: one per chain prefix.
-    return { epilogue: { id: `fused${fusion.id}.${absorbed.length}`, steps, activation, post }, absorbed, output: v };
+    // Folded weights and vectors are kept per chain prefix (the same fusion may stop earlier in a run
+    // that observes more), until the session drops its constants.
+    const prefix = `${fusion.id}.${absorbed.length}:`;
+    const cache = (key: string, make: () => tf.Tensor): tf.Tensor => {
+      let t = this.fusedConstants.get(prefix + key);
+      if (!t) {
+        t = tf.keep(tf.tidy(make));
+        this.fusedConstants.set(prefix + key, t);
+      }
+      return t;
+    };
+    return { epilogue: { steps, activation, post, cache }, absorbed, output: v };
   }
 
   /**
@@ -339,6 +351,8 @@ export class Session {
     this.folded.clear();
     this.foldable = undefined;
     this.fusions = undefined;
+    for (const t of this.fusedConstants.values()) t.dispose();
+    this.fusedConstants.clear();
   }
 
   /** Forgets cached constants (call after a pass changed initializers in place). */

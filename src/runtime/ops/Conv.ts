@@ -55,9 +55,9 @@ function run(inputs: readonly (RTensor | null)[], ctx: KernelContext): (RTensor 
       const { f, p } = filterFor(X, W, geom, node.inputs, ep);
       // A stable bias tensor too: the wasm backend keys its cached XNNPACK conv on filter and bias.
       let bias = B ? (tf.reshape(stable(B, node.inputs[2]), [m]) as tf.Tensor1D) : undefined;
-      if (ep && ep.steps.length > 0) bias = derived(W, `bias:${ep.id}`, () => foldSteps(ep.steps, B?.tf ?? null, m).shift, node.inputs[1]).t as tf.Tensor1D;
+      if (ep && ep.steps.length > 0) bias = ep.cache('bias', () => foldSteps(ep.steps, B?.tf ?? null, m).shift) as tf.Tensor1D;
       const y = conv2dForward(X.nhwc(), f, p, bias, tfActivation(ep));
-      return ep ? (finish(y, ep, m, (key, make) => derived(W, key, make, node.inputs[1]).t) as tf.Tensor4D) : y;
+      return ep ? (finish(y, ep, m) as tf.Tensor4D) : y;
     });
     return [RTensor.fromNhwc(yh, X.dataType)];
   }
@@ -99,14 +99,15 @@ function filterFor(X: RTensor, W: RTensor, geom: ConvGeometry, origins: readonly
   // tfjs takes strides and dilations both above 1 only when the dilation is built into the filter.
   const both = (s2[0] > 1 || s2[1] > 1) && (d2[0] > 1 || d2[1] > 1);
   const p: Conv2DParams = { strides: s2, dilations: both ? [1, 1] : d2, pads, group: geom.group, kind };
-  const scaled = ep !== undefined && scales(ep.steps);
-  const key = `conv2d:${kind}:${geom.group}:${both ? d2.join('x') : '-'}:${r}${scaled ? `:${ep.id}` : ''}`;
-  const make = (w: tf.Tensor): tf.Tensor => {
+  const make = (w: tf.Tensor, scale?: tf.Tensor): tf.Tensor => {
     let w4 = tf.reshape(w, [m, W.dims[1]!, k2[0]!, k2[1]!]) as tf.Tensor4D;
-    if (scaled) w4 = tf.mul(w4, tf.reshape(foldSteps(ep.steps, null, m).scale!, [m, 1, 1, 1]));
+    if (scale) w4 = tf.mul(w4, tf.reshape(scale, [m, 1, 1, 1]));
     return prepareFilter(w4, kind, geom.group, both ? d2 : undefined);
   };
-  const f = derived(W, key, make, origins[1]).t as tf.Tensor4D;
+  // Weights scaled by a fused epilogue are kept by the session (a constant W, by construction).
+  const f = (
+    ep && scales(ep.steps) ? ep.cache('filter', () => make(W.tf, foldSteps(ep.steps, null, m).scale!)) : derived(W, `conv2d:${kind}:${geom.group}:${both ? d2.join('x') : '-'}:${r}`, (w) => make(w), origins[1]).t
+  ) as tf.Tensor4D;
   return { f, p };
 }
 

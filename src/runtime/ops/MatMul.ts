@@ -11,7 +11,7 @@ import { ModelError } from '../../core/errors.js';
 import { tf } from '../backend.js';
 import type { KernelContext, OpKernel } from '../kernel.js';
 import { required } from '../kernel.js';
-import { derived, stable } from '../util/constcache.js';
+import { stable } from '../util/constcache.js';
 import { finish, foldSteps, scales, tfActivation } from '../util/epilogue.js';
 import { batchMatMul } from '../util/matmul.js';
 import { onDevice } from '../util/device.js';
@@ -29,12 +29,12 @@ function run(inputs: readonly (RTensor | null)[], ctx: KernelContext): (RTensor 
     // A constant B keeps its identity across runs, so the wasm backend reuses its packed weights.
     if (!ep) return batchMatMul(a.tf, stable(b, origin), ctx.node.describe());
     // Fused (runtime/fusion.ts): B scaled by the epilogue's Mul/Div steps, its bias the folded shift,
-    // both computed once per session for a constant B.
+    // both computed once and kept by the session.
     const n = b.dims[1]!;
-    const w = scales(ep.steps) ? derived(b, `scaled:${ep.id}`, (t) => tf.mul(t, foldSteps(ep.steps, null, n).scale!), origin).t : stable(b, origin);
-    const bias = ep.steps.length > 0 ? derived(b, `bias:${ep.id}`, () => foldSteps(ep.steps, null, n).shift, origin).t : undefined;
+    const w = scales(ep.steps) ? ep.cache('weight', () => tf.mul(b.tf, foldSteps(ep.steps, null, n).scale!)) : stable(b, origin);
+    const bias = ep.steps.length > 0 ? ep.cache('bias', () => foldSteps(ep.steps, null, n).shift) : undefined;
     const y = batchMatMul(a.tf, w, ctx.node.describe(), { bias, activation: tfActivation(ep) });
-    return finish(y, ep, n, (key, make) => derived(b, key, make, origin).t);
+    return finish(y, ep, n);
   });
   return [RTensor.fromTf(y, a.dataType)];
 }

@@ -81,14 +81,14 @@ export function tfActivation(ep: Epilogue | undefined): TfActivation | undefined
 
 /**
  * What follows the fused product `y` (channels last: [..., N]): a hardswish y * relu6(y + shift), then
- * the post-activation steps as one multiply and one add, their vectors kept by `cached` (per session for
- * constant weights). Call inside a tidy.
+ * the post-activation steps as one multiply and one add, their vectors kept in the epilogue's cache.
+ * Call inside a tidy.
  */
-export function finish(y: tf.Tensor, ep: Epilogue, n: number, cached: (key: string, make: () => tf.Tensor) => tf.Tensor): tf.Tensor {
+export function finish(y: tf.Tensor, ep: Epilogue, n: number): tf.Tensor {
   let out = y;
   if (ep.activation?.kind === 'hardswish') out = tf.mul(out, tf.relu6(tf.add(out, tf.scalar(ep.activation.shift))));
   if (ep.post.length === 0) return out;
-  if (scales(ep.post)) out = tf.mul(out, cached(`post-scale:${ep.id}`, () => foldSteps(ep.post, null, n).scale!));
-  if (ep.post.some((s) => s.kind === 'add' || s.kind === 'sub')) out = tf.add(out, cached(`post-shift:${ep.id}`, () => foldSteps(ep.post, null, n).shift));
+  if (scales(ep.post)) out = tf.mul(out, ep.cache('post-scale', () => foldSteps(ep.post, null, n).scale!));
+  if (ep.post.some((s) => s.kind === 'add' || s.kind === 'sub')) out = tf.add(out, ep.cache('post-shift', () => foldSteps(ep.post, null, n).shift));
   return out;
 }
