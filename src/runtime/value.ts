@@ -142,6 +142,18 @@ export class RTensor {
     return this._tf;
   }
 
+  /**
+   * The tfjs tensor for a one-off use: `.tf` when it exists, else a fresh conversion of the host array
+   * that is not kept (call inside a tidy). For deriving a kept form of a constant (a conv filter in the
+   * layout a kernel wants) without keeping the original on tfjs as well.
+   */
+  tfOnce(): tf.Tensor {
+    if (this.onDevice || !this._host) return this.tf;
+    const dtype = tfDtypeOf(this.dataType);
+    if (dtype === 'string') throw new ModelError(`string tensors cannot be computed with tfjs`);
+    return tf.tensor(hostToTfArray(this.dataType, this._host), this.dims, dtype);
+  }
+
   /** The host array in the canonical layout of `dataType` (reads back from tfjs once). */
   host(): TensorData {
     if (!this._host) {

@@ -48,7 +48,9 @@ function run(inputs: readonly (RTensor | null)[], ctx: KernelContext): (RTensor 
     throw new ModelError(`${node.describe()}: X has ${c} channels and W is [${W.dims.join(',')}], which do not fit group ${geom.group}`);
   }
   if (B && B.size !== m) throw new ModelError(`${node.describe()}: bias B has ${B.size} values for ${m} output channels`);
-  onDevice(X, W, B);
+  // W is not converted here: at inference a 2-D conv only needs its prepared filter (kept per session),
+  // made from the host array when W is a constant.
+  onDevice(X, B);
   if (r === 2 && !ctx.training) {
     const ep = ctx.epilogue;
     const yh = tf.tidy(() => {
@@ -106,7 +108,7 @@ function filterFor(X: RTensor, W: RTensor, geom: ConvGeometry, origins: readonly
   };
   // Weights scaled by a fused epilogue are kept by the session (a constant W, by construction).
   const f = (
-    ep && scales(ep.steps) ? ep.cache('filter', () => make(W.tf, foldSteps(ep.steps, null, m).scale!)) : derived(W, `conv2d:${kind}:${geom.group}:${both ? d2.join('x') : '-'}:${r}`, (w) => make(w), origins[1]).t
+    ep && scales(ep.steps) ? ep.cache('filter', () => make(W.tfOnce(), foldSteps(ep.steps, null, m).scale!)) : derived(W, `conv2d:${kind}:${geom.group}:${both ? d2.join('x') : '-'}:${r}`, (w) => make(w), origins[1]).t
   ) as tf.Tensor4D;
   return { f, p };
 }
