@@ -41,7 +41,9 @@ async function main(): Promise<void> {
   for (const c of cases) {
     if ((only && c.key !== only) || !existsSync(c.path)) continue;
     const feeds = rtensorFeeds(c.inputs());
-    const sessions = await Promise.all(builds.map(async (b) => b.Session.create(await loadModel(c.path), { backend: 'wasm' })));
+    // One after the other: each build initialises the (shared) tfjs backend on its first session.
+    const sessions: Session[] = [];
+    for (const b of builds) sessions.push(await b.Session.create(await loadModel(c.path), { backend: 'wasm' }));
     const once = (s: Session): [number, number] => {
       const c0 = cpuMs();
       const w0 = performance.now();
