@@ -1,19 +1,22 @@
 /**
  * Epilogues: at inference, a Conv or a MatMul with constant weights, followed by affine ops on constants
  * (Mul, Div, Add, Sub: per output channel or scalar; after a Conv also an inference-mode
- * BatchNormalization) and an activation (Relu, Clip to [0, 6] or [0, inf), LeakyRelu), runs as one
- * fused product: the affine steps fold into the weights and bias once per session (util/epilogue.ts) and
- * the activation becomes the product's output clamp (on wasm, XNNPACK's output min/max). Every unfused
- * step would be one more pass over the activation (~0.15 ms per 250k floats on wasm): ppocr-rec-v4
- * follows each of its 38 Convs by a Mul and an Add on learned scalars, the CNN fixture its Convs by
- * Relus, the LM fixture each MatMul by its bias Add. onnxruntime makes the same fusions (Conv+BN,
- * Conv+Mul, Conv+Add, Conv+Activation, MatMul+Add) when it loads a model.
+ * BatchNormalization), an activation and affine ops again, runs as one fused product: the affine steps
+ * before the activation fold into the weights and bias once per session (util/epilogue.ts); Relu,
+ * LeakyRelu and Clip to [0, 6] or [0, inf) become the product's output clamp (on wasm, XNNPACK's output
+ * min/max); HardSwish, and its exported form y * Clip(y + 3, 0, 6), run as y * relu6(y + 3); the steps
+ * after the activation as one multiply and one add. Every unfused op is one more pass over the activation
+ * (~0.15 ms per 250k floats on wasm): ppocr-rec-v4 follows each of its 28 MobileOne convs by Mul, Add,
+ * Add, Clip, Mul, Div, Mul, Add, the CNN fixture its Convs by Relus, the LM fixture each MatMul by its
+ * bias Add. onnxruntime makes similar fusions (Conv+BN, Conv+Mul, Conv+Add, Conv+Activation,
+ * MatMul+Add) when it loads a model.
  *
  * `planFusions` finds each product's longest candidate chain once per session, from the graph's
  * structure alone. Whether (and how much of) a chain applies is decided per run by the session
  * (`Session.resolveFusion`): only without training, for 2-D convs and products with a 2-D weight, with
- * the operands' values at hand (per output channel or scalar, Clip bounds of an activation tfjs fuses),
- * and only where no one else can see an intermediate value (one consumer, not requested, not observed).
+ * the operands' values at hand (per output channel or scalar, Clip bounds of a fused activation), and
+ * only where no one else can see an intermediate value (read only inside the chain, not requested, not
+ * observed).
  */
 import type { Graph } from '../ir/graph.js';
 import type { Node } from '../ir/node.js';
