@@ -1,84 +1,70 @@
 /**
  * `npm run bench`: forward throughput of our executor against onnxruntime-node in the same process, on
  * the CNN and LM fixtures and ppocr-rec-v4, printed as ratios, with peak memory. Speed targets live here,
- * not in timed unit tests. Options: --backend <name> (default auto), --seconds <n> per measurement (2),
+ * not in timed unit tests. Options: --backend <name> (default auto), --seconds <n> per side and model (2),
+ * --rounds <n> alternating bursts the seconds are split into (4), --only <cnn|lm|ppocr> (one model),
  * (wasm threads: COMPRESS_THREADS, default every core, as onnxruntime uses),
  * --json.
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { loadavg } from 'node:os';
 import * as ort from 'onnxruntime-node';
-import { DataType } from '../src/core/dtype.js';
-import { mulberry32 } from '../src/core/random.js';
 import { loadModel } from '../src/onnx/index.js';
 import type { BackendName } from '../src/runtime/backend.js';
 import { Session } from '../src/runtime/session.js';
-import { RTensor } from '../src/runtime/value.js';
 import { tf } from '../src/runtime/backend.js';
+import { arg, cases, rtensorFeeds } from './cases.js';
 
-interface Case {
-  name: string;
-  path: string;
-  inputs: () => Record<string, { type: 'float32' | 'int64'; data: Float32Array | BigInt64Array; dims: number[] }>;
+/** Accumulated runs and time of one side of a measurement. */
+interface Tally {
+  runs: number;
+  ms: number;
 }
 
-/** The repository root: the nearest folder above this file holding package.json (works from any build dir). */
-function findRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(join(dir, 'package.json')) && dirname(dir) !== dir) dir = dirname(dir);
-  return dir + '/';
-}
-const root = findRoot();
-
-const rng = mulberry32;
-
-function floats(dims: number[], seed: number): Float32Array {
-  const r = rng(seed);
-  const n = dims.reduce((a, b) => a * b, 1);
-  return Float32Array.from({ length: n }, () => r() * 2 - 1);
-}
-
-const cases: Case[] = [
-  { name: 'cnn fixture (batch 32)', path: `${root}fixtures/cnn/model.onnx`, inputs: () => ({ input: { type: 'float32', data: floats([32, 1, 28, 28], 1), dims: [32, 1, 28, 28] } }) },
-  {
-    name: 'lm fixture (batch 8 x 32 tokens)',
-    path: `${root}fixtures/lm/model.onnx`,
-    inputs: () => {
-      const r = rng(2);
-      return { input: { type: 'int64', data: BigInt64Array.from({ length: 8 * 32 }, () => BigInt(Math.floor(r() * 1000))), dims: [8, 32] } };
-    },
-  },
-  { name: 'ppocr-rec-v4 (1x3x48x320)', path: `${root}.cache/models/ppocr-rec-v4.onnx`, inputs: () => ({ x: { type: 'float32', data: floats([1, 3, 48, 320], 3), dims: [1, 3, 48, 320] } }) },
-];
-
-function arg(name: string, dflt: string): string {
-  const i = process.argv.indexOf(name);
-  return i >= 0 && process.argv[i + 1] ? process.argv[i + 1]! : dflt;
-}
-
-/** Runs `fn` repeatedly for about `seconds` after one warm-up; returns runs per second. */
-async function throughput(fn: () => Promise<void>, seconds: number): Promise<{ perSecond: number; runs: number }> {
-  await fn();
-  let runs = 0;
+/** Runs `fn` for about `ms` milliseconds (at least once), adding to `tally`. */
+async function burst(fn: () => Promise<void>, ms: number, tally: Tally): Promise<void> {
   const t0 = performance.now();
-  while (performance.now() - t0 < seconds * 1000 || runs < 3) {
+  let now = t0;
+  do {
     await fn();
-    runs++;
+    tally.runs++;
+    now = performance.now();
+  } while (now - t0 < ms);
+  tally.ms += now - t0;
+}
+
+/**
+ * Throughput of `ours` and `ref` (runs per second), after one warm-up run each, measured in `rounds`
+ * alternating bursts of `seconds / rounds` per side: the machine is shared, and a change of load
+ * between two long back-to-back measurements would skew their ratio.
+ */
+async function interleaved(ours: () => Promise<void>, ref: () => Promise<void>, seconds: number, rounds: number): Promise<{ ours: number; ref: number }> {
+  await ref();
+  await ours();
+  const a: Tally = { runs: 0, ms: 0 };
+  const b: Tally = { runs: 0, ms: 0 };
+  const slice = (seconds * 1000) / rounds;
+  for (let r = 0; r < rounds; r++) {
+    await burst(ref, slice, b);
+    await burst(ours, slice, a);
   }
-  return { perSecond: runs / ((performance.now() - t0) / 1000), runs };
+  return { ours: a.runs / (a.ms / 1000), ref: b.runs / (b.ms / 1000) };
 }
 
 async function main(): Promise<void> {
   const backend = arg('--backend', 'auto') as BackendName;
   const seconds = Number(arg('--seconds', '2'));
+  const rounds = Math.max(1, Math.round(Number(arg('--rounds', '4'))));
+  const loadBefore = loadavg()[0]!;
   const rows: Record<string, unknown>[] = [];
   let peakRss = process.memoryUsage().rss;
   const sample = () => {
     peakRss = Math.max(peakRss, process.memoryUsage().rss);
   };
   const timer = setInterval(sample, 20);
+  const only = arg('--only', '');
   for (const c of cases) {
+    if (only && c.key !== only) continue;
     if (!existsSync(c.path)) {
       console.error(`skipping ${c.name}: ${c.path} is missing (run npm run fetch-models)`);
       continue;
@@ -87,29 +73,32 @@ async function main(): Promise<void> {
     const ortSession = await ort.InferenceSession.create(readFileSync(c.path), { intraOpNumThreads: 2 });
     const ortFeeds: Record<string, ort.Tensor> = {};
     for (const [k, v] of Object.entries(feeds)) ortFeeds[k] = new ort.Tensor(v.type, v.data, v.dims);
-    const ref = await throughput(async () => {
-      await ortSession.run(ortFeeds);
-    }, seconds);
     const model = await loadModel(c.path);
     const session = await Session.create(model, { backend });
-    const rfeeds: Record<string, RTensor> = {};
-    for (const [k, v] of Object.entries(feeds)) rfeeds[k] = RTensor.fromHost(v.type === 'int64' ? DataType.INT64 : DataType.FLOAT, v.dims, v.data);
+    const rfeeds = rtensorFeeds(feeds);
     const before = tf.memory().numBytes;
-    const ours = await throughput(async () => {
-      const out = session.runSync(rfeeds);
-      for (const t of out.values()) {
-        t.host();
-        t.dispose();
-      }
-      sample();
-    }, seconds);
+    const speed = await interleaved(
+      async () => {
+        const out = session.runSync(rfeeds);
+        for (const t of out.values()) {
+          t.host();
+          t.dispose();
+        }
+        sample();
+      },
+      async () => {
+        await ortSession.run(ortFeeds);
+      },
+      seconds,
+      rounds,
+    );
     const leaked = tf.memory().numBytes - before;
     rows.push({
       model: c.name,
       backend: session.backend.threads !== undefined ? `${session.backend.name} x${session.backend.threads}` : session.backend.name,
-      oursPerSec: Number(ours.perSecond.toFixed(2)),
-      ortPerSec: Number(ref.perSecond.toFixed(2)),
-      ratio: Number((ours.perSecond / ref.perSecond).toFixed(3)),
+      oursPerSec: Number(speed.ours.toFixed(2)),
+      ortPerSec: Number(speed.ref.toFixed(2)),
+      ratio: Number((speed.ours / speed.ref).toFixed(3)),
       keptTfBytes: leaked,
     });
     session.dispose();
@@ -117,11 +106,13 @@ async function main(): Promise<void> {
   }
   clearInterval(timer);
   sample();
+  const load = [loadBefore, loadavg()[0]!].map((l) => Number(l.toFixed(2)));
   if (process.argv.includes('--json')) {
-    console.log(JSON.stringify({ rows, peakRssMB: Math.round(peakRss / 2 ** 20) }, null, 2));
+    console.log(JSON.stringify({ rows, peakRssMB: Math.round(peakRss / 2 ** 20), loadAverage: load }, null, 2));
   } else {
     console.table(rows);
-    console.log(`peak RSS: ${Math.round(peakRss / 2 ** 20)} MB; ratio = our throughput / onnxruntime-node's (target >= 0.5)`);
+    console.log(`peak RSS: ${Math.round(peakRss / 2 ** 20)} MB; 1-minute load average ${load[0]} before, ${load[1]} after`);
+    console.log(`ratio = our throughput / onnxruntime-node's (target >= 0.5), measured in ${rounds} alternating rounds`);
   }
 }
 

@@ -8,6 +8,7 @@
 import type { Graph } from '../ir/graph.js';
 import type { Node } from '../ir/node.js';
 import { ModelError } from '../core/errors.js';
+import type { Epilogue } from './fusion.js';
 import { tf } from './backend.js';
 import { RTensor } from './value.js';
 
@@ -17,6 +18,11 @@ export interface KernelContext {
   readonly opset: number;
   /** True inside a training forward pass (Dropout stays inference-like; nothing is disposed early). */
   readonly training: boolean;
+  /**
+   * For a Conv or MatMul at inference: the ops after it that the session fused into it
+   * (runtime/fusion.ts); the kernel must then return their result instead of its own.
+   */
+  readonly epilogue?: Epilogue;
   /**
    * Runs a subgraph (If/Loop/Scan body) with its formal inputs bound to `inputs`; names from outer
    * scopes resolve in the caller's environment. Returns the body's outputs, owned by the caller.
@@ -35,8 +41,12 @@ export interface OpKernel {
   run: Kernel;
 }
 
-/** A new RTensor sharing `x`'s data (a tfjs clone shares memory), for ops that pass data through. */
+/**
+ * A new RTensor sharing `x`'s data (a tfjs clone shares memory), for ops that pass data through; a
+ * channels-last value stays channels-last.
+ */
 export function alias(x: RTensor): RTensor {
+  if (x.channelsLast) return RTensor.fromNhwc(tf.clone(x.nhwc()), x.dataType);
   if (x.onDevice) return RTensor.fromTf(tf.clone(x.tf), x.dataType);
   return RTensor.fromHost(x.dataType, x.dims, x.host());
 }

@@ -7,7 +7,7 @@
  * and disposes each intermediate after its last consumer, so memory is bounded by the live frontier.
  */
 import { ModelError, CompressError } from '../core/errors.js';
-import { dataTypeName } from '../core/dtype.js';
+import { DataType, dataTypeName } from '../core/dtype.js';
 import type { Logger } from '../core/logger.js';
 import { silentLogger } from '../core/logger.js';
 import type { Graph } from '../ir/graph.js';
@@ -17,7 +17,9 @@ import { nodeDependencies } from '../ir/traversal.js';
 import type { Value } from '../ir/value.js';
 import { initBackend, tf, type BackendInfo, type BackendName } from './backend.js';
 import { alias, type Kernel, type KernelContext } from './kernel.js';
+import { planFusions, type ChainLink, type Epilogue, type FusedActivation, type Fusion, type ResolvedStep, type StepKind } from './fusion.js';
 import { findKernel } from './registry.js';
+import { perChannel, perColumn } from './util/epilogue.js';
 import { RTensor } from './value.js';
 import { fromOrtLike, toOrtLike, type OrtLikeTensor } from './feeds.js';
 
@@ -34,6 +36,13 @@ export interface RunOptions {
   observeFilter?: (value: Value) => boolean;
   /** Training forward pass: nothing is disposed early (the gradient tape needs it). */
   training?: boolean;
+  /**
+   * Called after each node of the main graph has run, with its outputs (for timing: bench/profile.ts;
+   * do not keep them). Unlike `observe`, it leaves fusions on: a conv that computed the ops after it
+   * (runtime/fusion.ts) is reported with `absorbed`, the nodes it stood for, which are not reported
+   * themselves, and its output is theirs.
+   */
+  afterNode?: (node: Node, outputs: readonly (RTensor | null)[], absorbed?: readonly Node[]) => void;
 }
 
 /** A value's environment in one (sub)graph execution, chained to the enclosing scope's. */
@@ -51,8 +60,18 @@ class Env {
 
 interface Plan {
   nodes: Node[];
+  nodeSet: Set<Node>;
   /** How many planned nodes depend on each value (+1 when it is fetched). */
   useCounts: Map<Value, number>;
+}
+
+/** A fusion as it applies to one run: what the kernel gets, and which nodes it stands for. */
+interface AppliedFusion {
+  epilogue: Epilogue;
+  /** The chain's nodes the fused product computes (skipped when the loop reaches them). */
+  absorbed: Node[];
+  /** The value the fused product produces: the last absorbed node's output. */
+  output: Value;
 }
 
 export class Session {
@@ -70,7 +89,13 @@ export class Session {
    * Constant nodes.
    */
   private readonly folded = new Map<Value, RTensor>();
+  /** The divisor of a fused HardSwish, y * relu6(y + 3) / 6. */
+  private readonly six = RTensor.fromNumbers(DataType.FLOAT, [], [6]);
   private foldable?: Set<Node>;
+  /** Epilogue candidates (runtime/fusion.ts), found on first use; reset with the folded constants. */
+  private fusions?: Map<Node, Fusion>;
+  /** What fused kernels derived from constants (folded weights and biases), by fusion and key. */
+  private readonly fusedConstants = new Map<string, tf.Tensor>();
 
   private constructor(model: Model, backend: BackendInfo, logger: Logger) {
     this.model = model;
@@ -178,13 +203,144 @@ export class Session {
   private foldableNodes(): Set<Node> {
     if (this.foldable) return this.foldable;
     const set = new Set<Node>();
-    const constant = (v: Value | null): boolean => !v || (v.initializer !== undefined && !this.variables.has(v)) || (v.producer !== null && set.has(v.producer));
+    this.foldable = set;
+    const constant = (v: Value | null): boolean => !v || this.isConstantValue(v);
     for (const n of this.model.graph.nodes) {
       if (typeof this.kernels.get(n) !== 'function' || n.subgraphs().length > 0 || nondeterministic.has(n.opType)) continue;
       if (n.inputs.every(constant)) set.add(n);
     }
-    this.foldable = set;
     return set;
+  }
+
+  /** True for an initializer that is not trained, or the output of a foldable node (main graph). */
+  private isConstantValue(v: Value): boolean {
+    if (v.initializer !== undefined) return !this.variables.has(v);
+    return v.producer !== null && this.foldableNodes().has(v.producer);
+  }
+
+  private epilogueFusions(): Map<Node, Fusion> {
+    this.fusions ??= planFusions(this.model.graph, (v) => this.isConstantValue(v), (n) => typeof this.kernels.get(n) === 'function');
+    return this.fusions;
+  }
+
+  /**
+   * The part of `fusion`'s chain that applies to this run, or undefined: only intermediate values no one
+   * else sees (read only inside the chain, by planned nodes; not fetched, fed or observed), only
+   * per-channel or scalar operands of a 2-D conv or of a product with a 2-D weight, only activations
+   * with the bounds the fused forms have.
+   */
+  private resolveFusion(fusion: Fusion, plan: Plan, keep: Set<Value>, env: Env, options: RunOptions): AppliedFusion | undefined {
+    const head = fusion.head;
+    const x = head.input(0);
+    const xt = x ? (env.get(x) ?? this.folded.get(x)) : undefined;
+    const w = this.constantValue(head.input(1)!, env);
+    if (!xt || !w || xt.dataType !== DataType.FLOAT || w.dataType !== DataType.FLOAT) return undefined;
+    let fits: (o: RTensor, kind: StepKind) => boolean;
+    if (head.opType === 'Conv') {
+      if (xt.rank !== 4 || w.rank !== 4) return undefined;
+      fits = (o, kind) => perChannel(o, w.dims[0]!, kind);
+    } else {
+      if (xt.rank < 2 || w.rank !== 2) return undefined;
+      fits = (o, kind) => perColumn(o, w.dims[1]!, xt.rank, kind);
+    }
+    const hidden = (v: Value | null, uses = 1) => !!v && !keep.has(v) && plan.useCounts.get(v) === uses && !(options.observe && (!options.observeFilter || options.observeFilter(v)));
+    const steps: ResolvedStep[] = [];
+    const post: ResolvedStep[] = [];
+    let activation: FusedActivation | undefined;
+    const absorbed: Node[] = [];
+    let v = head.output(0);
+    for (const link of fusion.chain) {
+      const multi = link.nodes.length > 1;
+      if (!hidden(v, multi ? 2 : 1) || !link.nodes.every((n) => plan.nodeSet.has(n))) break;
+      if (multi && !link.nodes.slice(0, -1).every((n) => hidden(n.output(0)))) break;
+      if (link.step) {
+        const kind = link.step.kind;
+        const operands = link.step.operands.map((o) => this.constantValue(o, env));
+        if (!operands.every((o): o is RTensor => o !== undefined && o.dataType === DataType.FLOAT && fits(o, kind))) break;
+        (activation ? post : steps).push({ kind, operands, epsilon: link.step.epsilon });
+      } else {
+        const act = this.fusedActivation(link, v!, env);
+        if (!act) break;
+        activation = act.activation;
+        if (act.post) post.push(act.post);
+      }
+      absorbed.push(...link.nodes);
+      v = link.nodes[link.nodes.length - 1]!.output(0);
+    }
+    if (absorbed.length === 0 || !v) return undefined;
+    // Folded weights and vectors are kept per chain prefix (the same fusion may stop earlier in a run
+    // that observes more), until the session drops its constants.
+    const prefix = `${fusion.id}.${absorbed.length}:`;
+    const cache = (key: string, make: () => tf.Tensor): tf.Tensor => {
+      let t = this.fusedConstants.get(prefix + key);
+      if (!t) {
+        t = tf.keep(tf.tidy(make));
+        this.fusedConstants.set(prefix + key, t);
+      }
+      return t;
+    };
+    return { epilogue: { steps, activation, post, cache }, absorbed, output: v };
+  }
+
+  /**
+   * The activation a chain link fuses as, if it has a fused form: Relu, LeakyRelu, Clip to [0, 6] or
+   * [0, inf), HardSwish (y * relu6(y + 3), then a division by 6), or its decomposed form
+   * y * Clip(y + k, 0, 6).
+   */
+  private fusedActivation(link: ChainLink, v: Value, env: Env): { activation: FusedActivation; post?: ResolvedStep } | undefined {
+    const n = link.nodes[link.nodes.length - 1]!;
+    switch (link.activation) {
+      case 'Relu':
+        return { activation: { kind: 'relu' } };
+      case 'LeakyRelu':
+        return { activation: { kind: 'leakyrelu', alpha: n.attrFloat('alpha', 0.01)! } };
+      case 'HardSwish':
+        return { activation: { kind: 'hardswish', shift: 3 }, post: { kind: 'div', operands: [this.six] } };
+      case 'Clip': {
+        const b = this.clipBounds(n, env);
+        if (!b || b[0] !== 0) return undefined;
+        if (b[1] === Infinity) return { activation: { kind: 'relu' } };
+        return b[1] === 6 ? { activation: { kind: 'relu6' } } : undefined;
+      }
+      case 'ClipHardSwish': {
+        const [add, clip] = link.nodes as [Node, Node];
+        const k = this.constantValue((add.input(0) === v ? add.input(1) : add.input(0))!, env);
+        const b = this.clipBounds(clip, env);
+        if (!k || k.size !== 1 || k.dataType !== DataType.FLOAT || !b || b[0] !== 0 || b[1] !== 6) return undefined;
+        return { activation: { kind: 'hardswish', shift: k.float32()[0]! } };
+      }
+      default:
+        return undefined;
+    }
+  }
+
+  /** A Clip's constant bounds (attributes before opset 11, optional scalar inputs after), or undefined. */
+  private clipBounds(n: Node, env: Env): [number, number] | undefined {
+    if ((this.model.opset(n.domain) ?? 1) < 11) return [n.attrFloat('min', -Infinity)!, n.attrFloat('max', Infinity)!];
+    const bound = (i: number, dflt: number): number | undefined => {
+      const b = n.input(i);
+      if (!b) return dflt;
+      const t = this.constantValue(b, env);
+      return t && t.size === 1 && t.dataType === DataType.FLOAT ? t.float32()[0]! : undefined;
+    };
+    const lo = bound(1, -Infinity);
+    const hi = bound(2, Infinity);
+    return lo === undefined || hi === undefined ? undefined : [lo, hi];
+  }
+
+  /**
+   * The tensor of a constant value (an initializer not trained, or a foldable node's output, computed now
+   * if this run has not reached it yet), or undefined.
+   */
+  private constantValue(v: Value, env: Env): RTensor | undefined {
+    if (!this.isConstantValue(v)) return undefined;
+    if (v.initializer) return this.constant(v);
+    const p = v.producer!;
+    if (!this.folded.has(v)) {
+      for (const d of p.inputs) if (d && !d.initializer) this.constantValue(d, env);
+      this.computeFolded(p, env);
+    }
+    return this.folded.get(v);
   }
 
   private clearFolded(): void {
@@ -194,6 +350,9 @@ export class Session {
     }
     this.folded.clear();
     this.foldable = undefined;
+    this.fusions = undefined;
+    for (const t of this.fusedConstants.values()) t.dispose();
+    this.fusedConstants.clear();
   }
 
   /** Forgets cached constants (call after a pass changed initializers in place). */
@@ -214,6 +373,7 @@ export class Session {
   /** Releases every kept tensor and variable. */
   dispose(): void {
     this.invalidateConstants();
+    this.six.dispose();
     for (const v of this.variables.values()) v.dispose();
     this.variables.clear();
   }
@@ -287,7 +447,7 @@ export class Session {
       for (const d of nodeDependencies(p)) if (d.graph === graph || isOuter(d.graph, graph)) stack.push(d);
     }
     const nodes = graph.nodes.filter((n) => needed.has(n));
-    const plan: Plan = { nodes, useCounts: countUses(nodes, wanted) };
+    const plan: Plan = { nodes, nodeSet: needed, useCounts: countUses(nodes, wanted) };
     this.plans.set(key, plan);
     return plan;
   }
@@ -307,21 +467,36 @@ export class Session {
         }
       } else remaining.set(v, c - 1);
     };
-    const foldable = graph === this.model.graph ? this.foldableNodes() : undefined;
+    const main = graph === this.model.graph;
+    const foldable = main ? this.foldableNodes() : undefined;
+    const fusions = main && !training ? this.epilogueFusions() : undefined;
+    /** Nodes a fused product computed already. */
+    const absorbed = new Set<Node>();
     for (const node of plan.nodes) {
-      if (foldable?.has(node)) {
-        this.runFolded(node, env, options);
+      if (absorbed.has(node)) {
         for (const d of nodeDependencies(node)) release(d);
         continue;
       }
+      if (foldable?.has(node)) {
+        this.runFolded(node, env, options);
+        for (const d of nodeDependencies(node)) release(d);
+        if (main) options.afterNode?.(node, node.outputs.map((v) => (v ? (this.folded.get(v) ?? null) : null)));
+        continue;
+      }
+      const fusion = fusions?.get(node);
+      const fused = fusion ? this.resolveFusion(fusion, plan, keep, env, options) : undefined;
       const inputs = node.inputs.map((v) => (v ? this.lookup(v, env, node) : null));
       let outputs: (RTensor | null)[];
       try {
-        outputs = this.runNode(node, inputs, env, training);
+        outputs = this.runNode(node, inputs, env, training, fused?.epilogue);
       } catch (e) {
         throw wrapNodeError(e, node);
       }
-      node.outputs.forEach((v, i) => {
+      // A fused product's result is its chain's last value, made (for observers) by the chain's last node.
+      const results = fused ? [fused.output] : node.outputs;
+      const producer = fused ? fused.absorbed[fused.absorbed.length - 1]! : node;
+      if (fused) for (const n of fused.absorbed) absorbed.add(n);
+      results.forEach((v, i) => {
         const t = outputs[i];
         if (!v) {
           t?.dispose();
@@ -331,41 +506,46 @@ export class Session {
           return;
         }
         env.map.set(v, t);
-        if (options.observe && (!options.observeFilter || options.observeFilter(v))) options.observe(v, t, node);
+        if (options.observe && (!options.observeFilter || options.observeFilter(v))) options.observe(v, t, producer);
         if (!remaining.has(v) && !keep.has(v) && !training) {
           t.dispose();
           env.map.delete(v);
         }
       });
       for (const d of nodeDependencies(node)) release(d);
+      if (main) options.afterNode?.(node, outputs, fused?.absorbed);
     }
   }
 
   /** Runs a constant-only node once per session and keeps its outputs. */
   private runFolded(node: Node, env: Env, options: RunOptions): void {
     const outs = node.outputs.filter((v): v is Value => v !== null);
-    if (!outs.every((v) => this.folded.has(v))) {
-      let outputs: (RTensor | null)[];
-      try {
-        outputs = this.runNode(node, node.inputs.map((v) => (v ? this.lookup(v, env, node) : null)), env, false);
-      } catch (e) {
-        throw wrapNodeError(e, node);
-      }
-      node.outputs.forEach((v, i) => {
-        const t = outputs[i];
-        if (!t) return;
-        if (!v) return t.dispose();
-        if (t.onDevice) tf.keep(t.tf);
-        t.owned = false;
-        this.folded.set(v, t);
-      });
-    }
+    this.computeFolded(node, env);
     if (options.observe) {
       for (const v of outs) {
         const t = this.folded.get(v);
         if (t && (!options.observeFilter || options.observeFilter(v))) options.observe(v, t, node);
       }
     }
+  }
+
+  /** Computes a constant-only node's outputs unless kept already (no observers: runFolded calls them). */
+  private computeFolded(node: Node, env: Env): void {
+    if (node.outputs.every((v) => !v || this.folded.has(v))) return;
+    let outputs: (RTensor | null)[];
+    try {
+      outputs = this.runNode(node, node.inputs.map((v) => (v ? this.lookup(v, env, node) : null)), env, false);
+    } catch (e) {
+      throw wrapNodeError(e, node);
+    }
+    node.outputs.forEach((v, i) => {
+      const t = outputs[i];
+      if (!t) return;
+      if (!v) return t.dispose();
+      t.keep();
+      t.owned = false;
+      this.folded.set(v, t);
+    });
   }
 
   private lookup(v: Value, env: Env, node: Node): RTensor {
@@ -375,7 +555,7 @@ export class Session {
     throw new ModelError(`${node.describe()} reads '${v.name}', which has no value`, v.isGraphInput ? `feed the model input '${v.name}'` : undefined);
   }
 
-  private runNode(node: Node, inputs: (RTensor | null)[], env: Env, training: boolean): (RTensor | null)[] {
+  private runNode(node: Node, inputs: (RTensor | null)[], env: Env, training: boolean, epilogue?: Epilogue): (RTensor | null)[] {
     const k = this.kernels.get(node);
     if (!k) throw new ModelError(`no kernel for ${node.describe()}`);
     if (typeof k !== 'function') return this.runFunction(k, node, inputs, env, training);
@@ -384,6 +564,7 @@ export class Session {
       node,
       opset,
       training,
+      epilogue,
       runSubgraph: (g, subInputs) => this.runSubgraph(g, subInputs, env, training),
     };
     return k(inputs, ctx);
@@ -407,7 +588,7 @@ export class Session {
       if (t) env.map.set(v, t);
     });
     const keep = new Set<Value>(g.inputs);
-    const plan: Plan = { nodes: g.nodes, useCounts: countUses(g.nodes, g.outputs) };
+    const plan: Plan = { nodes: g.nodes, nodeSet: new Set(g.nodes), useCounts: countUses(g.nodes, g.outputs) };
     this.execute(g, plan, env, keep, { training });
     return g.outputs.map((v) => {
       const t = env.map.get(v);

@@ -4,6 +4,12 @@
  * on the host as the IR's canonical typed array (for shape arithmetic, int64, strings, exact integers).
  * Conversion happens on demand, once: float types map to float32, integer types to int32 (range-checked:
  * int64 ids narrow only when they fit), BOOL to bool.
+ *
+ * Layout: `dims` and `.tf` are always in ONNX's order, but a rank-4 [N, C, H, W] value computed by a
+ * layout-aware kernel may be held channels-last ([N, H, W, C], see `fromNhwc`): the wasm backend's
+ * convolutions and pools take only that layout, so a chain Conv -> elementwise -> Conv keeps it and
+ * never transposes in between. A kernel that knows nothing of layouts reads `.tf` and gets [N, C, H, W],
+ * transposed once on first use; one that does asks `channelsLast` and takes `nhwc()`.
  */
 import { DataType, dataTypeName, isFloatType } from '../core/dtype.js';
 import { ModelError } from '../core/errors.js';
@@ -40,6 +46,8 @@ export class RTensor {
   readonly dataType: number;
   readonly dims: number[];
   private _tf?: tf.Tensor;
+  /** The [N, H, W, C] form of a rank-4 value computed by a layout-aware kernel (see `fromNhwc`). */
+  private _nhwc?: tf.Tensor4D;
   private _host?: TensorData;
   /** False for tensors the session keeps across runs (constants, variables): dispose() leaves them. */
   owned = true;
@@ -53,6 +61,17 @@ export class RTensor {
   static fromTf(t: tf.Tensor, dataType?: number): RTensor {
     const r = new RTensor(dataType ?? dataTypeOfTf(t.dtype), t.shape.slice());
     r._tf = t;
+    return r;
+  }
+
+  /**
+   * Wraps a channels-last tfjs tensor [N, H, W, C] holding the value [N, C, H, W] (`dims` are the latter;
+   * `.tf` transposes on first use).
+   */
+  static fromNhwc(t: tf.Tensor4D, dataType?: number): RTensor {
+    const [n, h, w, c] = t.shape;
+    const r = new RTensor(dataType ?? dataTypeOfTf(t.dtype), [n, c, h, w]);
+    r._nhwc = t;
     return r;
   }
 
@@ -83,11 +102,36 @@ export class RTensor {
 
   /** True when the tfjs side exists already (no conversion needed to compute with it). */
   get onDevice(): boolean {
-    return this._tf !== undefined;
+    return this._tf !== undefined || this._nhwc !== undefined;
   }
 
-  /** The tfjs tensor, converting from the host once. */
+  /** True when the host array exists already (a constant from the IR, or a value read back). */
+  get onHost(): boolean {
+    return this._host !== undefined;
+  }
+
+  /**
+   * True when the value is held channels-last (a layout-aware kernel made it): such kernels then compute
+   * on `nhwc()` and hand their result on channels-last too.
+   */
+  get channelsLast(): boolean {
+    return this._nhwc !== undefined;
+  }
+
+  /**
+   * The value as a channels-last [N, H, W, C] tfjs tensor (rank 4 only): the held one when
+   * `channelsLast`, else a fresh transpose, which is not kept (call inside a tidy): a feed's caller
+   * would not know to free a copy kept on its tensor.
+   */
+  nhwc(): tf.Tensor4D {
+    if (this._nhwc) return this._nhwc;
+    if (this.rank !== 4) throw new Error(`nhwc() of a rank-${this.rank} value`);
+    return tf.transpose(this.tf, [0, 2, 3, 1]) as tf.Tensor4D;
+  }
+
+  /** The tfjs tensor, converting from the host (or from channels-last) once. */
   get tf(): tf.Tensor {
+    if (!this._tf && this._nhwc) this._tf = tf.keep(tf.transpose(this._nhwc, [0, 3, 1, 2]));
     if (!this._tf) {
       const dtype = tfDtypeOf(this.dataType);
       if (dtype === 'string') throw new ModelError(`string tensors cannot be computed with tfjs`);
@@ -98,10 +142,22 @@ export class RTensor {
     return this._tf;
   }
 
+  /**
+   * The tfjs tensor for a one-off use: `.tf` when it exists, else a fresh conversion of the host array
+   * that is not kept (call inside a tidy). For deriving a kept form of a constant (a conv filter in the
+   * layout a kernel wants) without keeping the original on tfjs as well.
+   */
+  tfOnce(): tf.Tensor {
+    if (this.onDevice || !this._host) return this.tf;
+    const dtype = tfDtypeOf(this.dataType);
+    if (dtype === 'string') throw new ModelError(`string tensors cannot be computed with tfjs`);
+    return tf.tensor(hostToTfArray(this.dataType, this._host), this.dims, dtype);
+  }
+
   /** The host array in the canonical layout of `dataType` (reads back from tfjs once). */
   host(): TensorData {
     if (!this._host) {
-      const t = this._tf!;
+      const t = this.tf;
       this._host = t.dtype === 'string' ? (t.dataSync() as unknown as Uint8Array[]) : toCanonical(this.dataType, t.dataSync() as ArrayLike<number>);
     }
     return this._host;
@@ -116,7 +172,7 @@ export class RTensor {
 
   /** Values as float32 (fp16/bf16 decoded), for statistics and comparisons. */
   float32(): Float32Array {
-    if (this._tf && this._tf.dtype === 'float32') return this._tf.dataSync() as Float32Array;
+    if (this.onDevice && this.tf.dtype === 'float32') return this.tf.dataSync() as Float32Array;
     return Float32Array.from(this.numbers());
   }
 
@@ -126,11 +182,22 @@ export class RTensor {
     return new Tensor(this.dataType, this.dims.slice(), this.dataType === DataType.STRING ? (h as Uint8Array[]).map((b) => b.slice()) : (h as NumericArray).slice(), name);
   }
 
+  /** Marks every tfjs tensor held as kept by tfjs (out of the enclosing tidy), for values kept across runs. */
+  keep(): void {
+    if (this._tf) tf.keep(this._tf);
+    if (this._nhwc) tf.keep(this._nhwc);
+  }
+
   /** Frees the tfjs memory, unless the session keeps this tensor. */
   dispose(): void {
-    if (this.owned && this._tf) {
+    if (!this.owned) return;
+    if (this._tf) {
       this._tf.dispose();
       this._tf = undefined;
+    }
+    if (this._nhwc) {
+      this._nhwc.dispose();
+      this._nhwc = undefined;
     }
   }
 }

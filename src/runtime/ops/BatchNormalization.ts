@@ -37,12 +37,15 @@ function run(inputs: readonly (RTensor | null)[], ctx: KernelContext): (RTensor 
   const training = ctx.opset >= 14 ? node.attrInt('training_mode', 0) !== 0 : extraOutputs;
   onDevice(X, scale, bias, mean, variance);
   if (!training) {
+    // Channels-last X (from a conv) with per-channel parameters: [C] broadcasts over [N, H, W, C].
+    const cl = X.channelsLast && scale.rank <= 1;
     const y = tf.tidy(() => {
       const a = tf.div(scale.tf, tf.sqrt(tf.add(variance.tf, eps)));
       const b = tf.sub(bias.tf, tf.mul(mean.tf, a));
+      if (cl) return tf.add(tf.mul(X.nhwc(), tf.reshape(a, [-1])), tf.reshape(b, [-1]));
       return tf.add(tf.mul(X.tf, param(a, X.rank)), param(b, X.rank));
     });
-    return [RTensor.fromTf(y, X.dataType)];
+    return [cl ? RTensor.fromNhwc(y as tf.Tensor4D, X.dataType) : RTensor.fromTf(y, X.dataType)];
   }
   const axes = [0, ...X.dims.slice(2).map((_, i) => i + 2)];
   const [y, runMean, runVar, batchMean, batchVar] = tf.tidy(() => {

@@ -7,7 +7,7 @@ import { tf } from '../backend.js';
 import type { KernelContext, OpKernel } from '../kernel.js';
 import { required } from '../kernel.js';
 import { RTensor } from '../value.js';
-import { clamp, hostElements, hostOutput, intRange, isIntegral, isWide, tfCompute, type HostScalar } from '../util/elementwise.js';
+import { clamp, hostElements, hostOutput, intRange, isIntegral, isWide, physical, tfCompute, type HostScalar } from '../util/elementwise.js';
 
 /** The first element of an optional bound input (a scalar, or a one-element tensor from some exporters). */
 function bound(t: RTensor | null | undefined, big: boolean): HostScalar | undefined {
@@ -27,17 +27,17 @@ function clip(x: RTensor, lo: HostScalar | undefined, hi: HostScalar | undefined
     }
     return RTensor.fromHost(x.dataType, x.dims, data);
   }
-  const t = x.tf;
+  const { t, channelsLast } = physical(x);
   if (t.dtype === 'int32') {
     // Integer bounds on tfjs: clamped into int32 (tfjs-wasm's ClipByValue is float-only).
     const [tmin, tmax] = intRange(x.dataType);
     const l = Math.max(Number(lo ?? tmin), tmin, -2147483648);
     const h = Math.min(Number(hi ?? tmax), tmax, 2147483647);
-    return tfCompute(x.dataType, [t], () => (l > h ? tf.fill(t.shape, h, 'int32') : clamp(t, l, h)));
+    return tfCompute(x.dataType, [t], () => (l > h ? tf.fill(t.shape, h, 'int32') : clamp(t, l, h)), channelsLast);
   }
   const l = lo === undefined ? -Infinity : Number(lo);
   const h = hi === undefined ? Infinity : Number(hi);
-  return tfCompute(x.dataType, [t], () => (l > h ? tf.fill(t.shape, h) : clamp(t, l, h)));
+  return tfCompute(x.dataType, [t], () => (l > h ? tf.fill(t.shape, h) : clamp(t, l, h)), channelsLast);
 }
 
 function clipAttr(inputs: readonly (RTensor | null)[], ctx: KernelContext): RTensor[] {

@@ -1,6 +1,7 @@
 /**
  * Concat (ONNX): joins tensors along `axis` (default 1 in opset 1, required from 4, negative from 11).
- * Shape tensors (all on the host) are joined on the host; anything touching tfjs is joined by tf.concat.
+ * Shape tensors (all on the host) are joined on the host; anything touching tfjs is joined by tf.concat,
+ * channels-last inputs (from convs) in that layout.
  */
 import { ModelError } from '../../core/errors.js';
 import { sizeOf } from '../../ir/tensor.js';
@@ -39,6 +40,11 @@ export function concatTensors(xs: RTensor[], axis: number, ctx: KernelContext): 
     return RTensor.fromHost(dataType, outDims, out);
   }
   const nonEmpty = xs.filter((x) => x.size > 0);
+  if (nonEmpty.length > 0 && nonEmpty.every((x) => x.channelsLast)) {
+    // Channels-last inputs (from convs) are joined as they are, on the axis that holds `axis` there.
+    // (One input comes back as a clone, a new tensor as a kernel must return.)
+    return RTensor.fromNhwc(tf.concat(nonEmpty.map((x) => x.nhwc()), [0, 3, 1, 2][axis]!) as tf.Tensor4D, dataType);
+  }
   if (nonEmpty.length === 0) return RTensor.fromTf(tf.zeros(outDims, first.tf.dtype), dataType);
   return fromTfResult(tf.concat(nonEmpty.map((x) => x.tf), axis), dataType, ...nonEmpty);
 }

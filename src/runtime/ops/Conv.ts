@@ -4,13 +4,20 @@
  * strides, dilations, group, kernel_shape.
  *
  * How it runs on tfjs:
- * - a pointwise conv (1x1 kernel, stride 1, no pads, one group), the bulk of a MobileNet's FLOPs, is a
- *   matrix product straight in NCHW: Y[n] = W [M, C] @ X[n] [C, H*W], no layout change at all;
- * - other 1-D and 2-D convs transpose to NHWC (the only layout the wasm backend's XNNPACK convs take),
- *   run util/conv.ts (dense, depthwise when group == C, else one conv per group) and transpose back; 1-D
- *   is 2-D with a height of one; the filter is rearranged once per session for constant weights;
+ * - 2-D convs at inference run in NHWC (the only layout the wasm backend's XNNPACK convs take) through
+ *   util/conv.ts (dense, depthwise when group == C, else one conv per group, bias fused) and hand their
+ *   result on channels-last (RTensor.fromNhwc): the next conv, and the elementwise ops, pools and
+ *   normalisations between, take it as it is, so a conv chain transposes only where it meets a kernel
+ *   that needs [N, C, H, W]. A pointwise conv is then a product with the constant weight on XNNPACK's
+ *   packed side (in NCHW, W @ X, the activation would be re-packed every run: ~2x slower at 64 channels);
+ * - in training mode, and for 1-D convs: a pointwise conv (1x1 kernel, stride 1, no pads, one group) is
+ *   a matrix product straight in NCHW, Y[n] = W [M, C] @ X[n] [C, H*W]; other convs transpose to NHWC
+ *   and back around util/conv.ts, 1-D as 2-D with a height of one; training uses util/conv.ts's custom
+ *   gradients, which every backend can run;
  * - 3-D runs tf.conv3d on NDHWC with explicit padding, one call per group.
- * In training mode 1-D/2-D convs use util/conv.ts's custom gradients, which every backend can run.
+ * The filter is rearranged once per session for constant weights. At inference the session may hand a
+ * 2-D conv an epilogue (runtime/fusion.ts: the affine ops and activation after it), folded into the
+ * filter and bias once per session and run as the fused conv's activation.
  */
 import { ModelError } from '../../core/errors.js';
 import { tf } from '../backend.js';
@@ -18,9 +25,12 @@ import type { KernelContext, OpKernel } from '../kernel.js';
 import { required } from '../kernel.js';
 import type { Value } from '../../ir/value.js';
 import { derived, stable } from '../util/constcache.js';
+import { finish, foldSteps, scales, tfActivation } from '../util/epilogue.js';
+import type { Epilogue } from '../fusion.js';
 import { conv2dForward, conv2dWithGrad, convKind, dilateFilter, prepareFilter, type Conv2DParams } from '../util/conv.js';
 import { convGeometry, type ConvGeometry } from '../util/intconv.js';
 import { onDevice } from '../util/device.js';
+import { batchMatMul } from '../util/matmul.js';
 import { RTensor } from '../value.js';
 
 function run(inputs: readonly (RTensor | null)[], ctx: KernelContext): (RTensor | null)[] {
@@ -38,7 +48,21 @@ function run(inputs: readonly (RTensor | null)[], ctx: KernelContext): (RTensor 
     throw new ModelError(`${node.describe()}: X has ${c} channels and W is [${W.dims.join(',')}], which do not fit group ${geom.group}`);
   }
   if (B && B.size !== m) throw new ModelError(`${node.describe()}: bias B has ${B.size} values for ${m} output channels`);
-  onDevice(X, W, B);
+  // W is not converted here: at inference a 2-D conv only needs its prepared filter (kept per session),
+  // made from the host array when W is a constant.
+  onDevice(X, B);
+  if (r === 2 && !ctx.training) {
+    const ep = ctx.epilogue;
+    const yh = tf.tidy(() => {
+      const { f, p } = filterFor(X, W, geom, node.inputs, ep);
+      // A stable bias tensor too: the wasm backend keys its cached XNNPACK conv on filter and bias.
+      let bias = B ? (tf.reshape(stable(B, node.inputs[2]), [m]) as tf.Tensor1D) : undefined;
+      if (ep && ep.steps.length > 0) bias = ep.cache('bias', () => foldSteps(ep.steps, B?.tf ?? null, m).shift) as tf.Tensor1D;
+      const y = conv2dForward(X.nhwc(), f, p, bias, tfActivation(ep));
+      return ep ? (finish(y, ep, m) as tf.Tensor4D) : y;
+    });
+    return [RTensor.fromNhwc(yh, X.dataType)];
+  }
   const y = tf.tidy(() => {
     if (r === 3) return conv3d(X, W, B, geom);
     if (geom.kernel.every((k) => k === 1) && geom.strides.every((s) => s === 1) && geom.pads.every((p) => p === 0) && geom.group === 1) {
@@ -49,25 +73,24 @@ function run(inputs: readonly (RTensor | null)[], ctx: KernelContext): (RTensor 
   return [RTensor.fromTf(y, X.dataType)];
 }
 
-/** 1x1 conv in NCHW as W [M, C] @ X[n] [C, H*W]. */
+/**
+ * 1x1 conv in NCHW as W [M, C] @ X[n] [C, H*W], a batch as one product W @ [C, N*H*W] (util/matmul.ts:
+ * a per-sample tf.slice would copy the whole batch each time on wasm).
+ */
 function pointwise(x: tf.Tensor, w: tf.Tensor, b: tf.Tensor | undefined, n: number, c: number, m: number, out: number[]): tf.Tensor {
   const hw = out.reduce((p, d) => p * d, 1);
-  const w2 = tf.reshape(w, [m, c]) as tf.Tensor2D;
-  const bias = b ? tf.reshape(b, [m, 1]) : undefined;
-  const one = (xi: tf.Tensor): tf.Tensor => {
-    const yi = tf.matMul(w2, tf.reshape(xi, [c, hw]) as tf.Tensor2D);
-    return bias ? tf.add(yi, bias) : yi;
-  };
-  if (n === 1) return tf.reshape(one(x), [1, m, ...out]);
-  const parts: tf.Tensor[] = [];
-  for (let i = 0; i < n; i++) parts.push(one(tf.slice(x, [i], [1])));
-  return tf.reshape(tf.stack(parts), [n, m, ...out]);
+  const w2 = tf.reshape(w, [m, c]);
+  const y = batchMatMul(w2, tf.reshape(x, [n, c, hw]), 'pointwise conv');
+  return tf.reshape(b ? tf.add(y, tf.reshape(b, [m, 1])) : y, [n, m, ...out]);
 }
 
-/** 1-D and 2-D convs through NHWC (util/conv.ts). */
-function conv12d(X: RTensor, W: RTensor, B: RTensor | null, geom: ConvGeometry, training: boolean, origins: readonly (Value | null)[]): tf.Tensor {
+/**
+ * The 2-D filter (prepared once per session for constant weights, with a fused epilogue's scale folded
+ * in) and NHWC parameters of a 1-D or 2-D conv.
+ */
+function filterFor(X: RTensor, W: RTensor, geom: ConvGeometry, origins: readonly (Value | null)[], ep?: Epilogue): { f: tf.Tensor4D; p: Conv2DParams } {
   const r = X.rank - 2;
-  const [n, c] = X.dims as [number, number];
+  const c = X.dims[1]!;
   const m = W.dims[0]!;
   // 1-D is 2-D with a unit height: every per-axis list gets a leading neutral entry.
   const k2 = r === 1 ? [1, geom.kernel[0]!] : geom.kernel;
@@ -78,8 +101,24 @@ function conv12d(X: RTensor, W: RTensor, B: RTensor | null, geom: ConvGeometry, 
   // tfjs takes strides and dilations both above 1 only when the dilation is built into the filter.
   const both = (s2[0] > 1 || s2[1] > 1) && (d2[0] > 1 || d2[1] > 1);
   const p: Conv2DParams = { strides: s2, dilations: both ? [1, 1] : d2, pads, group: geom.group, kind };
-  const key = `conv2d:${kind}:${geom.group}:${both ? d2.join('x') : '-'}:${r}`;
-  const f = derived(W, key, (w) => prepareFilter(tf.reshape(w, [m, W.dims[1]!, k2[0]!, k2[1]!]) as tf.Tensor4D, kind, geom.group, both ? d2 : undefined), origins[1]).t as tf.Tensor4D;
+  const make = (w: tf.Tensor, scale?: tf.Tensor): tf.Tensor => {
+    let w4 = tf.reshape(w, [m, W.dims[1]!, k2[0]!, k2[1]!]) as tf.Tensor4D;
+    if (scale) w4 = tf.mul(w4, tf.reshape(scale, [m, 1, 1, 1]));
+    return prepareFilter(w4, kind, geom.group, both ? d2 : undefined);
+  };
+  // Weights scaled by a fused epilogue are kept by the session (a constant W, by construction).
+  const f = (
+    ep && scales(ep.steps) ? ep.cache('filter', () => make(W.tfOnce(), foldSteps(ep.steps, null, m).scale!)) : derived(W, `conv2d:${kind}:${geom.group}:${both ? d2.join('x') : '-'}:${r}`, (w) => make(w), origins[1]).t
+  ) as tf.Tensor4D;
+  return { f, p };
+}
+
+/** 1-D convs, and 2-D convs in training mode, through NHWC (util/conv.ts), back to NCHW. */
+function conv12d(X: RTensor, W: RTensor, B: RTensor | null, geom: ConvGeometry, training: boolean, origins: readonly (Value | null)[]): tf.Tensor {
+  const r = X.rank - 2;
+  const [n, c] = X.dims as [number, number];
+  const m = W.dims[0]!;
+  const { f, p } = filterFor(X, W, geom, origins);
   const x4 = r === 1 ? tf.reshape(X.tf, [n, c, 1, X.dims[2]!]) : X.tf;
   const xh = tf.transpose(x4, [0, 2, 3, 1]) as tf.Tensor4D;
   let yh: tf.Tensor4D;

@@ -1,8 +1,8 @@
 /**
  * Gather (ONNX): picks slices of `data` along `axis` (default 0) at `indices` (int32/int64, negative
  * counts from the end since opset 11). Output dims: data[:axis] + indices + data[axis+1:].
- * Host tensors (shape arithmetic) are gathered on the host; data on tfjs (an embedding table) is one
- * tf.gather with int32 indices.
+ * Host tensors (shape arithmetic), and constant tables picked by host indices (embeddings, at
+ * inference), are gathered on the host; other data on tfjs is one tf.gather with int32 indices.
  */
 import { ModelError } from '../../core/errors.js';
 import { sizeOf } from '../../ir/tensor.js';
@@ -32,7 +32,10 @@ function gather(inputs: readonly (RTensor | null)[], ctx: KernelContext): RTenso
   const axis = normAxis(ctx.node.attrInt('axis', 0), x.rank, ctx);
   const dim = x.dims[axis]!;
   const outDims = [...x.dims.slice(0, axis), ...indices.dims, ...x.dims.slice(axis + 1)];
-  if (computeOnHost(x)) {
+  // A constant table (an embedding) gathered by host indices: rows copied from its IR array, a memcpy
+  // each, where tfjs-wasm's Gather indexes element by element (2 ms for 256 rows of 128 floats).
+  const constantTable = !ctx.training && !x.owned && x.onHost && !indices.onDevice;
+  if (constantTable || computeOnHost(x)) {
     const idx = normIndices(indices, dim, ctx);
     const outer = sizeOf(x.dims.slice(0, axis));
     const inner = sizeOf(x.dims.slice(axis + 1));

@@ -16,6 +16,12 @@ export const GlobalMaxPool: OpKernel[] = [
       if (X.rank < 3) throw new ModelError(`${ctx.node.describe()}: X must be [N, C, *spatial], got [${X.dims.join(',')}]`);
       const [n, c] = X.dims as [number, number];
       onDevice(X);
+      if (X.channelsLast) {
+        // One pooling window over all of [N, H, W, C]: XNNPACK's pool, no transpose (a max over axes 1
+        // and 2 would transpose them inside).
+        const [, h, w] = X.nhwc().shape;
+        return [RTensor.fromNhwc(tf.tidy(() => tf.maxPool(X.nhwc(), [h, w], 1, 'valid')), X.dataType)];
+      }
       const y = tf.tidy(() => tf.reshape(tf.max(tf.reshape(X.tf, [n, c, -1]), 2), [n, c, ...X.dims.slice(2).map(() => 1)]));
       return [RTensor.fromTf(y, X.dataType)];
     },

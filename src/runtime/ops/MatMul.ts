@@ -1,8 +1,10 @@
 /**
  * MatMul (ONNX): numpy matmul. 1-D operands are promoted ([K] as [1, K] on the left, [K, 1] on the
  * right) and the promoted axis removed; leading batch dimensions broadcast. Float types run on tfjs
- * (util/matmul.ts picks the fast form per backend); integer types (opset 9+) are computed exactly on the
- * host, since tfjs has no int32 matmul on wasm and int64 does not fit tfjs at all.
+ * (util/matmul.ts picks the fast form per backend), at inference with the bias Add and activation after
+ * a constant 2-D B fused in when the session hands an epilogue (runtime/fusion.ts); integer types
+ * (opset 9+) are computed exactly on the host, since tfjs has no int32 matmul on wasm and int64 does not
+ * fit tfjs at all.
  */
 import { DataType, isFloatType } from '../../core/dtype.js';
 import { ModelError } from '../../core/errors.js';
@@ -10,6 +12,7 @@ import { tf } from '../backend.js';
 import type { KernelContext, OpKernel } from '../kernel.js';
 import { required } from '../kernel.js';
 import { stable } from '../util/constcache.js';
+import { finish, foldSteps, scales, tfActivation } from '../util/epilogue.js';
 import { batchMatMul } from '../util/matmul.js';
 import { onDevice } from '../util/device.js';
 import { RTensor, toCanonical } from '../value.js';
@@ -20,8 +23,19 @@ function run(inputs: readonly (RTensor | null)[], ctx: KernelContext): (RTensor 
   if (a.dataType !== b.dataType) throw new ModelError(`${ctx.node.describe()}: A and B have different types (${a.dataType} and ${b.dataType})`);
   if (!isFloatType(a.dataType)) return [hostMatMul(a, b, ctx)];
   onDevice(a, b);
-  // A constant B keeps its identity across runs, so the wasm backend reuses its packed weights.
-  const y = tf.tidy(() => batchMatMul(a.tf, stable(b, ctx.node.input(1)), ctx.node.describe()));
+  const origin = ctx.node.input(1);
+  const ep = ctx.epilogue;
+  const y = tf.tidy(() => {
+    // A constant B keeps its identity across runs, so the wasm backend reuses its packed weights.
+    if (!ep) return batchMatMul(a.tf, stable(b, origin), ctx.node.describe());
+    // Fused (runtime/fusion.ts): B scaled by the epilogue's Mul/Div steps, its bias the folded shift,
+    // both computed once and kept by the session.
+    const n = b.dims[1]!;
+    const w = scales(ep.steps) ? ep.cache('weight', () => tf.mul(b.tf, foldSteps(ep.steps, null, n).scale!)) : stable(b, origin);
+    const bias = ep.steps.length > 0 ? ep.cache('bias', () => foldSteps(ep.steps, null, n).shift) : undefined;
+    const y = batchMatMul(a.tf, w, ctx.node.describe(), { bias, activation: tfActivation(ep) });
+    return finish(y, ep, n);
+  });
   return [RTensor.fromTf(y, a.dataType)];
 }
 

@@ -3,7 +3,7 @@
  * kernel_shape, strides, pads, auto_pad, dilations and ceil_mode (opset 10+), storage_order and the
  * optional Indices output (opset 8+): the flat index of each maximum in X (row-major over N, C and the
  * spatial axes; column-major over the two spatial axes with storage_order = 1). Geometry and the
- * transpose-free pooling are in util/pool.ts. Integer inputs (opset 12: int8, uint8) are pooled in
+ * transpose-free pooling are in util/pool.ts; channels-last input (from a conv) stays channels-last. Integer inputs (opset 12: int8, uint8) are pooled in
  * float32, which holds them exactly.
  */
 import { DataType } from '../../core/dtype.js';
@@ -12,7 +12,7 @@ import { tf } from '../backend.js';
 import type { KernelContext, OpKernel } from '../kernel.js';
 import { required } from '../kernel.js';
 import { onDevice } from '../util/device.js';
-import { maxPoolNCHW, poolGeometry, type PoolGeometry } from '../util/pool.js';
+import { maxPoolChannelsLast, maxPoolNCHW, poolGeometry, type PoolGeometry } from '../util/pool.js';
 import { RTensor } from '../value.js';
 
 function run(inputs: readonly (RTensor | null)[], ctx: KernelContext): (RTensor | null)[] {
@@ -21,12 +21,16 @@ function run(inputs: readonly (RTensor | null)[], ctx: KernelContext): (RTensor 
   if (X.rank < 3) throw new ModelError(`${node.describe()}: X must be [N, C, *spatial], got [${X.dims.join(',')}]`);
   const g = poolGeometry(ctx, X.dims.slice(2), ctx.opset >= 10);
   onDevice(X);
+  const wantIndices = ctx.opset >= 8 && node.outputs[1] != null;
+  if (X.channelsLast && X.nhwc().dtype === 'float32') {
+    const yh = tf.tidy(() => maxPoolChannelsLast(X.nhwc(), g)) as tf.Tensor4D;
+    return [RTensor.fromNhwc(yh, X.dataType), wantIndices ? indices(X, g, ctx) : null];
+  }
   const y = tf.tidy(() => {
     const xf = X.tf.dtype === 'float32' ? X.tf : tf.cast(X.tf, 'float32');
     const out = maxPoolNCHW(xf, g);
     return X.tf.dtype === 'float32' ? out : tf.cast(out, X.tf.dtype);
   });
-  const wantIndices = ctx.opset >= 8 && node.outputs[1] != null;
   return [RTensor.fromTf(y, X.dataType), wantIndices ? indices(X, g, ctx) : null];
 }
 

@@ -41,7 +41,7 @@ function constantNodeTensor(v: Value | null | undefined): Tensor | undefined {
 
 /** The cache key for `src` (fed as the node input `origin`), or undefined when it is not constant. */
 function keyOf(src: RTensor, origin: Value | null | undefined): Key | undefined {
-  if (!src.owned) return src.tf instanceof tf.Variable ? undefined : src;
+  if (!src.owned) return src.onDevice && src.tf instanceof tf.Variable ? undefined : src;
   return constantNodeTensor(origin);
 }
 
@@ -61,7 +61,8 @@ export function derived(src: RTensor, key: string, make: (t: tf.Tensor) => tf.Te
   }
   const hit = m.get(key);
   if (hit && !hit.isDisposed) return { t: hit, owned: false };
-  const t = tf.keep(tf.tidy(() => make(src.tf)));
+  // A constant still on the host is converted only for `make`: its derived form is what is kept.
+  const t = tf.keep(tf.tidy(() => make(src.tfOnce())));
   m.set(key, t);
   let list = held.get(k);
   if (!list) {

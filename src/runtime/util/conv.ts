@@ -20,6 +20,7 @@
  * `conv2dWithGrad` wires them into tf.customGrad, so training runs on every backend.
  */
 import { tf } from '../backend.js';
+import type { TfActivation } from '../fusion.js';
 
 /** tfjs's explicit padding for NHWC: [[0, 0], [top, bottom], [left, right], [0, 0]]. */
 type Explicit = [[number, number], [number, number], [number, number], [number, number]];
@@ -121,20 +122,24 @@ export function insertZeros(x: tf.Tensor, axis: number, s: number): tf.Tensor {
 }
 
 /**
- * y = conv(x, f) for NHWC x and a filter from prepareFilter; `bias` [M] is fused into the conv where
- * tfjs can (one pass over the output less). Call inside a tidy.
+ * y = act(conv(x, f) + bias) for NHWC x and a filter from prepareFilter; `bias` [M] and the activation
+ * (runtime/fusion.ts) are fused into the conv where tfjs can (on wasm, XNNPACK's output clamp: one pass
+ * over the output less for each). Note that XNNPACK's clamp turns NaN into its lower bound, -Infinity
+ * without an activation, as onnxruntime's fused Conv+Relu (MLAS) does. Call inside a tidy.
  */
-export function conv2dForward(x: tf.Tensor4D, f: tf.Tensor4D, p: Conv2DParams, bias?: tf.Tensor1D): tf.Tensor4D {
+export function conv2dForward(x: tf.Tensor4D, f: tf.Tensor4D, p: Conv2DParams, bias?: tf.Tensor1D, act?: TfActivation): tf.Tensor4D {
   const pad = explicit(p);
+  const activation = act?.kind;
+  const leakyreluAlpha = act?.kind === 'leakyrelu' ? act.alpha : undefined;
   if (p.kind === 'dense') {
-    return bias
-      ? tf.fused.conv2d({ x, filter: f, strides: p.strides, pad, dataFormat: 'NHWC', dilations: p.dilations, bias })
+    return bias || act
+      ? tf.fused.conv2d({ x, filter: f, strides: p.strides, pad, dataFormat: 'NHWC', dilations: p.dilations, bias, activation, leakyreluAlpha })
       : tf.conv2d(x, f, p.strides, pad, 'NHWC', p.dilations);
   }
   if (p.kind === 'depthwise') {
-    return bias
+    return bias || act
       ? // The fused op's type omits explicit padding, which its implementation (computeConv2DInfo) takes.
-        tf.fused.depthwiseConv2d({ x, filter: f, strides: p.strides, pad: pad as never, dataFormat: 'NHWC', dilations: p.dilations, bias })
+        tf.fused.depthwiseConv2d({ x, filter: f, strides: p.strides, pad: pad as never, dataFormat: 'NHWC', dilations: p.dilations, bias, activation, leakyreluAlpha })
       : tf.depthwiseConv2d(x, f, p.strides, pad, 'NHWC', p.dilations);
   }
   const cg = f.shape[2];
@@ -146,7 +151,10 @@ export function conv2dForward(x: tf.Tensor4D, f: tf.Tensor4D, p: Conv2DParams, b
     parts.push(tf.conv2d(xg, fg, p.strides, pad, 'NHWC', p.dilations));
   }
   const y = tf.concat(parts, 3);
-  return bias ? tf.add(y, bias) : y;
+  const yb: tf.Tensor4D = bias ? tf.add(y, bias) : y;
+  if (!act) return yb;
+  if (act.kind === 'relu') return tf.relu(yb);
+  return act.kind === 'relu6' ? tf.relu6(yb) : tf.leakyRelu(yb, act.alpha);
 }
 
 /**

@@ -9,6 +9,9 @@
  *   which wraps modulo 2^bits as C++ integer arithmetic does in onnxruntime.
  * - device: tfjs, in float32 / int32 / bool. Float16, bfloat16 and double compute in float32 and keep
  *   their ONNX data type; integer types compute in int32 and the 8/16-bit ones are wrapped back into range.
+ *   Elementwise maths does not care about layout: a channels-last input (RTensor.fromNhwc, from a conv)
+ *   is computed on as it is and the result stays channels-last, the other operand of a binary op being
+ *   brought to the same layout (a scalar as it is, a per-channel constant reshaped, once per session).
  */
 import { DataType, isFloatType } from '../../core/dtype.js';
 import { arrayTypeOf, sizeOf, type NumericArray } from '../../ir/tensor.js';
@@ -17,6 +20,7 @@ import type { Kernel, KernelContext, OpKernel } from '../kernel.js';
 import { alias, required } from '../kernel.js';
 import { RTensor, tfDtypeOf } from '../value.js';
 import { broadcastDims, broadcastIndex, legacyAlignedDims } from './broadcast.js';
+import { derived } from './constcache.js';
 
 /** A host element: bigint for the 64-bit integer types, a number otherwise (bool as 0/1). */
 export type HostScalar = number | bigint;
@@ -180,20 +184,62 @@ export function fitDevice(t: tf.Tensor, dataType: number): tf.Tensor {
  * tfjs tensors must be taken (`x.tf`) before calling: a host input converted inside the scope would be
  * disposed with the temporaries while its RTensor still holds it.
  */
-export function tfCompute(dataType: number, inputs: readonly tf.Tensor[], fn: () => tf.Tensor): RTensor {
+export function tfCompute(dataType: number, inputs: readonly tf.Tensor[], fn: () => tf.Tensor, channelsLast = false): RTensor {
   const y = tf.tidy(() => {
     const r = fitDevice(fn(), dataType);
     // A kernel returns new tensors only: a pass-through result becomes a clone (shares memory).
     return inputs.includes(r) ? tf.clone(r) : r;
   });
-  return RTensor.fromTf(y, dataType);
+  return channelsLast ? RTensor.fromNhwc(y as tf.Tensor4D, dataType) : RTensor.fromTf(y, dataType);
+}
+
+/** `x`'s tfjs tensor in its own layout (channels-last when it is held so), with that layout's flag. */
+export function physical(x: RTensor): { t: tf.Tensor; channelsLast: boolean } {
+  return x.channelsLast ? { t: x.nhwc(), channelsLast: true } : { t: x.tf, channelsLast: false };
 }
 
 /**
- * min(max(x, lo), hi) on tfjs. Unlike tf.clipByValue, NaN stays NaN on every backend (tfjs-wasm's
- * ClipByValue turns it into a bound, and keeps only the first operand's NaN in maximum/minimum).
+ * The operand `x` (seen with `dims`, which broadcast to a rank-4 output) laid out to broadcast against
+ * channels-last tensors: as held when channels-last, a scalar as it is, else its dims padded to rank 4
+ * and moved to [N, H, W, C] (a reshape for a per-channel [C, 1, 1]), kept per session for constants.
+ * Call inside a tidy.
+ */
+function nhwcOperand(x: RTensor, dims: readonly number[]): tf.Tensor {
+  if (x.channelsLast) return x.nhwc();
+  if (x.size === 1) return tf.reshape(x.tf, []);
+  const padded = [...new Array<number>(4 - dims.length).fill(1), ...dims];
+  return derived(x, `nhwc:${padded.join('x')}`, (t) => tf.transpose(tf.reshape(t, padded), [0, 2, 3, 1])).t;
+}
+
+/** `binary` on channels-last data, or undefined when the shapes do not allow it (an output rank other than 4). */
+function binaryNhwc(a: RTensor, b: RTensor, spec: BinarySpec, outType: number, ctx: KernelContext, bDims: readonly number[]): RTensor | undefined {
+  const outDims = broadcastDims([a.dims, bDims], ctx);
+  if (outDims.length !== 4 || (b.channelsLast && !sameDims(b.dims, bDims))) return undefined;
+  // Host operands convert to tfjs outside the tidy, which would free what RTensor.tf converts lazily.
+  for (const x of [a, b]) if (!x.channelsLast) void x.tf;
+  return tfCompute(outType, [], () => {
+    const ta = nhwcOperand(a, a.dims);
+    const tb = nhwcOperand(b, bDims);
+    const y = spec.device(ta, tb, outType, ctx);
+    return y === ta || y === tb ? tf.clone(y) : y;
+  }, true);
+}
+
+function sameDims(a: readonly number[], b: readonly number[]): boolean {
+  return a.length === b.length && a.every((d, i) => d === b[i]);
+}
+
+/**
+ * min(max(x, lo), hi) on tfjs (lo <= hi), with NaN staying NaN on every backend.
+ *
+ * Float: tf.clipByValue, times step(x, 1) (1 everywhere but NaN, which it keeps): tfjs-wasm's
+ * ClipByValue turns NaN into a bound, and its Maximum/Minimum, which would keep it, take ~10x as long
+ * (a generic broadcasting loop, where ClipByValue and Step are XNNPACK clamps: 28 Clips cost 105 ms of
+ * ppocr-rec-v4's 336 ms that way). Both are differentiable: ClipByValue's gradient is dy inside
+ * [lo, hi], as max/min's was, and Step's is zero. Int32 (ClipByValue is float-only on wasm): max/min.
  */
 export function clamp(x: tf.Tensor, lo: number, hi: number): tf.Tensor {
+  if (x.dtype === 'float32') return tf.mul(tf.clipByValue(x, lo, hi), tf.step(x, 1));
   return tf.minimum(tf.maximum(x, tf.scalar(lo, x.dtype)), tf.scalar(hi, x.dtype));
 }
 
@@ -246,6 +292,10 @@ export function binary(a: RTensor, b: RTensor, spec: BinarySpec, ctx: KernelCont
   const exact = (isIntegral(a.dataType) && isIntegral(b.dataType)) || a.dataType === DataType.STRING;
   if (spec.host && exact && (spec.hostAlways || allOnHost([a, b]) || !fitsDevice(a) || !fitsDevice(b))) return hostBinary(a, b, outType, spec.host, ctx, bDims);
   broadcastDims([a.dims, bDims], ctx); // a shape error names the node rather than surfacing from tfjs
+  if (a.channelsLast || b.channelsLast) {
+    const y = binaryNhwc(a, b, spec, outType, ctx, bDims);
+    if (y) return y;
+  }
   const ta = a.tf;
   const tb = b.tf;
   return tfCompute(outType, [ta, tb], () => spec.device(ta, shaped(tb, bDims), outType, ctx));
@@ -306,8 +356,8 @@ export function unary(x: RTensor, spec: UnarySpec, ctx: KernelContext): RTensor 
       return RTensor.fromHost(outType, x.dims, data);
     }
   }
-  const t = x.tf;
-  return tfCompute(outType, [t], () => spec.device(t, ctx, x.dataType));
+  const { t, channelsLast } = physical(x);
+  return tfCompute(outType, [t], () => spec.device(t, ctx, x.dataType), channelsLast);
 }
 
 /** A unary kernel. */

@@ -14,14 +14,26 @@
  */
 import { ModelError } from '../../core/errors.js';
 import { tf } from '../backend.js';
+import type { TfActivation } from '../fusion.js';
 
 /** True when the active tfjs backend is the wasm one (some kernels pick other formulations there). */
 export function onWasm(): boolean {
   return tf.getBackend() === 'wasm';
 }
 
-/** Below this many multiply-adds per matrix, a batched product runs as tfjs's one batched call on wasm. */
-const LOOP_MIN_MACS = 32768;
+/**
+ * Whether a batch of `bt` products [M, K] @ [K, N] runs faster on wasm as a loop of XNNPACK 2-D products
+ * than as tfjs's one batched call (a plain loop, ~1.3 GFLOP/s at any size). The loop pays per matrix: an
+ * XNNPACK operator built for an operand it has never seen (~0.1 ms), and tf.slice, which on wasm copies
+ * the *whole* input out of the heap before taking its part, so the slices cost bt^2 (MK + KN) copies.
+ * Measured on our 2 cores: 32 products of 32x32x32 (the LM fixture's attention) take 1.5 ms batched and
+ * 11-16 ms as a loop; 32 of 128^3 88 ms against 103 ms; 4 of 128^3 11 ms against 2.7 ms; 8 of 256^3
+ * 227 ms against 57 ms. Hence: loop when the matrices are big and their products outweigh the copies.
+ */
+function loopWins(bt: number, m: number, k: number, n: number): boolean {
+  const macs = m * k * n;
+  return macs >= 131072 && macs > 6 * bt * (m * k + k * n);
+}
 
 function prod(dims: readonly number[]): number {
   let p = 1;
@@ -51,7 +63,7 @@ function matMul3d(a: tf.Tensor3D, b: tf.Tensor3D): tf.Tensor3D {
   const [bt, m, k] = a.shape;
   const n = b.shape[2];
   if (bt === 1) return tf.reshape(tf.matMul(tf.reshape(a, [m, k]), tf.reshape(b, [k, n])), [1, m, n]);
-  if (!onWasm() || m * k * n < LOOP_MIN_MACS) return tf.matMul(a, b);
+  if (!onWasm() || !loopWins(bt, m, k, n)) return tf.matMul(a, b);
   const parts: tf.Tensor[] = [];
   for (let i = 0; i < bt; i++) {
     const ai = tf.reshape(tf.slice(a, [i, 0, 0], [1, m, k]), [m, k]);
@@ -61,11 +73,19 @@ function matMul3d(a: tf.Tensor3D, b: tf.Tensor3D): tf.Tensor3D {
   return tf.stack(parts) as tf.Tensor3D;
 }
 
+/** What a fused product adds to its result: a bias along the last axis [N] (1-D), then an activation. */
+export interface ProductEpilogue {
+  bias?: tf.Tensor;
+  activation?: TfActivation;
+}
+
 /**
  * numpy matmul of float32 tensors of rank >= 1 (1-D operands promoted and the promoted axis dropped),
- * with batch broadcasting. `what` names the node for errors. Call inside a tidy.
+ * with batch broadcasting. `what` names the node for errors. With `epilogue` (A of rank >= 2, B 2-D
+ * only), the bias and activation are fused into the product (on wasm, XNNPACK's fully-connected
+ * epilogue). Call inside a tidy.
  */
-export function batchMatMul(a: tf.Tensor, b: tf.Tensor, what: string): tf.Tensor {
+export function batchMatMul(a: tf.Tensor, b: tf.Tensor, what: string, epilogue?: ProductEpilogue): tf.Tensor {
   if (a.rank === 0 || b.rank === 0) throw new ModelError(`${what}: MatMul operands must have rank >= 1`);
   const a2 = a.rank === 1 ? tf.reshape(a, [1, a.shape[0]!]) : a;
   const b2 = b.rank === 1 ? tf.reshape(b, [b.shape[0]!, 1]) : b;
@@ -83,10 +103,15 @@ export function batchMatMul(a: tf.Tensor, b: tf.Tensor, what: string): tf.Tensor
     batch.push(Math.max(da, db));
   }
   let y: tf.Tensor;
+  if (epilogue && (a.rank < 2 || b.rank !== 2)) throw new Error(`${what}: a fused epilogue needs A of rank >= 2 and a 2-D B`);
   if (prod(batchB) === 1) {
     // Every matrix of A meets the same B: one 2-D product over all rows of A.
-    const rows = tf.reshape(a2, [prod(batchA) * m, k]);
-    const y2 = tf.matMul(rows as tf.Tensor2D, tf.reshape(b2, [k, n]) as tf.Tensor2D);
+    const rows = tf.reshape(a2, [prod(batchA) * m, k]) as tf.Tensor2D;
+    const b2d = tf.reshape(b2, [k, n]) as tf.Tensor2D;
+    const act = epilogue?.activation;
+    const y2 = epilogue
+      ? tf.fused.matMul({ a: rows, b: b2d, bias: epilogue.bias, activation: act?.kind, leakyreluAlpha: act?.kind === 'leakyrelu' ? act.alpha : undefined })
+      : tf.matMul(rows, b2d);
     y = tf.reshape(y2, [...batch, m, n]);
   } else {
     const fullA = prod(batchA) === 1 || sameDims(padLeft(batchA, rank), batch) ? a2 : tf.broadcastTo(a2, [...batch, m, k]);
@@ -108,8 +133,10 @@ function matMul3dAny(a: tf.Tensor3D, b: tf.Tensor3D, bt: number): tf.Tensor3D {
   const [, m, k] = a.shape;
   const n = b.shape[2];
   // tfjs's kernel would broadcast A's batch of one, but its gradient for A would come back batched.
-  if (!onWasm() || m * k * n < LOOP_MIN_MACS) return matMul3d(tf.broadcastTo(a, [bt, m, k]) as tf.Tensor3D, b);
-  // One A against many Bs: [M, K] @ [K, bt*N] after moving the batch next to N, then back.
+  if (!onWasm()) return matMul3d(tf.broadcastTo(a, [bt, m, k]) as tf.Tensor3D, b);
+  // One A against many Bs: [M, K] @ [K, bt*N] after moving the batch next to N, then back. The two
+  // transposes (~2 ns per element) cost less than the batched kernel's ~1.5 ns per multiply-add
+  // whenever M > 2 or so.
   const bk = tf.reshape(tf.transpose(b, [1, 0, 2]), [k, bt * n]);
   const y = tf.matMul(tf.reshape(a, [m, k]) as tf.Tensor2D, bk as tf.Tensor2D);
   return tf.transpose(tf.reshape(y, [m, bt, n]), [1, 0, 2]) as tf.Tensor3D;
