@@ -51,6 +51,30 @@ export const cases: Case[] = [
   { name: 'ppocr-rec-v4 (1x3x48x320)', key: 'ppocr', path: `${root}.cache/models/ppocr-rec-v4.onnx`, inputs: () => ({ x: { type: 'float32', data: floats([1, 3, 48, 320], 3), dims: [1, 3, 48, 320] } }) },
 ];
 
+/**
+ * `--model <onnx> --shape <d0>x<d1>...` adds a case for any single-input model (bench/profile.ts): float
+ * inputs uniform in [-1, 1], int64 inputs token ids below `--vocab` (1000).
+ */
+export function modelCase(): Case | undefined {
+  const path = arg('--model', '');
+  if (path === '') return undefined;
+  const dims = arg('--shape', '1').split('x').map(Number);
+  const vocab = Number(arg('--vocab', '1000'));
+  const input = arg('--input', 'input');
+  const type = arg('--type', 'int64') as Feed['type'];
+  return {
+    name: `${path} (${dims.join('x')})`,
+    key: 'model',
+    path,
+    inputs: () => {
+      const r = mulberry32(4);
+      const n = dims.reduce((a, b) => a * b, 1);
+      const data = type === 'int64' ? BigInt64Array.from({ length: n }, () => BigInt(Math.floor(r() * vocab))) : floats(dims, 4);
+      return { [input]: { type, data, dims } };
+    },
+  };
+}
+
 /** The feeds as executor tensors. */
 export function rtensorFeeds(feeds: Record<string, Feed>): Record<string, RTensor> {
   const out: Record<string, RTensor> = {};

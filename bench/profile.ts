@@ -8,14 +8,15 @@
  * hardly disturb, and which equals the wall time of a single-threaded backend (wasm, cpu) on an idle
  * one; `--clock wall` takes the wall clock (what a multi-threaded or GPU backend needs).
  * Options: --backend <name>, --only <cnn|lm|ppocr>, --runs <n> (5), --top <n> nodes (15), --readback,
- * --clock cpu|wall.
+ * --clock cpu|wall; --model <onnx> --shape 8x512 [--type int64|float32] [--input name] [--vocab n] profiles
+ * any single-input model instead.
  */
 import { existsSync } from 'node:fs';
 import { loadModel } from '../src/onnx/index.js';
 import type { BackendName } from '../src/runtime/backend.js';
 import type { Node } from '../src/ir/node.js';
 import { Session } from '../src/runtime/session.js';
-import { arg, cases, rtensorFeeds } from './cases.js';
+import { arg, cases, modelCase, rtensorFeeds } from './cases.js';
 
 async function main(): Promise<void> {
   const backend = arg('--backend', 'auto') as BackendName;
@@ -27,7 +28,8 @@ async function main(): Promise<void> {
     const u = process.cpuUsage();
     return (u.user + u.system) / 1000;
   };
-  for (const c of cases) {
+  const extra = modelCase();
+  for (const c of extra ? [extra] : cases) {
     if ((only && c.key !== only) || !existsSync(c.path)) continue;
     const session = await Session.create(await loadModel(c.path), { backend });
     const readback = process.argv.includes('--readback') || !['wasm', 'cpu'].includes(session.backend.name);

@@ -27,7 +27,7 @@ function run(inputs: readonly (RTensor | null)[], ctx: KernelContext): (RTensor 
   const ep = ctx.epilogue;
   const y = tf.tidy(() => {
     // A constant B keeps its identity across runs, so the wasm backend reuses its packed weights.
-    if (!ep) return batchMatMul(a.tf, stable(b, origin), ctx.node.describe());
+    if (!ep) return batchMatMul(a.tf, stable(b, origin), ctx.node.describe(), undefined, !ctx.training);
     // Fused (runtime/fusion.ts): B scaled by the epilogue's Mul/Div steps, its bias the folded shift,
     // both computed once and kept by the session.
     const n = b.dims[1]!;

@@ -56,13 +56,46 @@ export function matMul2d(a: tf.Tensor, b: tf.Tensor, transA = false, transB = fa
 }
 
 /**
- * a [B, M, K] @ b [B, K, N] -> [B, M, N] (float32). On wasm a loop of XNNPACK 2-D products when the
- * matrices are big enough to pay for the per-call dispatch; elsewhere tfjs's batched kernel.
+ * Whether, at inference on wasm, a batch of products [M, K] @ [K, N] runs faster as XNNPACK 2-D products
+ * on operands cut on the host (hostLoop) than as tfjs's batched kernel: whenever one product is big enough
+ * for XNNPACK's dispatch (~0.05 ms) to be small against the batched kernel's ~1.3 GFLOP/s. Measured: a
+ * 125M decoder's attention, 96 products of 512x64x512, 2.9 s batched against 0.25 s.
  */
-function matMul3d(a: tf.Tensor3D, b: tf.Tensor3D): tf.Tensor3D {
+function hostLoopWins(m: number, k: number, n: number): boolean {
+  return m * k * n >= 131072;
+}
+
+/**
+ * A batch of products as a loop of XNNPACK 2-D products on operands cut from host copies of `a` and `b`
+ * (one read-back each; tf.slice on wasm would copy a whole operand per matrix). Not differentiable: for
+ * inference only.
+ */
+function hostLoop(a: tf.Tensor3D, b: tf.Tensor3D): tf.Tensor3D {
+  const [bt, m, k] = a.shape;
+  const n = b.shape[2];
+  const ad = a.dataSync() as Float32Array;
+  const bd = b.dataSync() as Float32Array;
+  const out = new Float32Array(bt * m * n);
+  for (let i = 0; i < bt; i++) {
+    const ai = tf.tensor2d(ad.subarray(i * m * k, (i + 1) * m * k), [m, k]);
+    const bi = tf.tensor2d(bd.subarray(i * k * n, (i + 1) * k * n), [k, n]);
+    const yi = tf.matMul(ai, bi);
+    out.set(yi.dataSync() as Float32Array, i * m * n);
+    tf.dispose([ai, bi, yi]);
+  }
+  return tf.tensor3d(out, [bt, m, n]);
+}
+
+/**
+ * a [B, M, K] @ b [B, K, N] -> [B, M, N] (float32). On wasm a loop of XNNPACK 2-D products when the
+ * matrices are big enough to pay for the per-call dispatch (cut on the host at inference); elsewhere
+ * tfjs's batched kernel.
+ */
+function matMul3d(a: tf.Tensor3D, b: tf.Tensor3D, inference: boolean): tf.Tensor3D {
   const [bt, m, k] = a.shape;
   const n = b.shape[2];
   if (bt === 1) return tf.reshape(tf.matMul(tf.reshape(a, [m, k]), tf.reshape(b, [k, n])), [1, m, n]);
+  if (onWasm() && inference && hostLoopWins(m, k, n)) return hostLoop(a, b);
   if (!onWasm() || !loopWins(bt, m, k, n)) return tf.matMul(a, b);
   const parts: tf.Tensor[] = [];
   for (let i = 0; i < bt; i++) {
@@ -83,9 +116,10 @@ export interface ProductEpilogue {
  * numpy matmul of float32 tensors of rank >= 1 (1-D operands promoted and the promoted axis dropped),
  * with batch broadcasting. `what` names the node for errors. With `epilogue` (A of rank >= 2, B 2-D
  * only), the bias and activation are fused into the product (on wasm, XNNPACK's fully-connected
- * epilogue). Call inside a tidy.
+ * epilogue). `inference` allows forms without gradients (a kernel passes `!ctx.training`). Call inside
+ * a tidy.
  */
-export function batchMatMul(a: tf.Tensor, b: tf.Tensor, what: string, epilogue?: ProductEpilogue): tf.Tensor {
+export function batchMatMul(a: tf.Tensor, b: tf.Tensor, what: string, epilogue?: ProductEpilogue, inference = false): tf.Tensor {
   if (a.rank === 0 || b.rank === 0) throw new ModelError(`${what}: MatMul operands must have rank >= 1`);
   const a2 = a.rank === 1 ? tf.reshape(a, [1, a.shape[0]!]) : a;
   const b2 = b.rank === 1 ? tf.reshape(b, [b.shape[0]!, 1]) : b;
@@ -119,7 +153,7 @@ export function batchMatMul(a: tf.Tensor, b: tf.Tensor, what: string, epilogue?:
     const bt = prod(batch);
     const a3 = tf.reshape(fullA, [prod(fullA.shape.slice(0, -2)), m, k]) as tf.Tensor3D;
     const b3 = tf.reshape(fullB, [bt, k, n]) as tf.Tensor3D;
-    y = tf.reshape(matMul3dAny(a3, b3, bt), [...batch, m, n]);
+    y = tf.reshape(matMul3dAny(a3, b3, bt, inference), [...batch, m, n]);
   }
   if (a.rank === 1 && b.rank === 1) return tf.reshape(y, []);
   if (a.rank === 1) return tf.squeeze(y, [y.rank - 2]);
@@ -128,12 +162,12 @@ export function batchMatMul(a: tf.Tensor, b: tf.Tensor, what: string, epilogue?:
 }
 
 /** matMul3d where A may have a batch of one against a batched B. */
-function matMul3dAny(a: tf.Tensor3D, b: tf.Tensor3D, bt: number): tf.Tensor3D {
-  if (a.shape[0] === bt) return matMul3d(a, b);
+function matMul3dAny(a: tf.Tensor3D, b: tf.Tensor3D, bt: number, inference: boolean): tf.Tensor3D {
+  if (a.shape[0] === bt) return matMul3d(a, b, inference);
   const [, m, k] = a.shape;
   const n = b.shape[2];
   // tfjs's kernel would broadcast A's batch of one, but its gradient for A would come back batched.
-  if (!onWasm()) return matMul3d(tf.broadcastTo(a, [bt, m, k]) as tf.Tensor3D, b);
+  if (!onWasm()) return matMul3d(tf.broadcastTo(a, [bt, m, k]) as tf.Tensor3D, b, inference);
   // One A against many Bs: [M, K] @ [K, bt*N] after moving the batch next to N, then back. The two
   // transposes (~2 ns per element) cost less than the batched kernel's ~1.5 ns per multiply-add
   // whenever M > 2 or so.

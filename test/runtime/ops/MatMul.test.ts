@@ -7,6 +7,7 @@ const cases: { name: string; a: number[]; b: number[]; constB?: boolean }[] = [
   { name: '3-D @ 2-D constant weight (one 2-D product)', a: [2, 6, 8], b: [8, 5], constB: true },
   { name: 'equal batches, small (batched kernel)', a: [3, 4, 5], b: [3, 5, 2] },
   { name: 'equal batches, large (2-D loop on wasm)', a: [3, 64, 64], b: [3, 64, 64] },
+  { name: 'attention heads [2, 6, 96, 32] @ [2, 6, 32, 96] (host-cut 2-D loop at inference on wasm)', a: [2, 6, 96, 32], b: [2, 6, 32, 96] },
   { name: 'broadcast [2,1] against [1,3] batches', a: [2, 1, 4, 5], b: [1, 3, 5, 6] },
   { name: 'broadcast [2,1] against [1,3] batches, large (2-D loop on wasm)', a: [2, 1, 96, 64], b: [1, 3, 64, 96] },
   { name: '2-D A against batched B', a: [4, 5], b: [3, 5, 6] },
