@@ -255,17 +255,28 @@ export class GramSum {
       const x2 = transposed ? tf.reshape(x, [K, -1]).transpose() : tf.reshape(x, [-1, K]);
       const xf = (x2.dtype === 'float32' ? x2 : tf.cast(x2, 'float32')) as tf.Tensor2D;
       const rows = xf.shape[0];
-      // One explicit transpose (tfjs-wasm's matMul with transpose flags is ~15x slower).
-      const xt = nb === 1 ? null : (tf.transpose(xf) as tf.Tensor2D);
       const out: tf.Tensor2D[] = [];
+      const accumulate = (index: number, g: tf.Tensor2D) => {
+        const prev = this.blocks[index];
+        out.push(prev ? (tf.add(prev, g) as tf.Tensor2D) : g);
+      };
+      // One explicit transpose (tfjs-wasm's matMul with transpose flags is ~15x slower).
+      if (nb === 1) {
+        accumulate(0, tf.matMul(tf.transpose(xf) as tf.Tensor2D, xf) as tf.Tensor2D);
+        return out;
+      }
+      // The column blocks are cut on the host from one read-back: tf.slice on wasm copies the whole
+      // operand for each slice.
+      const host = xf.dataSync() as Float32Array;
+      const cols = this.starts.map((c0, j) => {
+        const w = size(j);
+        const part = new Float32Array(rows * w);
+        for (let r = 0; r < rows; r++) part.set(host.subarray(r * K + c0, r * K + c0 + w), r * w);
+        return tf.tensor2d(part, [rows, w]);
+      });
       for (let i = 0; i < nb; i++) {
-        const a = nb === 1 ? (tf.transpose(xf) as tf.Tensor2D) : tf.slice(xt!, [this.starts[i]!, 0], [size(i), rows]);
-        for (let j = i; j < nb; j++) {
-          const b = nb === 1 ? xf : tf.slice(xf, [0, this.starts[j]!], [rows, size(j)]);
-          const g = tf.matMul(a, b) as tf.Tensor2D;
-          const prev = this.blocks[i * nb + j];
-          out.push(prev ? (tf.add(prev, g) as tf.Tensor2D) : g);
-        }
+        const a = tf.transpose(cols[i]!) as tf.Tensor2D;
+        for (let j = i; j < nb; j++) accumulate(i * nb + j, tf.matMul(a, cols[j]!) as tf.Tensor2D);
       }
       return out;
     });
