@@ -95,10 +95,14 @@ async function tryWasm(logger: Logger): Promise<number> {
     const wasm = await import('@tensorflow/tfjs-backend-wasm');
     const threads = wasmThreadCount();
     if (threads > 1) {
-      const { setWasmBackendThreaded } = await import('./wasm-threads.js');
-      const got = await setWasmBackendThreaded(tf, threads);
-      if (got > 0) return got;
-      logger.warn(`the wasm backend could not start ${threads} threads; running single-threaded`);
+      const { setWasmBackendThreaded, threadedWasmSupported } = await import('./wasm-threads.js');
+      if (threadedWasmSupported()) {
+        const got = await setWasmBackendThreaded(tf, threads);
+        if (got > 0) return got;
+        logger.warn(`the wasm backend could not start ${threads} threads; running single-threaded`);
+      } else {
+        logger.warn(`@tensorflow/tfjs-backend-wasm ${wasm.version_wasm} is not a release compress runs multi-threaded (4.22.x); running single-threaded`);
+      }
     }
     return (await tf.setBackend('wasm')) ? wasm.getThreadsCount() : 0;
   } catch (e) {

@@ -36,6 +36,19 @@ const MODULE_PRELUDE =
   "require$$3 = require('perf_hooks'), require$$4 = require('os');\n";
 const MODULE_MARKER = 'var WasmBackendModuleThreadedSimd';
 
+/**
+ * The tfjs-backend-wasm releases this shim was checked against (it relies on the bundle's internals: its
+ * Blob URLs, rollup aliases and thread cap). A pthread worker that fails to load takes the process down
+ * (Emscripten rethrows its error), so another release runs single-threaded rather than risk it.
+ */
+export const THREADED_WASM_VERSIONS = /^4\.22\./;
+
+/** Whether the installed tfjs-backend-wasm is one the shim supports. */
+export function threadedWasmSupported(): boolean {
+  const wasm = require('@tensorflow/tfjs-backend-wasm') as { version_wasm?: string };
+  return typeof wasm.version_wasm === 'string' && THREADED_WASM_VERSIONS.test(wasm.version_wasm);
+}
+
 interface TextBlob extends Blob {
   compressText?: string;
 }

@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { runCli } from '../cli/helpers.js';
+import { THREADED_WASM_VERSIONS, threadedWasmSupported } from '../../src/runtime/wasm-threads.js';
 import { repoRoot } from '../helpers/repo.js';
 
 const root = repoRoot();
@@ -65,6 +66,12 @@ function runChild(threads: string): Promise<{ code: number | null; stdout: strin
 describe('multi-threaded wasm backend', () => {
   const dir = mkdtempSync(join(tmpdir(), 'compress-threads-'));
   after(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('runs threaded only on the tfjs-backend-wasm releases the shim was checked against', () => {
+    assert.equal(threadedWasmSupported(), true, 'the installed release (package-lock) is a checked one');
+    assert.ok(THREADED_WASM_VERSIONS.test('4.22.0'));
+    assert.ok(!THREADED_WASM_VERSIONS.test('4.23.0') && !THREADED_WASM_VERSIONS.test('5.0.0'));
+  });
 
   it('starts 2 threads, gives the single-threaded bytes and exits by itself', async () => {
     const one = await runChild('1');
