@@ -306,7 +306,8 @@ export class Session {
         const [add, clip] = link.nodes as [Node, Node];
         const k = this.constantValue((add.input(0) === v ? add.input(1) : add.input(0))!, env);
         const b = this.clipBounds(clip, env);
-        if (!k || k.size !== 1 || k.dataType !== DataType.FLOAT || !b || b[0] !== 0 || b[1] !== 6) return undefined;
+        // A one-element k of rank > 1 could raise the output's rank by broadcasting: only scalars and [1].
+        if (!k || k.size !== 1 || k.rank > 1 || k.dataType !== DataType.FLOAT || !b || b[0] !== 0 || b[1] !== 6) return undefined;
         return { activation: { kind: 'hardswish', shift: k.float32()[0]! } };
       }
       default:

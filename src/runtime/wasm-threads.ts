@@ -122,8 +122,9 @@ export async function setWasmBackendThreaded(tf: typeof TF, threads: number): Pr
   } finally {
     restore();
     for (const w of workers) w.unref();
-    // Every worker has read its scripts by the time the backend is up.
-    rmSync(dir, { recursive: true, force: true });
+    // The scripts stay while the process lives: a pthread beyond Emscripten's initial pool of 8 would
+    // start a new worker from them.
+    process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
   }
   if (ok) return wasm.getThreadsCount();
   for (const w of workers) void w.terminate();
