@@ -252,8 +252,7 @@ export class GramSum {
     const nb = this.starts.length;
     const size = (i: number) => (i + 1 < nb ? this.starts[i + 1]! : K) - this.starts[i]!;
     const next = tf.tidy(() => {
-      const x2 = transposed ? tf.reshape(x, [K, -1]).transpose() : tf.reshape(x, [-1, K]);
-      const xf = (x2.dtype === 'float32' ? x2 : tf.cast(x2, 'float32')) as tf.Tensor2D;
+      const xf = asRows(x, K, transposed);
       const rows = xf.shape[0];
       const out: tf.Tensor2D[] = [];
       const accumulate = (index: number, g: tf.Tensor2D) => {
@@ -325,27 +324,23 @@ export class GramSum {
 }
 
 /**
- * Adds the per-column sums of squares of `x` ([rows, K] flattened like GramSum.add) to `acc` (float64, on
- * the host): the squared column norms that Wanda weighs weights by.
+ * `x` as float32 rows [rows, K]: x is [rows, K] with any leading shape flattened, or [K, rows] when
+ * `transposed` (a Gemm input read with transA = 1). Call inside a tidy.
  */
-export function addColumnSquares(acc: Float64Array, x: tf.Tensor, K: number, transposed = false): void {
-  const s = read(() => {
-    const x2 = transposed ? tf.reshape(x, [K, -1]).transpose() : tf.reshape(x, [-1, K]);
-    const xf = x2.dtype === 'float32' ? x2 : tf.cast(x2, 'float32');
-    return tf.sum(tf.square(xf), 0);
-  });
-  for (let k = 0; k < K; k++) acc[k]! += s[k]!;
+function asRows(x: tf.Tensor, K: number, transposed: boolean): tf.Tensor2D {
+  const x2 = transposed ? tf.reshape(x, [K, -1]).transpose() : tf.reshape(x, [-1, K]);
+  return (x2.dtype === 'float32' ? x2 : tf.cast(x2, 'float32')) as tf.Tensor2D;
 }
 
 /**
- * Adds the per-column sums of `x` ([rows, K] flattened like GramSum.add) to `acc` (float64, on the host): the
- * column means that bias correction needs (the expected input of a pruned layer).
+ * Adds the per-column sums of `x` (rows as in GramSum.add), or with `squared` of its squares, to `acc`
+ * (float64, on the host): the column means that bias correction needs (the expected input of a pruned
+ * layer), or the squared column norms that Wanda weighs weights by.
  */
-export function addColumnSums(acc: Float64Array, x: tf.Tensor, K: number, transposed = false): void {
+export function addColumnSums(acc: Float64Array, x: tf.Tensor, K: number, transposed = false, squared = false): void {
   const s = read(() => {
-    const x2 = transposed ? tf.reshape(x, [K, -1]).transpose() : tf.reshape(x, [-1, K]);
-    const xf = x2.dtype === 'float32' ? x2 : tf.cast(x2, 'float32');
-    return tf.sum(xf, 0);
+    const rows = asRows(x, K, transposed);
+    return tf.sum(squared ? tf.square(rows) : rows, 0);
   });
   for (let k = 0; k < K; k++) acc[k]! += s[k]!;
 }

@@ -4,7 +4,7 @@
  * numbers per layer input, where the Hessian costs K^2. Accumulated in float64 on the host.
  */
 import type { RTensor } from '../../runtime/value.js';
-import { addColumnSquares, rowsOf } from '../../tensor/linalg.js';
+import { addColumnSums, rowsOf } from '../../tensor/linalg.js';
 import type { ActivationAccumulator, ActivationLayout } from './accumulator.js';
 
 /** Streaming sum of squares per input column. */
@@ -25,7 +25,7 @@ export class ColumnNormAccumulator implements ActivationAccumulator {
 
   add(x: RTensor, layout: ActivationLayout): void {
     if (layout.K !== this.K) throw new RangeError(`column norms of size ${this.K} fed activations with K = ${layout.K}`);
-    addColumnSquares(this.squares, x.tf, this.K, layout.transposed);
+    addColumnSums(this.squares, x.tf, this.K, layout.transposed, true);
     this._samples += rowsOf(x.tf, this.K);
   }
 

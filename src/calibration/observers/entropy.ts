@@ -11,8 +11,7 @@
  * after a Relu is searched over [0, t], not [-t, t] with half the levels unused); and the histogram has
  * 2048 bins (onnxruntime's defaults, 128 bins and 128 levels, leave one window to try: min/max).
  */
-import { Histogram } from './histogram.js';
-import type { RangeObserver } from './observer.js';
+import { HistogramObserver } from './histogram.js';
 
 /** onnxruntime quant_utils.smooth_distribution: moves eps of mass onto empty bins; null if all are empty. */
 export function smoothDistribution(p: Float64Array, eps = 0.0001): Float64Array | null {
@@ -42,22 +41,13 @@ export function klDivergence(p: Float64Array, q: Float64Array): number {
   return kl;
 }
 
-export class EntropyObserver implements RangeObserver {
-  readonly hist: Histogram;
+export class EntropyObserver extends HistogramObserver {
   readonly quantizedBins: number;
 
   /** `quantizedBins`: the levels the quantized range has (256 for the uint8 activations we write). */
   constructor(bins = 2048, quantizedBins = 256) {
-    this.hist = new Histogram(bins);
+    super(bins);
     this.quantizedBins = quantizedBins;
-  }
-
-  get count(): number {
-    return this.hist.count;
-  }
-
-  update(values: ArrayLike<number>): void {
-    this.hist.update(values);
   }
 
   range(): { min: number; max: number } {

@@ -5,6 +5,7 @@
  * same width on both sides, so earlier counts are kept exactly. The percentile, entropy and mse observers
  * choose their ranges from it.
  */
+import type { RangeObserver } from './observer.js';
 
 export class Histogram {
   /** Counts per bin; bin i covers [edge(i), edge(i + 1)). */
@@ -73,4 +74,23 @@ export class Histogram {
     const b = Math.floor(((v + this.threshold) / (2 * this.threshold)) * n);
     return b < 0 ? 0 : b >= n ? n - 1 : b;
   }
+}
+
+/** An observer that chooses its range from a Histogram of every value seen (percentile, entropy, mse). */
+export abstract class HistogramObserver implements RangeObserver {
+  readonly hist: Histogram;
+
+  constructor(bins: number) {
+    this.hist = new Histogram(bins);
+  }
+
+  get count(): number {
+    return this.hist.count;
+  }
+
+  update(values: ArrayLike<number>): void {
+    this.hist.update(values);
+  }
+
+  abstract range(): { min: number; max: number };
 }

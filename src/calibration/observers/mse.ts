@@ -5,26 +5,16 @@
  * other histogram observers use.
  */
 import { quantizeValue, scaleZeroPoint } from '../../tensor/quant.js';
-import { Histogram } from './histogram.js';
-import type { RangeObserver } from './observer.js';
+import { HistogramObserver } from './histogram.js';
 
-export class MseObserver implements RangeObserver {
-  readonly hist: Histogram;
+export class MseObserver extends HistogramObserver {
   readonly bits: number;
   readonly steps: number;
 
   constructor(bits = 8, bins = 2048, steps = 100) {
-    this.hist = new Histogram(bins);
+    super(bins);
     this.bits = bits;
     this.steps = steps;
-  }
-
-  get count(): number {
-    return this.hist.count;
-  }
-
-  update(values: ArrayLike<number>): void {
-    this.hist.update(values);
   }
 
   /** Expected squared error of quantizing the histogram with range [lo, hi]. */

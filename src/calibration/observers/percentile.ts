@@ -3,25 +3,15 @@
  * from each tail, read off the cumulative histogram (onnxruntime HistogramCollector.compute_percentile
  * for asymmetric ranges), and never wider than the values seen.
  */
-import { Histogram } from './histogram.js';
-import type { RangeObserver } from './observer.js';
+import { HistogramObserver } from './histogram.js';
 
-export class PercentileObserver implements RangeObserver {
-  readonly hist: Histogram;
+export class PercentileObserver extends HistogramObserver {
   readonly percentile: number;
 
   constructor(percentile = 99.99, bins = 2048) {
     if (!(percentile > 0 && percentile <= 100)) throw new RangeError(`percentile must be in (0, 100], got ${percentile}`);
+    super(bins);
     this.percentile = percentile;
-    this.hist = new Histogram(bins);
-  }
-
-  get count(): number {
-    return this.hist.count;
-  }
-
-  update(values: ArrayLike<number>): void {
-    this.hist.update(values);
   }
 
   range(): { min: number; max: number } {

@@ -1,5 +1,5 @@
 /**
- * Pooling geometry and kernels shared by MaxPool, AveragePool and LpPool.
+ * Pooling geometry and kernels shared by MaxPool, AveragePool, LpPool and the global pools.
  *
  * Geometry follows onnxruntime (pool_attributes.h): out = floor or ceil((in + pads - dilation *
  * (kernel - 1) - 1) / stride + 1); auto_pad SAME_* pads (ceil(in / stride) - 1) * stride + kernel - in,
@@ -15,6 +15,8 @@
 import { ModelError } from '../../core/errors.js';
 import { tf } from '../backend.js';
 import type { KernelContext } from '../kernel.js';
+import { RTensor } from '../value.js';
+import { onDevice } from './device.js';
 
 /** Resolved pooling geometry per spatial axis. */
 export interface PoolGeometry {
@@ -198,4 +200,24 @@ function liftGeometry(g: PoolGeometry): PoolGeometry {
     overhang: [0, ...g.overhang],
     out: [1, ...g.out],
   };
+}
+
+/**
+ * GlobalAveragePool / GlobalMaxPool: the mean or maximum over all spatial axes of X [N, C, *spatial] ->
+ * [N, C, 1, ...]. Channels-last data is one pooling window over all of [N, H, W, C] (XNNPACK's pool, no
+ * transpose, where a reduction over axes 1 and 2 would transpose them inside); NCHW data one contiguous
+ * last-axis reduction over [N, C, H*W...].
+ */
+export function globalPool(X: RTensor, ctx: KernelContext, kind: 'avg' | 'max'): RTensor {
+  if (X.rank < 3) throw new ModelError(`${ctx.node.describe()}: X must be [N, C, *spatial], got [${X.dims.join(',')}]`);
+  const [n, c] = X.dims as [number, number];
+  onDevice(X);
+  if (X.channelsLast) {
+    const [, h, w] = X.nhwc().shape;
+    const pool = kind === 'avg' ? tf.avgPool : tf.maxPool;
+    return RTensor.fromNhwc(tf.tidy(() => pool(X.nhwc(), [h, w], 1, 'valid')), X.dataType);
+  }
+  const reduce = kind === 'avg' ? tf.mean : tf.max;
+  const y = tf.tidy(() => tf.reshape(reduce(tf.reshape(X.tf, [n, c, -1]), 2), [n, c, ...X.dims.slice(2).map(() => 1)]));
+  return RTensor.fromTf(y, X.dataType);
 }
