@@ -21,10 +21,11 @@ import { openDataset } from '../src/calibration/readers/index.js';
 import { loadModel } from '../src/onnx/index.js';
 import { gptq, parseGptqOptions } from '../src/passes/gptq/index.js';
 import { gptqQuantize } from '../src/passes/gptq/solve.js';
-import { initBackend } from '../src/runtime/backend.js';
+import { describeBackend, initBackend } from '../src/runtime/backend.js';
 import { RTensor } from '../src/runtime/value.js';
 import { mulberry32 } from '../src/core/random.js';
 import { repoRoot } from '../test/helpers/repo.js';
+import { correlatedInputs } from '../test/passes/gptq/helpers.js';
 
 const argv = process.argv.slice(2);
 const arg = (name: string, dflt?: string) => {
@@ -45,15 +46,6 @@ async function timed<T>(f: () => T | Promise<T>): Promise<{ value: T; wall: numb
   return { value, wall: (performance.now() - t0) / 1000, cpu: cpuSeconds() - c0 };
 }
 
-/** Token activations with a few strong directions, like a transformer's (a plain Gaussian is too easy). */
-function activations(rows: number, K: number, seed: number): Float32Array {
-  const rnd = mulberry32(seed);
-  const x = new Float32Array(rows * K);
-  const scale = Float32Array.from({ length: K }, () => 0.2 + 2 * rnd());
-  for (let i = 0; i < x.length; i++) x[i] = (rnd() - 0.5) * scale[i % K]!;
-  return x;
-}
-
 async function weights(results: Record<string, unknown>[]): Promise<void> {
   const full = 128 * 512;
   const batch = 512;
@@ -61,7 +53,7 @@ async function weights(results: Record<string, unknown>[]): Promise<void> {
     [768, 3072, Number(arg('--tokens-768', String(full)))],
     [3072, 768, Number(arg('--tokens-3072', '8192'))],
   ] as const) {
-    const x = activations(batch, K, K);
+    const x = correlatedInputs(batch, K, K);
     const acc = createHessian(K);
     const hess = await timed(() => {
       for (let b = 0; b < tokens / batch; b++) {
@@ -125,7 +117,7 @@ async function wholeModel(label: string, modelPath: string, dataPath: string, sa
 
 async function main(): Promise<void> {
   const info = await initBackend('auto');
-  out(`backend ${info.name}${info.threads !== undefined ? ` (${info.threads} threads)` : ''}`);
+  out(`backend ${describeBackend(info)}`);
   const results: Record<string, unknown>[] = [];
   if (!argv.includes('--skip-weights')) await weights(results);
   if (!argv.includes('--skip-lm')) {

@@ -12,7 +12,7 @@ import * as ort from 'onnxruntime-node';
 import { loadModel } from '../src/onnx/index.js';
 import type { BackendName } from '../src/runtime/backend.js';
 import { Session } from '../src/runtime/session.js';
-import { tf } from '../src/runtime/backend.js';
+import { describeBackend, tf } from '../src/runtime/backend.js';
 import { arg, cases, rtensorFeeds } from './cases.js';
 
 /** Accumulated runs and time of one side of a measurement. */
@@ -95,7 +95,7 @@ async function main(): Promise<void> {
     const leaked = tf.memory().numBytes - before;
     rows.push({
       model: c.name,
-      backend: session.backend.threads !== undefined ? `${session.backend.name} x${session.backend.threads}` : session.backend.name,
+      backend: describeBackend(session.backend),
       oursPerSec: Number(speed.ours.toFixed(2)),
       ortPerSec: Number(speed.ref.toFixed(2)),
       ratio: Number((speed.ours / speed.ref).toFixed(3)),

@@ -138,12 +138,17 @@ export async function initBackend(name: BackendName = 'auto', logger: Logger = s
       // Kernels here never rely on tfjs's debug checks; keep its production mode quiet and fast.
       tf.env().set('PROD', true);
       current = { name: b, tfBackend: tf.getBackend(), ...(threads !== undefined ? { threads } : {}) };
-      logger.debug(`tfjs backend: ${b} (${current.tfBackend}${threads !== undefined ? `, ${threads} thread${threads > 1 ? 's' : ''}` : ''})`);
+      logger.debug(`tfjs backend: ${describeBackend(current)}, tfjs '${current.tfBackend}'`);
       return current;
     }
     if (name !== 'auto') throw new UsageError(`backend '${b}' is not available on this machine`, b.startsWith('tfjs-node') ? `install @tensorflow/${b} or use --backend auto` : undefined);
   }
   throw new UsageError('no TensorFlow.js backend could be initialised');
+}
+
+/** How reports and logs name a backend: `wasm (2 threads)`, `tfjs-node`. */
+export function describeBackend(info: BackendInfo): string {
+  return info.threads !== undefined ? `${info.name} (${info.threads} thread${info.threads > 1 ? 's' : ''})` : info.name;
 }
 
 /** The backend chosen by initBackend, if any. */

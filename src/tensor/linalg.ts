@@ -294,10 +294,6 @@ export class GramSum {
     const nb = this.starts.length;
     const g = new Float32Array(K * K);
     if (this.blocks[0] === null) return g;
-    if (nb === 1) {
-      g.set(this.blocks[0]!.dataSync() as Float32Array);
-      return g;
-    }
     for (let i = 0; i < nb; i++) {
       for (let j = i; j < nb; j++) {
         const blk = this.blocks[i * nb + j]!;

@@ -322,7 +322,7 @@ async function compressOne(state: CliState, req: CompressRequest, pass: LoadedPa
   const passCtx: PassContext = { ...ctx, ...(await dataContext(req, original.model, ctx)) };
   const result = await pass.run(original.model, options, passCtx);
   const compressedModel: Model = result.model;
-  const { currentBackend } = await import('../../runtime/backend.js');
+  const { currentBackend, describeBackend } = await import('../../runtime/backend.js');
   const backend = currentBackend();
   const dry = req.common.dryRun;
 
@@ -346,7 +346,7 @@ async function compressOne(state: CliState, req: CompressRequest, pass: LoadedPa
     passed: passReport.passed ?? (passReport.gates ?? []).every((g) => g.pass),
   };
   // The executor the pass ran on, when it ran one (issue 3: shown in the report JSON and with --verbose).
-  if (backend) report.backend = backend.threads !== undefined ? `${backend.name} (${backend.threads} thread${backend.threads > 1 ? 's' : ''})` : backend.name;
+  if (backend) report.backend = describeBackend(backend);
   // Measuring after compressing (issue 9): with --data, both models run in onnxruntime-node on the same
   // samples, so one command both compresses and gates; without --data, a smoke check in onnxruntime.
   // The reference is read again from its file: the pass edited the loaded model in place.
