@@ -4,6 +4,7 @@
  * flag and what it accepts.
  */
 import { UsageError } from '../../core/errors.js';
+import { rawBool, rawNumber } from '../shared/raw.js';
 
 /** How weights are scored. magnitude / wanda / sparsegpt zero single weights; l1 / l2 / taylor rank channels. */
 export type PruneMethod = 'magnitude' | 'wanda' | 'sparsegpt' | 'l1' | 'l2' | 'taylor';
@@ -67,23 +68,6 @@ export const pruneFlags: readonly { flag: string; key: string; values: string; d
   { flag: '--block-size', key: 'blockSize', values: 'integer >= 1', default: '128', help: 'SparseGPT lazy-update block width' },
 ];
 
-function num(raw: Record<string, unknown>, key: string, flag: string): number | undefined {
-  const v = raw[key];
-  if (v === undefined || v === null || v === '') return undefined;
-  const n = typeof v === 'number' ? v : Number(String(v).trim());
-  if (typeof v === 'boolean' || !Number.isFinite(n)) throw new UsageError(`${flag} needs a number; got '${String(v)}'`);
-  return n;
-}
-
-function bool(raw: Record<string, unknown>, key: string, flag: string): boolean | undefined {
-  const v = raw[key];
-  if (v === undefined || v === null) return undefined;
-  if (typeof v === 'boolean') return v;
-  if (v === 'true' || v === 1 || v === '1') return true;
-  if (v === 'false' || v === 0 || v === '0') return false;
-  throw new UsageError(`${flag} is a switch; got '${String(v)}'`);
-}
-
 /** `unstructured`, `channel`, or `<n>:<m>` with 0 < n < m (n weights kept of every m). Objects pass through checked. */
 export function parsePrunePattern(v: unknown): PrunePattern {
   if (v && typeof v === 'object') {
@@ -133,7 +117,7 @@ export function parsePruneOptions(raw: Record<string, unknown> = {}): PruneOptio
   if (scope === 'global' && method !== 'magnitude') {
     throw new UsageError(`--scope global ranks raw magnitudes across layers and works with --method magnitude only (got ${method})`, 'drop --scope global: Wanda and SparseGPT compare weights within a layer');
   }
-  let sparsity = num(raw, 'sparsity', '--sparsity');
+  let sparsity = rawNumber(raw, 'sparsity', '--sparsity');
   if (pattern.kind === 'nm') {
     const implied = 1 - pattern.n / pattern.m;
     if (sparsity !== undefined && Math.abs(sparsity - implied) > 1e-9) {
@@ -153,16 +137,16 @@ export function parsePruneOptions(raw: Record<string, unknown> = {}): PruneOptio
       throw new UsageError(`--exclude is not a valid regular expression: ${(e as Error).message}`);
     }
   }
-  const damp = num(raw, 'damp', '--damp') ?? 0.01;
+  const damp = rawNumber(raw, 'damp', '--damp') ?? 0.01;
   if (!(damp > 0 && damp <= 1)) throw new UsageError(`--damp must be in (0, 1]; got ${damp}`);
-  const blockSize = num(raw, 'blockSize', '--block-size') ?? 128;
+  const blockSize = rawNumber(raw, 'blockSize', '--block-size') ?? 128;
   if (!Number.isInteger(blockSize) || blockSize < 1) throw new UsageError(`--block-size must be an integer >= 1; got ${blockSize}`);
-  const bc = bool(raw, 'biasCorrection', '--bias-correction');
+  const bc = rawBool(raw, 'biasCorrection', '--bias-correction');
   const bcDefault = biasCorrectionDefaults[method];
   if (bc === true && bcDefault === undefined) {
     throw new UsageError(`--bias-correction needs input statistics from --data and works with --method wanda or sparsegpt (got ${method})`, 'drop --bias-correction, or use --method wanda / sparsegpt with --data');
   }
-  const seed = num(raw, 'seed', '--seed') ?? 0;
+  const seed = rawNumber(raw, 'seed', '--seed') ?? 0;
   const labels = raw.labels instanceof Int32Array ? raw.labels : undefined;
   return {
     sparsity,
@@ -170,12 +154,12 @@ export function parsePruneOptions(raw: Record<string, unknown> = {}): PruneOptio
     pattern,
     scope,
     exclude,
-    keepSensitive: bool(raw, 'keepSensitive', '--no-keep-sensitive') ?? true,
+    keepSensitive: rawBool(raw, 'keepSensitive', '--no-keep-sensitive') ?? true,
     damp,
     blockSize,
     biasCorrection: bc ?? bcDefault ?? false,
     labels,
-    dryRun: bool(raw, 'dryRun', '--dry-run') ?? false,
+    dryRun: rawBool(raw, 'dryRun', '--dry-run') ?? false,
     seed,
   };
 }

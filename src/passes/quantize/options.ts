@@ -5,6 +5,7 @@
  */
 import { UsageError } from '../../core/errors.js';
 import type { RTensor } from '../../runtime/value.js';
+import { rawBool, rawNumber } from '../shared/raw.js';
 
 /** What gets quantized: weights only, weights and activations (static), dynamic int8, or float16. */
 export type QuantizeMode = 'weight-only' | 'static' | 'dynamic' | 'fp16';
@@ -75,25 +76,8 @@ const granularities: Granularity[] = ['tensor', 'channel', 'group'];
 const formats: QuantFormat[] = ['qdq', 'matmulnbits', 'qoperator'];
 const calibrations: CalibrationMethod[] = ['minmax', 'percentile', 'entropy', 'mse'];
 
-function bool(raw: Record<string, unknown>, key: string, flag: string): boolean | undefined {
-  const v = raw[key];
-  if (v === undefined || v === null) return undefined;
-  if (typeof v === 'boolean') return v;
-  if (v === 'true' || v === 1 || v === '1') return true;
-  if (v === 'false' || v === 0 || v === '0') return false;
-  throw new UsageError(`${flag} is a switch; got '${String(v)}'`);
-}
-
-function num(raw: Record<string, unknown>, key: string, flag: string): number | undefined {
-  const v = raw[key];
-  if (v === undefined || v === null || v === '') return undefined;
-  const n = typeof v === 'number' ? v : Number(String(v).trim());
-  if (typeof v === 'boolean' || !Number.isFinite(n)) throw new UsageError(`${flag} needs a number; got '${String(v)}'`);
-  return n;
-}
-
 function int(raw: Record<string, unknown>, key: string, flag: string, min: number): number | undefined {
-  const n = num(raw, key, flag);
+  const n = rawNumber(raw, key, flag);
   if (n === undefined) return undefined;
   if (!Number.isInteger(n) || n < min) throw new UsageError(`${flag} must be an integer >= ${min}; got ${n}`);
   return n;
@@ -121,26 +105,26 @@ export function parseQuantizeOptions(raw: Record<string, unknown>): QuantizeOpti
   const explicit = new Set<string>();
   for (const [k, v] of Object.entries(raw)) if (known.has(k) && v !== undefined && v !== null && v !== '') explicit.add(k);
 
-  const bitsN = num(raw, 'bits', '--bits');
+  const bitsN = rawNumber(raw, 'bits', '--bits');
   if (bitsN !== undefined && bitsN !== 8 && bitsN !== 4) throw new UsageError(`--bits must be 8 or 4; got ${bitsN}`);
-  const weightOnly = bool(raw, 'weightOnly', '--weight-only') ?? false;
-  const dynamic = bool(raw, 'dynamic', '--dynamic') ?? false;
-  const fp16 = bool(raw, 'fp16', '--fp16') ?? false;
-  const sym = bool(raw, 'symmetric', '--symmetric');
-  const asym = bool(raw, 'asymmetric', '--asymmetric');
+  const weightOnly = rawBool(raw, 'weightOnly', '--weight-only') ?? false;
+  const dynamic = rawBool(raw, 'dynamic', '--dynamic') ?? false;
+  const fp16 = rawBool(raw, 'fp16', '--fp16') ?? false;
+  const sym = rawBool(raw, 'symmetric', '--symmetric');
+  const asym = rawBool(raw, 'asymmetric', '--asymmetric');
   const granularity = choice(raw, 'granularity', '--granularity', granularities);
   const groupSize = int(raw, 'groupSize', '--group-size', 2);
   const format = choice(raw, 'format', '--format', formats);
-  const percentile = num(raw, 'percentile', '--percentile');
+  const percentile = rawNumber(raw, 'percentile', '--percentile');
   // --percentile alone asks for the percentile observer.
   const calibration = choice(raw, 'calibration', '--calibration', calibrations) ?? (percentile !== undefined ? 'percentile' : undefined);
   if (percentile !== undefined && !(percentile > 0 && percentile <= 100)) throw new UsageError(`--percentile must be in (0, 100]; got ${percentile}`);
   const seed = int(raw, 'seed', '--seed', 0) ?? 0;
   const samples = int(raw, 'samples', '--samples', 1);
   const batchSize = int(raw, 'batchSize', '--batch-size', 1) ?? 16;
-  const dryRun = bool(raw, 'dryRun', '--dry-run') ?? false;
-  const keepSensitive = bool(raw, 'keepSensitive', '--keep-sensitive') ?? true;
-  const keepIoTypes = bool(raw, 'keepIoTypes', '--keep-io-types') ?? true;
+  const dryRun = rawBool(raw, 'dryRun', '--dry-run') ?? false;
+  const keepSensitive = rawBool(raw, 'keepSensitive', '--keep-sensitive') ?? true;
+  const keepIoTypes = rawBool(raw, 'keepIoTypes', '--keep-io-types') ?? true;
 
   // Conflicts.
   if (sym && asym) throw new UsageError('--symmetric and --asymmetric exclude each other; give one');
