@@ -14,30 +14,14 @@ import { readNpy, type HostArray } from '../../../src/calibration/readers/npy.js
 import { findLinearLayers, setWeightMatrix, weightMatrix } from '../../../src/calibration/sequential.js';
 import { rtnQuantize, type GptqParams } from '../../../src/passes/gptq/solve.js';
 import { RTensor } from '../../../src/runtime/value.js';
+import { batches, rows } from '../../helpers/data.js';
+
+export { batches, rows };
+export { relDiff } from '../../helpers/metrics.js';
 
 export const root = repoRoot();
 export const lmDir = join(root, 'fixtures', 'lm');
 export const quiet = { logger: silentLogger, progress: noProgress };
-
-/** Rows [start, end) of a samples-first array. */
-export function rows(a: HostArray, start: number, end: number): HostArray {
-  const per = a.shape.slice(1).reduce((x, y) => x * y, 1);
-  const e = Math.min(end, a.shape[0]!);
-  return { dataType: a.dataType, shape: [e - start, ...a.shape.slice(1)], data: a.data.subarray(start * per, e * per) as HostArray['data'] };
-}
-
-/** Re-iterable feed batches of the first `samples` rows of `a` for input `name`. */
-export function batches(a: HostArray, name: string, batchSize: number, samples = a.shape[0]!): Iterable<Record<string, RTensor>> {
-  return {
-    *[Symbol.iterator]() {
-      const n = Math.min(samples, a.shape[0]!);
-      for (let s = 0; s < n; s += batchSize) {
-        const r = rows(a, s, Math.min(s + batchSize, n));
-        yield { [name]: RTensor.fromHost(r.dataType, r.shape, r.data) };
-      }
-    },
-  };
-}
 
 /** The fixture LM, its calibration ids and held-out ids. */
 export async function lm(): Promise<{ model: Model; calib: HostArray; test: HostArray }> {
@@ -142,17 +126,6 @@ export async function runOrt(model: Model, name: string, data: Float32Array, dim
   const y = out[s.outputNames[0]!]!.data as Float32Array;
   await s.release();
   return y;
-}
-
-/** ||a - b|| / ||b||. */
-export function relDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let num = 0;
-  let den = 0;
-  for (let i = 0; i < a.length; i++) {
-    num += (a[i]! - b[i]!) ** 2;
-    den += b[i]! ** 2;
-  }
-  return Math.sqrt(num / den);
 }
 
 /** One float batch as feeds. */

@@ -2,34 +2,17 @@
  * Shared helpers of the prune tests: where the fixtures are, and perplexity / data batches of fixtures/lm
  * measured in onnxruntime-node.
  */
-import { existsSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import type { HostArray } from '../../../src/calibration/readers/npy.js';
 import type { Model } from '../../../src/ir/model.js';
 import { serializeModel } from '../../../src/onnx/index.js';
-import { RTensor } from '../../../src/runtime/value.js';
+export { batches } from '../../helpers/data.js';
+import { repoRoot } from '../../helpers/repo.js';
 
 /** Absolute path under fixtures/ (compiled tests live in .build/<name>/test or dist/test). */
 export function fixture(...parts: string[]): string {
-  let d = dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(join(d, 'package.json'))) d = dirname(d);
-  const root = d.includes('/.build/') ? d.slice(0, d.indexOf('/.build/')) : d;
-  return join(root, 'fixtures', ...parts);
-}
-
-/** Re-iterable batches of the first `samples` rows of `a` for the input `name`. */
-export function batches(a: HostArray, name: string, batchSize: number, samples = a.shape[0]!): Iterable<Record<string, RTensor>> {
-  const per = a.shape.slice(1).reduce((x, y) => x * y, 1);
-  return {
-    *[Symbol.iterator]() {
-      for (let s = 0; s < Math.min(samples, a.shape[0]!); s += batchSize) {
-        const e = Math.min(s + batchSize, samples, a.shape[0]!);
-        yield { [name]: RTensor.fromHost(a.dataType, [e - s, ...a.shape.slice(1)], a.data.slice(s * per, e * per)) };
-      }
-    },
-  };
+  return join(repoRoot(), 'fixtures', ...parts);
 }
 
 /** Perplexity of next-token predictions (exp of the mean NLL of tokens 1..T-1 of each row) in onnxruntime-node. */

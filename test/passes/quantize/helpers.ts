@@ -7,6 +7,7 @@ import { DataType } from '../../../src/core/dtype.js';
 import { makeAttr } from '../../../src/ir/attribute.js';
 import { Graph, Model, Tensor, type Value } from '../../../src/ir/index.js';
 import { serializeModel } from '../../../src/onnx/index.js';
+export { maxAbsDiff, relDiff } from '../../helpers/metrics.js';
 
 /** The project's seeded PRNG (src/core/random.ts). */
 export const rng = mulberry32;
@@ -75,23 +76,6 @@ export async function runOrt(
   for (const [k, v] of Object.entries(out)) res[k] = v.data as Float32Array;
   await session.release();
   return res;
-}
-
-export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let m = 0;
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]! - b[i]!));
-  return m;
-}
-
-/** ||a - b|| / ||b||. */
-export function relDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let num = 0;
-  let den = 0;
-  for (let i = 0; i < a.length; i++) {
-    num += (a[i]! - b[i]!) ** 2;
-    den += b[i]! ** 2;
-  }
-  return Math.sqrt(num / den);
 }
 
 /** Op-type counts of a model's main graph. */

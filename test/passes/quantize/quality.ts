@@ -9,15 +9,10 @@ import { readFileSync } from 'node:fs';
 import { readNpy, type HostArray } from '../../../src/calibration/readers/npy.js';
 import { RTensor } from '../../../src/runtime/value.js';
 import type { FeedBatch } from '../../../src/passes/quantize/index.js';
+import { concat, rows } from '../../helpers/data.js';
+export { rows };
 
 export { readNpy };
-
-/** Rows [start, end) of an array whose first axis is samples. */
-export function rows(a: HostArray, start: number, end: number): HostArray {
-  const per = a.shape.slice(1).reduce((x, y) => x * y, 1);
-  const e = Math.min(end, a.shape[0]!);
-  return { dataType: a.dataType, shape: [e - start, ...a.shape.slice(1)], data: a.data.subarray(start * per, e * per) as HostArray['data'] };
-}
 
 /** Calibration batches of an array for the input `name`. */
 export function* batchesOf(a: HostArray, name: string, batchSize: number, samples = a.shape[0]!): Generator<FeedBatch> {
@@ -49,15 +44,8 @@ export async function logitsOf(bytes: Uint8Array, input: string, x: HostArray, b
     dims = o.dims.slice();
   }
   await s.release();
-  const total = parts.reduce((n, p) => n + p.length, 0);
-  const data = new Float32Array(total);
-  let off = 0;
-  for (const p of parts) {
-    data.set(p, off);
-    off += p.length;
-  }
   dims[0] = x.shape[0]!;
-  return { data, dims };
+  return { data: concat(parts), dims };
 }
 
 

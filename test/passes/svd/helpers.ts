@@ -9,8 +9,10 @@ import { makeAttr, type Attribute } from '../../../src/ir/attribute.js';
 import { Graph, Model, Tensor, type Value } from '../../../src/ir/index.js';
 import { serializeModel } from '../../../src/onnx/index.js';
 import type { HostArray } from '../../../src/calibration/readers/npy.js';
-import { RTensor } from '../../../src/runtime/value.js';
 import { gaussian } from '../../../src/tensor/svd.js';
+import { batches, concat, rows } from '../../helpers/data.js';
+export { batches, rows };
+export { maxAbsDiff } from '../../helpers/metrics.js';
 
 /** n seeded normal values times `scale`. */
 export function randn(n: number, seed: number, scale = 1): Float32Array {
@@ -76,13 +78,6 @@ export async function runOrt(model: Model | Uint8Array, feeds: Record<string, { 
   return res;
 }
 
-/** max |a - b|. */
-export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let m = 0;
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]! - b[i]!));
-  return m;
-}
-
 /** ||a - b||² / ||b||². */
 export function relErr2(a: ArrayLike<number>, b: ArrayLike<number>): number {
   let num = 0;
@@ -92,25 +87,6 @@ export function relErr2(a: ArrayLike<number>, b: ArrayLike<number>): number {
     den += b[i]! ** 2;
   }
   return num / den;
-}
-
-/** Rows [start, end) of a samples-first array. */
-export function rows(a: HostArray, start: number, end: number): HostArray {
-  const per = a.shape.slice(1).reduce((x, y) => x * y, 1);
-  const e = Math.min(end, a.shape[0]!);
-  return { dataType: a.dataType, shape: [e - start, ...a.shape.slice(1)], data: a.data.subarray(start * per, e * per) as HostArray['data'] };
-}
-
-/** Re-iterable calibration batches of one input. */
-export function batches(a: HostArray, name: string, batchSize: number): Iterable<Record<string, RTensor>> {
-  return {
-    *[Symbol.iterator]() {
-      for (let s = 0; s < a.shape[0]!; s += batchSize) {
-        const r = rows(a, s, s + batchSize);
-        yield { [name]: RTensor.fromHost(r.dataType, r.shape, r.data) };
-      }
-    },
-  };
 }
 
 /** The first output over `x` in batches, concatenated. */
@@ -124,14 +100,8 @@ export async function outputsOf(model: Model, input: string, x: HostArray, batch
     parts.push(o.data);
     dims = o.dims;
   }
-  const data = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
-  let off = 0;
-  for (const p of parts) {
-    data.set(p, off);
-    off += p.length;
-  }
   dims[0] = x.shape[0]!;
-  return { data, dims };
+  return { data: concat(parts), dims };
 }
 
 
