@@ -369,8 +369,8 @@ class ProtoBuilder {
       node: g.nodes.map((n) => this.node(n)),
       initializer: g.initializers.map((v) => this.tensor(v.initializer!, v.name, false)),
       sparseInitializer: g.sparseInitializers.map((v) => tensorToSparseProto(v.initializer!, v.name)),
-      input: g.inputs.map((v) => this.valueInfo(g, v, 'input', enc)),
-      output: g.outputs.map((v) => this.valueInfo(g, v, 'output', enc)),
+      input: g.inputs.map((v) => this.valueInfo(v, 'input', enc)),
+      output: g.outputs.map((v) => this.valueInfo(v, 'output', enc)),
       valueInfo: this.valueInfoList(g),
     };
     if (g.name !== '') out.name = g.name;
@@ -381,13 +381,13 @@ class ProtoBuilder {
   /** value_info in IR order, with the entries that named no value of the graph back at their places. */
   private valueInfoList(g: Graph): ValueInfoProto[] {
     const enc = encodingOf<GraphEncoding>(g.encoding, 'onnx.graph');
-    const list = g.valueInfo.map((v) => this.valueInfo(g, v, 'valueInfo', enc));
+    const list = g.valueInfo.map((v) => this.valueInfo(v, 'valueInfo', enc));
     for (const f of enc?.foreignValueInfo ?? []) list.splice(Math.min(f.index, list.length), 0, f.proto);
     return list;
   }
 
   /** A ValueInfoProto: as read while the value's type and doc are unchanged, else regenerated. */
-  private valueInfo(g: Graph, v: Value, role: 'input' | 'output' | 'valueInfo', enc: GraphEncoding | undefined): ValueInfoProto {
+  private valueInfo(v: Value, role: 'input' | 'output' | 'valueInfo', enc: GraphEncoding | undefined): ValueInfoProto {
     const entry = enc?.valueInfos.get(v);
     const read = entry?.[role];
     if (read && entry.snapshot === snapshotOf(v)) {

@@ -77,7 +77,6 @@ interface AppliedFusion {
 export class Session {
   readonly model: Model;
   readonly backend: BackendInfo;
-  private readonly logger: Logger;
   private readonly kernels = new Map<Node, Kernel | LocalFunction>();
   private readonly constants = new Map<Value, RTensor>();
   private readonly variables = new Map<Value, tf.Variable>();
@@ -97,10 +96,9 @@ export class Session {
   /** What fused kernels derived from constants (folded weights and biases), by fusion and key. */
   private readonly fusedConstants = new Map<string, tf.Tensor>();
 
-  private constructor(model: Model, backend: BackendInfo, logger: Logger) {
+  private constructor(model: Model, backend: BackendInfo) {
     this.model = model;
     this.backend = backend;
-    this.logger = logger;
   }
 
   /**
@@ -110,7 +108,7 @@ export class Session {
   static async create(model: Model, options: SessionOptions = {}): Promise<Session> {
     const logger = options.logger ?? silentLogger;
     const backend = await initBackend(options.backend ?? 'auto', logger);
-    const s = new Session(model, backend, logger);
+    const s = new Session(model, backend);
     s.resolveKernels();
     return s;
   }

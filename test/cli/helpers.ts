@@ -3,8 +3,6 @@
  * user would (a child process, never a TTY), capturing its exit code and both streams.
  */
 import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DataType } from '../../src/core/dtype.js';
 import { Graph, Model, Tensor } from '../../src/ir/index.js';

@@ -97,7 +97,7 @@ export function printablePlan(plan: GptqPlan): unknown {
 }
 
 /** A quantized weight written as DequantizeLinear feeding its reader (the Gemm's B layout restored). */
-function writeQdq(model: Model, layer: LinearLayer, q: QuantizedTensor): void {
+function writeQdq(layer: LinearLayer, q: QuantizedTensor): void {
   const node = layer.node;
   let qt = q;
   if (layer.op === 'Gemm') {
@@ -247,7 +247,7 @@ export async function gptq(model: Model, options: GptqOptions, ctx: GptqContext)
       const qm = bs >= l.K ? { ...q, layout: { kind: 'block' as const, axis: 0, blockSize: bs } } : reblock(q, bs);
       writeMatMulNBits(model, l.node, toMatMulNBits(qm), l.weight.name);
     } else {
-      writeQdq(model, l, q);
+      writeQdq(l, q);
     }
   }
   const reports = layers.map((l) => results.get(l)!.report);

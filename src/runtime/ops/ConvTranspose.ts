@@ -187,7 +187,6 @@ function convTranspose3d(x: tf.Tensor, w: tf.Tensor, g: Geometry, m: number): tf
   const span = [f.shape[0]!, f.shape[1]!, f.shape[2]!];
   const padded = tf.pad(xd, [[0, 0], ...span.map((k) => [k - 1, k - 1] as [number, number]), [0, 0]]) as tf.Tensor5D;
   const cg = c / g.group;
-  const mg = m / g.group;
   const parts: tf.Tensor[] = [];
   for (let k = 0; k < g.group; k++) {
     const xg = g.group === 1 ? padded : (tf.slice(padded, [0, 0, 0, 0, k * cg], [-1, -1, -1, -1, cg]) as tf.Tensor5D);

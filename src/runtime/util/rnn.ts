@@ -201,7 +201,7 @@ export function stackOutputs(s: RecurrentSetup, ys: tf.Tensor[][], finals: tf.Te
 
 /** Wraps recurrent outputs as RTensors, returning only those the node asks for. */
 export function recurrentResults(ctx: KernelContext, dataType: number, run: () => tf.Tensor[], inputs: readonly (RTensor | null)[]): (RTensor | null)[] {
-  onDevice(...inputs.filter((x, i) => i !== 4));
+  onDevice(...inputs.filter((_x, i) => i !== 4));
   const outs = tf.tidy(run);
   return outs.map((t, i) => {
     if (ctx.node.outputs[i] == null) {
