@@ -55,6 +55,32 @@ export interface LayerReport {
   [key: string]: unknown;
 }
 
+/**
+ * One activation tensor of a static quantization (the report's `activations`): the range calibration chose
+ * for it and why, and what was written.
+ */
+export interface ActivationReport {
+  tensor: string;
+  /** The method whose range it got: 'minmax', 'percentile 99.99', 'mse', 'entropy', or auto's 'lp4'... */
+  method: string;
+  /** The range chosen for this tensor. */
+  min: number;
+  max: number;
+  /** The smallest and largest value calibration saw. */
+  observed?: { min: number; max: number };
+  /** The chosen range's relative quantization error, mean |x - q(x)|^p / mean |x|^p (p in the report's `calibration`). */
+  error?: number;
+  /** With auto: the best range another candidate gave, and its error. */
+  runnerUp?: { method: string; min: number; max: number; error: number };
+  /** When the tensor shares its parameters (Concat, Reshape, Transpose...): the union range written for them all. */
+  shared?: { min: number; max: number };
+  /** The Relu or Clip folded into this tensor's range (its own range is the activation's). */
+  fused?: string;
+  /** What was written: QuantizeLinear's scale and uint8 zero point. */
+  scale: number;
+  zeroPoint: number;
+}
+
 export interface Gate {
   name: string;
   limit: number;

@@ -5,7 +5,8 @@
  * same width on both sides, so earlier counts are kept exactly. The percentile, entropy and mse observers
  * choose their ranges from it.
  */
-import type { RangeObserver } from './observer.js';
+import { QuantizationError } from './error.js';
+import type { RangeChoice, RangeObserver } from './observer.js';
 
 export class Histogram {
   /** Counts per bin; bin i covers [edge(i), edge(i + 1)). */
@@ -15,6 +16,8 @@ export class Histogram {
   min = Infinity;
   max = -Infinity;
   count = 0;
+  /** How many values were exactly 0 (they sit in bin `binOf(0)`; the uint8 zero point represents them exactly). */
+  zeros = 0;
   private readonly initialBins: number;
 
   constructor(bins = 2048) {
@@ -64,11 +67,18 @@ export class Histogram {
         this.threshold = this.threshold + half * stride;
       }
     }
-    for (let i = 0; i < values.length; i++) this.counts[this.binOf(values[i]!)]! += 1;
+    let zeros = 0;
+    for (let i = 0; i < values.length; i++) {
+      const v = values[i]!;
+      if (v === 0) zeros++;
+      this.counts[this.binOf(v)]! += 1;
+    }
+    this.zeros += zeros;
     this.count += values.length;
   }
 
-  private binOf(v: number): number {
+  /** The bin holding `v` (values beyond the range fall in the end bins). */
+  binOf(v: number): number {
     const n = this.counts.length;
     if (this.threshold === 0) return n >> 1;
     const b = Math.floor(((v + this.threshold) / (2 * this.threshold)) * n);
@@ -76,9 +86,11 @@ export class Histogram {
   }
 }
 
-/** An observer that chooses its range from a Histogram of every value seen (percentile, entropy, mse). */
+/** An observer that chooses its range from a Histogram of every value seen (percentile, entropy, mse, auto). */
 export abstract class HistogramObserver implements RangeObserver {
   readonly hist: Histogram;
+  /** The method's name in the report. */
+  abstract readonly method: string;
 
   constructor(bins: number) {
     this.hist = new Histogram(bins);
@@ -93,4 +105,13 @@ export abstract class HistogramObserver implements RangeObserver {
   }
 
   abstract range(): { min: number; max: number };
+
+  /** The range, with its relative mean squared error on the values seen. */
+  choice(): RangeChoice {
+    const r = this.range();
+    const h = this.hist;
+    if (h.count === 0) return { ...r, method: this.method, observed: { min: 0, max: 0 } };
+    const e = new QuantizationError(h);
+    return { ...r, method: this.method, observed: { min: h.min, max: h.max }, error: e.norm > 0 ? e.error(r.min, r.max) / e.norm : 0 };
+  }
 }

@@ -2,7 +2,7 @@
  * The min/max observer: the running minimum and maximum of every value seen (onnxruntime's
  * MinMaxCalibrater without moving average). Memory is two numbers per tensor, whatever the data size.
  */
-import type { RangeObserver } from './observer.js';
+import type { RangeChoice, RangeObserver } from './observer.js';
 
 export class MinMaxObserver implements RangeObserver {
   private lo = Infinity;
@@ -25,5 +25,10 @@ export class MinMaxObserver implements RangeObserver {
   range(): { min: number; max: number } {
     if (this.count === 0) return { min: 0, max: 0 };
     return { min: this.lo, max: this.hi };
+  }
+
+  choice(): RangeChoice {
+    const r = this.range();
+    return { ...r, method: 'minmax', observed: { ...r } };
   }
 }

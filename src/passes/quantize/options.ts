@@ -11,7 +11,7 @@ import { rawBool, rawNumber } from '../shared/raw.js';
 export type QuantizeMode = 'weight-only' | 'static' | 'dynamic' | 'fp16';
 export type Granularity = 'tensor' | 'channel' | 'group';
 export type QuantFormat = 'qdq' | 'matmulnbits' | 'qoperator';
-export type CalibrationMethod = 'minmax' | 'percentile' | 'entropy' | 'mse';
+export type CalibrationMethod = 'auto' | 'minmax' | 'percentile' | 'entropy' | 'mse';
 
 /** One batch of model inputs, by input name (what the calibration readers yield). */
 export type FeedBatch = Record<string, RTensor>;
@@ -59,7 +59,7 @@ export const quantizeFlags: readonly { flag: string; key: string; values: string
   { flag: '--symmetric', key: 'symmetric', values: 'switch', default: 'on for 8 bits', help: 'signed weights without zero point' },
   { flag: '--asymmetric', key: 'asymmetric', values: 'switch', default: 'on for 4 bits', help: 'unsigned weights with a zero point' },
   { flag: '--format', key: 'format', values: 'qdq | matmulnbits | qoperator', default: 'matmulnbits for 4-bit groups, qdq otherwise', help: 'how quantized weights are written' },
-  { flag: '--calibration', key: 'calibration', values: 'minmax | percentile | entropy | mse', default: 'minmax', help: 'how activation ranges are chosen (static)' },
+  { flag: '--calibration', key: 'calibration', values: 'auto | minmax | percentile | entropy | mse', default: 'auto', help: 'how activation ranges are chosen (static); auto: per tensor, the candidate range (min/max, percentiles, mse, entropy) with the least error' },
   { flag: '--percentile', key: 'percentile', values: '(0, 100]', default: '99.99', help: 'share of values the percentile observer keeps' },
   { flag: '--ops', key: 'ops', values: 'comma list of MatMul, Gemm, Conv, Gather, Add, Mul, Concat, MaxPool, AveragePool, GlobalAveragePool', default: 'MatMul,Gemm,Conv,Gather (static adds Concat and the pools)', help: 'op types to quantize' },
   { flag: '--exclude', key: 'exclude', values: 'regex', default: 'none', help: 'nodes whose name matches stay float' },
@@ -74,7 +74,7 @@ export const activationOps = ['Add', 'Mul', 'Concat', 'MaxPool', 'AveragePool', 
 
 const granularities: Granularity[] = ['tensor', 'channel', 'group'];
 const formats: QuantFormat[] = ['qdq', 'matmulnbits', 'qoperator'];
-const calibrations: CalibrationMethod[] = ['minmax', 'percentile', 'entropy', 'mse'];
+const calibrations: CalibrationMethod[] = ['auto', 'minmax', 'percentile', 'entropy', 'mse'];
 
 function int(raw: Record<string, unknown>, key: string, flag: string, min: number): number | undefined {
   const n = rawNumber(raw, key, flag);
@@ -191,7 +191,7 @@ export function parseQuantizeOptions(raw: Record<string, unknown>): QuantizeOpti
     groupSize: gs,
     symmetric: sym ?? (asym ? false : bits === 8),
     format: format === 'qoperator' && mode !== 'dynamic' ? 'matmulnbits' : format,
-    calibration: calibration ?? 'minmax',
+    calibration: calibration ?? 'auto',
     percentile: percentile ?? 99.99,
     ops,
     exclude,

@@ -6,9 +6,10 @@
 import { UsageError } from '../../core/errors.js';
 import type { Context } from '../../core/logger.js';
 import type { Model } from '../../ir/model.js';
-import type { LayerReport } from '../../report/schema.js';
+import type { ActivationReport, LayerReport } from '../../report/schema.js';
 import { upgradeOpset } from '../shared/opset.js';
 import { constantOf, promoteConstant } from '../shared/weights.js';
+import { AUTO_POWER } from '../../calibration/observers/index.js';
 import { assertNotQuantized } from './detect.js';
 import { quantizeDynamic } from './dynamic.js';
 import { convertFloat16 } from './fp16.js';
@@ -17,13 +18,27 @@ import { planWeights, type QuantizePlan } from './plan.js';
 import { quantizeStatic } from './static.js';
 import { applyWeightDecision, layerReport } from './weights.js';
 
-/** What quantize returns: the model (modified in place), per-weight reports, the plan and warnings. */
+/**
+ * What quantize returns: the model (modified in place), per-weight reports, the plan and warnings; for
+ * static quantization also report keys of its own: how calibration chose ranges, and each activation's.
+ */
 export interface QuantizeResult {
   model: Model;
   modified: boolean;
   layers: LayerReport[];
   plan: QuantizePlan;
   warnings: string[];
+  report?: { calibration: CalibrationSummary; activations: ActivationReport[] };
+}
+
+/** The report's `calibration`: the method, and what the per-tensor `error` of `activations` measures. */
+export interface CalibrationSummary {
+  method: string;
+  /** error = mean |x - q(x)|^power / mean |x|^power over each tensor's calibration values. */
+  power: number;
+  tensors: number;
+  /** With auto: how many tensors each candidate's range won. */
+  chosen?: Record<string, number>;
 }
 
 /** The context quantize runs in: logger, progress, and calibration batches for static quantization. */
@@ -94,7 +109,12 @@ export async function quantize(model: Model, options: QuantizeOptions, ctx: Quan
   }
   if (mode === 'static') {
     const r = await quantizeStatic(model, plan, options, ctx as QuantizeContext & { data: FeedBatches });
-    return { model, modified: true, layers: r.layers, plan, warnings: [...warnings, ...r.warnings] };
+    const calibration: CalibrationSummary = { method: options.calibration === 'percentile' ? `percentile ${options.percentile}` : options.calibration, power: options.calibration === 'auto' ? AUTO_POWER : 2, tensors: r.activations.length };
+    if (options.calibration === 'auto') {
+      calibration.chosen = {};
+      for (const a of r.activations) calibration.chosen[a.method] = (calibration.chosen[a.method] ?? 0) + 1;
+    }
+    return { model, modified: true, layers: r.layers, plan, warnings: [...warnings, ...r.warnings], report: { calibration, activations: r.activations } };
   }
 
   const task = ctx.progress.start('quantize weights', quantized.length);

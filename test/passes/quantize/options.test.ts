@@ -11,7 +11,7 @@ test('defaults: 8-bit symmetric per channel, mode chosen by data; 4-bit implies 
   assert.equal(o.bits, 8);
   assert.equal(o.granularity, 'channel');
   assert.equal(o.symmetric, true);
-  assert.equal(o.calibration, 'minmax');
+  assert.equal(o.calibration, 'auto');
   assert.equal(o.keepSensitive, true);
   const f = parseQuantizeOptions({ bits: '4' });
   assert.equal(f.mode, 'weight-only');
@@ -20,6 +20,7 @@ test('defaults: 8-bit symmetric per channel, mode chosen by data; 4-bit implies 
   assert.equal(f.symmetric, false);
   assert.equal(parseQuantizeOptions({ bits: 4, symmetric: true }).symmetric, true);
   assert.equal(parseQuantizeOptions({ calibration: 'entropy' }).mode, 'static');
+  assert.equal(parseQuantizeOptions({ calibration: 'auto' }).mode, 'static');
   assert.equal(parseQuantizeOptions({ percentile: '99.9' }).calibration, 'percentile');
   assert.equal(parseQuantizeOptions({ dynamic: true }).mode, 'dynamic');
   assert.deepEqual(parseQuantizeOptions({ ops: 'matmul, Gemm' }).ops, ['MatMul', 'Gemm']);
@@ -33,7 +34,7 @@ test('bad values name the flag and what it accepts', () => {
   usage({ granularity: 'row' }, /--granularity must be one of tensor, channel, group/);
   usage({ groupSize: 0, bits: 4 }, /--group-size must be an integer >= 2/);
   usage({ format: 'gguf' }, /--format must be one of qdq, matmulnbits, qoperator/);
-  usage({ calibration: 'kl' }, /--calibration must be one of minmax, percentile, entropy, mse/);
+  usage({ calibration: 'kl' }, /--calibration must be one of auto, minmax, percentile, entropy, mse/);
   usage({ percentile: 0 }, /--percentile must be in \(0, 100\]/);
   usage({ percentile: 101 }, /--percentile must be in/);
   usage({ ops: 'MatMul,Softmax' }, /--ops: 'Softmax'/);

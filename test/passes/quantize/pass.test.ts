@@ -99,7 +99,7 @@ test('dynamic int8: DynamicQuantizeLinear + MatMulInteger (and ConvInteger when 
 });
 
 test('static int8 QDQ: Relu/Clip folded, Concat shares one scale, biases int32, close to float', async () => {
-  for (const method of ['minmax', 'percentile', 'entropy', 'mse'] as const) {
+  for (const method of ['auto', 'minmax', 'percentile', 'entropy', 'mse'] as const) {
     const model = cnnModel(5);
     const ref = await runOrt(cnnModel(5), cnnFeeds(8, 77));
     const r = await quantize(model, parseQuantizeOptions({ calibration: method }), { ...defaultContext, data: batches('cnn', 4) });
@@ -121,7 +121,40 @@ test('static int8 QDQ: Relu/Clip folded, Concat shares one scale, biases int32, 
     const got = await runOrt(model, cnnFeeds(8, 77));
     const d = relDiff(got.logits!, ref.logits!);
     assert.ok(d < 0.08, `${method}: relative output error ${d}`);
+    // The report: one line per QuantizeLinear, saying which range the tensor got and why, and the scale
+    // and zero point written are the ones in the graph.
+    const acts = r.report!.activations;
+    assert.equal(acts.length, c.QuantizeLinear);
+    assert.equal(r.report!.calibration.method, method === 'percentile' ? 'percentile 99.99' : method);
+    assert.equal(r.report!.calibration.tensors, acts.length);
+    for (const a of acts) {
+      const q = model.graph.nodes.find((n) => n.opType === 'QuantizeLinear' && n.input(0)!.name === a.tensor)!;
+      assert.equal((q.input(1)!.initializer!.data as Float32Array)[0], a.scale, a.tensor);
+      assert.equal((q.input(2)!.initializer!.data as Uint8Array)[0], a.zeroPoint, a.tensor);
+      assert.ok(a.min <= a.max && a.observed!.min <= a.min + 1e-6 && a.max <= a.observed!.max + 1e-6, JSON.stringify(a));
+      if (method === 'minmax') assert.equal(a.error, undefined);
+      else assert.ok(a.error! >= 0 && a.error! < 0.1, JSON.stringify(a));
+      if (method === 'auto') {
+        assert.ok(a.runnerUp === undefined || a.runnerUp.error >= a.error!, JSON.stringify(a));
+      } else assert.equal(a.method, r.report!.calibration.method);
+    }
+    if (method === 'auto') {
+      assert.equal(r.report!.calibration.power, 3);
+      assert.equal(Object.values(r.report!.calibration.chosen!).reduce((x, y) => x + y, 0), acts.length);
+    }
+    // Relu and Clip folded into a Conv's output: its line says so.
+    assert.ok(acts.some((a) => a.fused?.startsWith('Relu')) && acts.some((a) => a.fused?.startsWith('Clip')), JSON.stringify(acts.map((a) => a.fused)));
+    // Concat's tensors share one written range, the union of their own.
+    const shared = acts.filter((a) => a.shared);
+    assert.ok(shared.length > 0 && shared.every((a) => a.shared!.min <= a.min && a.shared!.max >= a.max));
   }
+});
+
+test('static: calibration defaults to auto', async () => {
+  const model = mlpModel(3);
+  const r = await quantize(model, parseQuantizeOptions({}), { ...defaultContext, data: batches('mlp', 2) });
+  assert.equal(r.report!.calibration.method, 'auto');
+  assert.ok(r.report!.activations.length > 0);
 });
 
 test('fp16: float16 weights and compute, float32 inputs and outputs, half the bytes', async () => {
