@@ -65,30 +65,4 @@ export function textLines(dir: string): { x: HostArray; texts: string[] } {
   return { x: { dataType: 1, shape: [n, 3, H, W], data: x }, texts };
 }
 
-/** CTC greedy decoding: per row the argmax label sequence with repeats merged and blanks (0) dropped. */
-export function ctcDecode(probs: Float32Array, dims: number[]): number[][] {
-  const [n, T, C] = dims as [number, number, number];
-  const out: number[][] = [];
-  for (let i = 0; i < n; i++) {
-    const seq: number[] = [];
-    let prev = -1;
-    for (let t = 0; t < T; t++) {
-      const base = (i * T + t) * C;
-      let b = 0;
-      for (let c = 1; c < C; c++) if (probs[base + c]! > probs[base + b]!) b = c;
-      if (b !== prev && b !== 0) seq.push(b);
-      prev = b;
-    }
-    out.push(seq);
-  }
-  return out;
-}
-
-/** Share of rows whose decoded sequences are identical. */
-export function sequenceAgreement(a: number[][], b: number[][]): number {
-  let same = 0;
-  for (let i = 0; i < a.length; i++) if (a[i]!.length === b[i]!.length && a[i]!.every((v, k) => v === b[i]![k])) same++;
-  return same / a.length;
-}
-
 export { accuracy, perplexity };

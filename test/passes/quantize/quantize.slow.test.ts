@@ -9,8 +9,10 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { defaultContext } from '../../../src/core/logger.js';
 import { loadModel, serializeModel } from '../../../src/onnx/index.js';
-import { parseQuantizeOptions, quantize } from '../../../src/passes/quantize/index.js';
-import { accuracy, batchesOf, ctcDecode, logitsOf, perplexity, readNpy, rows, sequenceAgreement, textLines } from './quality.js';
+import { parseQuantizeOptions, quantize, type FeedBatch } from '../../../src/passes/quantize/index.js';
+import { RTensor } from '../../../src/runtime/value.js';
+import { charAccuracy, recognize, renderedTextLines, textLineBatches } from '../../helpers/text-lines.js';
+import { accuracy, batchesOf, logitsOf, perplexity, readNpy } from './quality.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 // Compiled tests live in .build/<name>/test/...; the sources (fixtures, data) in the checkout.
@@ -20,11 +22,10 @@ const root = (() => {
   return d.includes('/.build/') ? d.slice(0, d.indexOf('/.build/')) : d;
 })();
 const fixtures = join(root, 'fixtures');
-const dataDir = join(root, 'test', 'passes', 'quantize', 'data');
 
-async function quantized(path: string, raw: Record<string, unknown>, data?: Iterable<Record<string, never>> | ReturnType<typeof batchesOf>): Promise<Uint8Array> {
+async function quantized(path: string, raw: Record<string, unknown>, data?: Iterable<FeedBatch>): Promise<Uint8Array> {
   const m = await loadModel(path);
-  await quantize(m, parseQuantizeOptions(raw), { ...defaultContext, data: data as ReturnType<typeof batchesOf> | undefined });
+  await quantize(m, parseQuantizeOptions(raw), { ...defaultContext, data });
   return serializeModel(m);
 }
 
@@ -40,6 +41,7 @@ for (const name of ['mlp', 'cnn']) {
     const base = accuracy((await logitsOf(orig, input, x)).data, 10, y);
     t.diagnostic(`${name} float: accuracy ${base}`);
     const runs: [string, Record<string, unknown>, boolean][] = [
+      ['static auto (default)', {}, true],
       ['static minmax', { calibration: 'minmax' }, true],
       ['static percentile', { calibration: 'percentile' }, true],
       ['static entropy', { calibration: 'entropy' }, true],
@@ -52,9 +54,7 @@ for (const name of ['mlp', 'cnn']) {
       const acc = accuracy((await logitsOf(bytes, input, x)).data, 10, y);
       const ratio = bytes.length / orig.length;
       t.diagnostic(`${name} ${label}: accuracy ${acc} (drop ${((base - acc) * 100).toFixed(2)} points), size ${ratio.toFixed(3)}x`);
-      // Entropy (KL) ranges clip the CNN's heavy-tailed BatchNorm output; it is reported, and held to 3 points.
-      const limit = label === 'static entropy' ? 0.03 : 0.01;
-      assert.ok(base - acc <= limit, `${name} ${label}: accuracy ${acc} vs float ${base}`);
+      assert.ok(base - acc <= 0.01, `${name} ${label}: accuracy ${acc} vs float ${base}`);
       if (name === 'mlp') assert.ok(ratio <= 0.27, `${name} ${label}: size ratio ${ratio}`);
     }
   });
@@ -88,31 +88,37 @@ test('lm: int4 weight-only raises perplexity by at most 10 %; int4 <= 0.16x and 
   }
 });
 
-test('ppocr-rec-v4: agreement with the float model on printed text lines', async (t) => {
+test('ppocr-rec-v4: character accuracy on rendered English text lines; auto (the default) beside every named method', async (t) => {
   const path = join(root, '.cache', 'models', 'ppocr-rec-v4.onnx');
   assert.ok(existsSync(path), 'run node scripts/fetch-models.mjs first');
   const orig = readFileSync(path);
-  const lines = textLines(dataDir);
-  // Lines 0..31 are evaluated, 32..47 calibrate the static run.
-  const x = rows(lines.x, 0, 32);
-  const calib = rows(lines.x, 32, 48);
-  const ref = await logitsOf(orig, 'x', x, 8);
-  const refSeq = ctcDecode(ref.data, ref.dims);
+  // Lines 0..31 calibrate; 32..191 are read (bench/calibration.ts measures more lines and onnxruntime's tools).
+  const lines = renderedTextLines(192, 1);
+  const calib = textLineBatches(lines, 0, 32, 8).map((b) => ({ x: RTensor.fromHost(1, b.x.shape, b.x.data) }));
+  const truth = lines.texts.slice(32);
+  const read = async (bytes: Uint8Array) => charAccuracy(await recognize(bytes, lines, 32, 192), truth);
+  const base = await read(orig);
+  t.diagnostic(`ppocr-rec-v4 float: char accuracy ${base.toFixed(4)}`);
+  assert.ok(base >= 0.98, `float char accuracy ${base}`);
+  const acc: Record<string, number> = {};
   for (const [label, raw, calibrated] of [
     ['int8 weight-only', { weightOnly: true }, false],
     ['int4 weight-only', { bits: 4 }, false],
     ['int8 dynamic', { dynamic: true }, false],
+    ['int8 static auto (default)', {}, true],
     ['int8 static minmax', { calibration: 'minmax' }, true],
+    ['int8 static percentile', { calibration: 'percentile' }, true],
     ['int8 static entropy', { calibration: 'entropy' }, true],
     ['int8 static mse', { calibration: 'mse' }, true],
-    ['int8 static percentile', { calibration: 'percentile' }, true],
   ] as const) {
-    const bytes = await quantized(path, raw, calibrated ? batchesOf(calib, 'x', 4) : undefined);
-    const q = await logitsOf(bytes, 'x', x, 8);
-    const agree = sequenceAgreement(ctcDecode(q.data, q.dims), refSeq);
-    t.diagnostic(`ppocr-rec-v4 ${label}: line agreement ${agree.toFixed(3)}, size ${(bytes.length / orig.length).toFixed(3)}x`);
-    // The default static calibration (min/max) and the weight-only and dynamic runs must agree on >= 90 %
-    // of the lines; the other observers are reported (16 calibration lines are few for tail statistics).
-    if (!label.startsWith('int8 static') || label === 'int8 static minmax') assert.ok(agree >= 0.9, `${label}: agreement ${agree}`);
+    const bytes = await quantized(path, raw, calibrated ? calib : undefined);
+    acc[label] = await read(bytes);
+    t.diagnostic(`ppocr-rec-v4 ${label}: char accuracy ${acc[label]!.toFixed(4)}, size ${(bytes.length / orig.length).toFixed(3)}x`);
+    assert.ok(base - acc[label]! <= 0.015, `${label}: char accuracy ${acc[label]} vs float ${base}`);
   }
+  // Entropy used to read 0.70 of the characters here; onnxruntime's own entropy calibration reads 0.97 of
+  // them (docs/quantize.md). The default stays within a point of the best named method.
+  assert.ok(acc['int8 static entropy']! >= 0.97, `entropy ${acc['int8 static entropy']}`);
+  const named = Math.max(...['minmax', 'percentile', 'entropy', 'mse'].map((m) => acc[`int8 static ${m}`]!));
+  assert.ok(named - acc['int8 static auto (default)']! <= 0.01, `auto ${acc['int8 static auto (default)']} vs best named ${named}`);
 });
