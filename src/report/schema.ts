@@ -61,7 +61,7 @@ export interface LayerReport {
  */
 export interface ActivationReport {
   tensor: string;
-  /** The method whose range it got: 'minmax', 'percentile 99.99', 'mse', 'entropy', or auto's 'lp4'... */
+  /** The method whose range it got: 'minmax', 'percentile 99.99', 'mse', 'entropy', or auto's 'lp3'... */
   method: string;
   /** The range chosen for this tensor. */
   min: number;

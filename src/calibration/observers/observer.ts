@@ -8,7 +8,7 @@
 export interface RangeChoice {
   min: number;
   max: number;
-  /** The method that gave it: 'minmax', 'percentile 99.99', 'mse', 'entropy', 'lp4'... */
+  /** The method that gave it: 'minmax', 'percentile 99.99', 'mse', 'entropy', 'lp3'... */
   method: string;
   /** The smallest and largest value seen. */
   observed: { min: number; max: number };

@@ -92,7 +92,7 @@ export function registerQuantize(program: Command, state: CliState): void {
     .addOption(opt('--symmetric', 'signed weights without a zero point (default: on for 8 bits)'))
     .addOption(opt('--asymmetric', 'unsigned weights with a zero point (default: on for 4 bits)'))
     .addOption(opt('--format <f>', 'how quantized weights are written: qdq | matmulnbits | qoperator (default: matmulnbits for 4-bit groups, qdq otherwise)'))
-    .addOption(opt('--calibration <m>', 'how activation ranges are chosen (static): auto | minmax | percentile | entropy | mse; auto picks, per tensor, the candidate range (min/max, percentiles 99.9/99.99/99.999, mse, lp4, entropy) with the least error on its calibration values', 'auto'))
+    .addOption(opt('--calibration <m>', 'how activation ranges are chosen (static): auto | minmax | percentile | entropy | mse; auto picks, per tensor, the candidate range (min/max, percentiles 99.9/99.99/99.999, entropy, the mse and mean-cubed-error optima) with the least mean cubed error on its calibration values', 'auto'))
     .addOption(opt('--percentile <p>', 'share of values the percentile observer keeps, in (0, 100]', 99.99))
     .addOption(
       opt('--ops <list>', 'op types to quantize, comma-separated (static also puts Q/DQ around Concat and the pools; Add and Mul only when listed, and only where both inputs are activations)', 'MatMul,Gemm,Conv,Gather'),
