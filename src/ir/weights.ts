@@ -227,22 +227,6 @@ export function findWeights(model: Model): { sites: WeightSite[]; skipped: Skipp
 }
 
 /**
- * The weights left alone for their type, summed per type ("14 MatMul weights are int8"), for the one-line
- * reasons a command gives when it compresses nothing or skips weights.
- */
-export function describeSkipped(skipped: readonly SkippedWeight[]): string[] {
-  const byReason = new Map<string, number>();
-  for (const s of skipped) {
-    const key = `${s.node.opType}|${s.reason.replace(/'[^']*'/g, "'…'")}`;
-    byReason.set(key, (byReason.get(key) ?? 0) + 1);
-  }
-  return [...byReason].map(([key, n]) => {
-    const [op, reason] = key.split('|') as [string, string];
-    return `${n} ${op} ${n === 1 ? 'node' : 'nodes'}: ${reason}`;
-  });
-}
-
-/**
  * A float32 view of a weight for reading only (never change it): float32 data as it is (no copy),
  * float16 / bfloat16 decoded. Data still in its external file is read now.
  */
@@ -290,4 +274,23 @@ export function releaseWeight(t: Tensor): void {
 /** A new tensor of float32 values stored in a float type (the scales and biases a float16 model needs). */
 export function floatTensor(dataType: number, dims: number[], values: Float32Array, name = ''): Tensor {
   return new TensorClass(dataType, dims, encodeFloat(dataType, values), name);
+}
+
+/**
+ * The one line a command gives when it compresses nothing: what it looked for, and the reasons the
+ * weights it found were left alone, most common first ("nothing to quantize: no MatMul/Gemm weight;
+ * 3 MatMul nodes: excluded by --exclude").
+ */
+export function nothingToDoMessage(verb: string, lookedFor: string, reasons: readonly { op: string; reason: string }[]): string {
+  if (reasons.length === 0) return `nothing to ${verb}: the model has no ${lookedFor}`;
+  const counts = new Map<string, number>();
+  for (const r of reasons) {
+    const key = `${r.op}\u0000${r.reason.replace(/'[^']*'/g, "'…'")}`;
+    counts.set(key, (counts.get(key) ?? 0) + 1);
+  }
+  const parts = [...counts].sort((a, b) => b[1] - a[1]).map(([key, n]) => {
+    const [op, reason] = key.split('\u0000') as [string, string];
+    return `${n} ${op} ${n === 1 ? 'weight' : 'weights'}: ${reason}`;
+  });
+  return `nothing to ${verb}: of the ${lookedFor} found, none can be (${parts.slice(0, 3).join('; ')}${parts.length > 3 ? `; and ${parts.length - 3} more reasons` : ''})`;
 }

@@ -50,7 +50,7 @@ export interface QuantizePlan {
   /** Opset domains the result imports that the input did not (e.g. com.microsoft). */
   newDomains: string[];
   /** Nodes that read constant weights left alone, with the reason. */
-  skipped: { node: string; reason: string }[];
+  skipped: { node: string; op: string; reason: string }[];
   /** Weight bytes before and after (float32 before). */
   bytes: { before: number; after: number };
   /** Activation tensors that get Q/DQ (static) or are quantized at run time (dynamic). */
@@ -216,7 +216,7 @@ export function planWeights(model: Model, options: QuantizeOptions, mode: Quanti
   }
   for (const d of [...newDomains]) if (model.opset(d) !== undefined) newDomains.delete(d);
   const bytes = weights.reduce((acc, d) => ({ before: acc.before + d.bytes.before, after: acc.after + d.bytes.after }), { before: 0, after: 0 });
-  return { mode, weights, opset, newDomains: [...newDomains], skipped: skipped.map((s) => ({ node: s.node.name, reason: s.reason })), bytes };
+  return { mode, weights, opset, newDomains: [...newDomains], skipped: skipped.map((s) => ({ node: s.node.name, op: s.node.opType, reason: s.reason })), bytes };
 }
 
 /** A decision rewritten to avoid an opset the model cannot be raised to. */

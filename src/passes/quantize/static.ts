@@ -321,7 +321,7 @@ export async function quantizeStatic(model: Model, plan: QuantizePlan, options: 
       if (s.op !== 'Conv' && s.op !== 'Gemm') continue;
       const x = s.node.input(0);
       if (!x || !sel.tensors.has(x) || !groupRange.has(groups.find(x))) continue;
-      quantizeBias(s.node, paramsOf(x).scale, q, domain);
+      if (q) quantizeBias(s.node, paramsOf(x).scale, q, domain);
     }
   }
 
