@@ -362,12 +362,21 @@ async function compressOne(state: CliState, req: CompressRequest, pass: LoadedPa
   const { formatJson } = await import('../../report/format/json.js');
   const { writeFile, mkdir } = await import('node:fs/promises');
 
+  const clock = { start: performance.now(), mark: performance.now() };
+  const timings: Record<string, number> = {};
+  const lap = (name: string) => {
+    const now = performance.now();
+    timings[name] = Math.round(now - clock.mark) / 1000;
+    clock.mark = now;
+  };
   const original = await io.openModel(plan.input);
+  lap('load');
   // The pass may edit the model it is given; measure the original first.
   const originalReport = buildReport(original, undefined, { command: req.command });
   ctx.logger.debug(`${req.command}: ${plan.input}: ${original.files.bytes} bytes, ${originalReport.original.params} params`);
   const passCtx: PassContext = { ...ctx, ...(await dataContext(req, original.model, ctx)) };
   const result = await pass.run(original.model, options, passCtx);
+  lap('compress');
   const compressedModel: Model = result.model;
   const { currentBackend, describeBackend } = await import('../../runtime/backend.js');
   const backend = currentBackend();
@@ -376,6 +385,7 @@ async function compressOne(state: CliState, req: CompressRequest, pass: LoadedPa
   // The output is written to a staging folder beside its place, checked there, and renamed into place
   // only once onnxruntime has loaded and run it: a failure leaves nothing behind.
   const staged = dry ? undefined : await io.stageOutput(compressedModel, plan.output, req.common.force, original.files.files.length > 1);
+  lap('save');
   const files = staged ? { ...staged.files, path: plan.output } : io.bytesInMemory(compressedModel);
   // A dry run leaves the model as it was: the pass's plan says what the weights would weigh.
   if (dry && result.plan?.bytes) files.bytes = Math.max(0, original.files.bytes - result.plan.bytes.before + result.plan.bytes.after);
@@ -431,6 +441,7 @@ async function compressOne(state: CliState, req: CompressRequest, pass: LoadedPa
     await staged?.staged.abort();
     throw e;
   }
+  lap('check');
   if (reduced) {
     report.check = { reduced };
     warnings.push(`the check was reduced: ${reduced}`);
@@ -442,6 +453,10 @@ async function compressOne(state: CliState, req: CompressRequest, pass: LoadedPa
   } else if (staged) {
     await staged.staged.abort();
   }
+  // Wall seconds of each step (the report's, so that CI logs and benchmarks see where time goes).
+  timings.total = Math.round(performance.now() - clock.start) / 1000;
+  report.timings = timings;
+  ctx.logger.debug(`${req.command}: timings ${Object.entries(timings).map(([k, v]) => `${k} ${v.toFixed(1)} s`).join(', ')}`);
 
   const limits = { ...(req.common.gates ?? {}) };
   if (dry) {

@@ -10,7 +10,7 @@ import { releaseWeight, weightView } from '../../ir/weights.js';
 import { DataType } from '../../core/dtype.js';
 import { Tensor } from '../../ir/tensor.js';
 import type { Value } from '../../ir/value.js';
-import { addDequantizeLinear, replaceWeight, writeMatMulNBits } from '../shared/writers.js';
+import { addDequantizeLinear, replaceWeight, writeGatherBlockQuantized, writeMatMulNBits } from '../shared/writers.js';
 import type { WeightDecision } from './plan.js';
 import { gemmWeightMatrix, quantizeWeight } from './solve.js';
 
@@ -54,6 +54,15 @@ export function applyWeightDecision(model: Model, d: WeightDecision): { error: n
         r = quantizeToMatMulNBits(w.data, 'float32', K, N, blockSize, bits as 4 | 8, symmetric);
       }
       writeMatMulNBits(model, site.node, r.weights, site.value.name, undefined, floatType);
+      return { error: r.error };
+    }
+    if (d.format === 'gatherblockquantized') {
+      // Rows of D codes in blocks along D: the layout of a transposed MatMulNBits weight, bit for bit.
+      const [V, D] = t.dims as [number, number];
+      const kind = floatType === DataType.FLOAT16 ? 'float16' : floatType === DataType.BFLOAT16 ? 'bfloat16' : 'float32';
+      const bs = (d.layout as { blockSize: number }).blockSize;
+      const r = quantizeToMatMulNBits(t.view() as Float32Array | Uint16Array, kind, D, V, bs, bits as 4 | 8, symmetric, true);
+      writeGatherBlockQuantized(model, site.node, r.weights, site.value.name, floatType);
       return { error: r.error };
     }
     if (d.format === 'dequantizelinear' || d.format === 'com.microsoft.dequantizelinear') {
