@@ -112,7 +112,7 @@ describe('bad inputs: exit code, one error line, nothing written', { concurrency
     { name: 'a text file', args: (d) => ['report', join(d, 'text.onnx'), '-o', join(d, 'out.txt')], code: 3, message: /text\.onnx/ },
     { name: 'a missing external-data file', args: (d) => ['report', join(d, 'ext', 'missing.onnx'), '-o', join(d, 'out.txt')], code: 3, message: /AAAAAAAA\.data/ },
     { name: 'a path-traversal location', args: (d) => ['report', join(d, 'ext', 'escape.onnx'), '-o', join(d, 'out.txt')], code: 3, message: /outside the model's folder/ },
-    { name: 'a directory', args: (d) => ['quantize', join(d, 'folder.onnx')], code: 2, message: /is a folder/ },
+    { name: 'a folder without models', args: (d) => ['quantize', join(d, 'folder.onnx')], code: 2, message: /no \.onnx model below the folder/ },
     { name: 'an unknown flag', args: (d) => ['quantize', join(d, 'good.onnx'), '--bogus'], code: 2, message: /unknown option '--bogus'/, exactlyOne: true },
     { name: 'a bad flag value (--bits 5)', args: (d) => ['quantize', join(d, 'good.onnx'), '--bits', '5'], code: 2, message: /--bits must be one of 8, 4 \(got '5'\)/, exactlyOne: true },
     { name: 'a missing file', args: (d) => ['quantize', join(d, 'nope.onnx')], code: 2, message: /nope\.onnx' does not exist/ },
