@@ -92,7 +92,7 @@ export function expandGlob(pattern: string): string[] {
           for (const n of sortedNames(d === '' ? '.' : d)) if (!n.startsWith('.') && isDir(at(d, n))) stack.push(at(d, n));
         }
       } else if (!hasWildcard(part)) {
-        next.push(at(base, part));
+        if (exists(at(base, part))) next.push(at(base, part));
       } else {
         const re = segmentPattern(part);
         for (const n of sortedNames(base === '' ? '.' : base)) {

@@ -235,7 +235,7 @@ export async function runCompress(state: CliState, req: CompressRequest): Promis
       const d = describeError(e, req.common.verbose);
       if (several) term.err(paintErrorLines(d.lines, term.color));
       else thrown = { error: e };
-      o = { input: p.input, exitCode: d.exitCode, error: d.lines[0] };
+      o = { input: p.input, output: p.output, reportPath: p.reportPath, exitCode: d.exitCode, error: d.lines[0] };
     }
     o.seconds = (performance.now() - t0) / 1000;
     run.finished(o);
