@@ -4,11 +4,11 @@
  */
 import { test, describe, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, mkdirSync, readdirSync, readFileSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, readdirSync, readFileSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadModel, saveModel, serializeModel } from '../../src/onnx/index.js';
 import { lines, repoRoot, runCli, tinyModel } from './helpers.js';
+import { tempDir } from '../helpers/tmp.js';
 
 const commands = ['quantize', 'gptq', 'prune', 'svd', 'distill', 'run', 'report'];
 
@@ -84,7 +84,7 @@ describe('bad inputs: exit code, one error line, nothing written', { concurrency
   let dir: string;
   let good: string;
   before(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'compress-cli-'));
+    dir = tempDir('compress-cli-');
     good = join(dir, 'good.onnx');
     await saveModel(tinyModel(), good);
     const bytes = serializeModel(tinyModel());

@@ -6,8 +6,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Chalk } from 'chalk';
 import { ExitCode, UsageError } from '../../src/core/errors.js';
@@ -20,13 +19,14 @@ import { camelCase, recipeSteps } from '../../src/cli/commands/run.js';
 import { expandInputs } from '../../src/cli/batch/inputs.js';
 import { saveModel } from '../../src/onnx/index.js';
 import { repoRoot, runCli, tinyModel } from './helpers.js';
+import { tempDir } from '../helpers/tmp.js';
 
 const root = repoRoot();
 const mlp = join(root, 'fixtures/mlp/model.onnx');
 const mlpData = join(root, 'fixtures/mlp/data');
 
 function tmp(): string {
-  return mkdtempSync(join(tmpdir(), 'compress-run-'));
+  return tempDir('compress-run-');
 }
 
 function usage(pattern: RegExp): (e: Error) => boolean {
