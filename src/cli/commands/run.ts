@@ -22,7 +22,7 @@ import { Command, type Option } from 'commander';
 import { UsageError } from '../../core/errors.js';
 import type { RecipeStep, RunOptions, StepData, StepName } from '../../passes/run/options.js';
 import { expandInputs } from '../batch/inputs.js';
-import { addCommonOptions, addDataOptions, mustExist, opt, parseCommonOptions, parseDataOptions, parseInteger, type DataOptions } from '../options.js';
+import { addCommonOptions, addDataOptions, mustExist, parseCommonOptions, parseDataOptions, type DataOptions } from '../options.js';
 import type { CliState } from '../program.js';
 import { parseDistillFlags, registerDistill } from './distill.js';
 import { parseGptqFlags, registerGptq } from './gptq.js';
@@ -246,12 +246,9 @@ export function registerRun(program: Command, state: CliState): void {
     .argument('<model...>', "ONNX model files, quoted globs ('models/*.onnx', 'models/**/*.onnx') or folders (every .onnx below them)");
   addDataOptions(cmd, 'evaluation samples: the final result is measured against the original model on them (steps name their own data)');
   addCommonOptions(cmd, 'run');
-  // --jobs may become a common option of every command; declare it here only while it is not one.
-  if (!cmd.options.some((o) => o.long === '--jobs')) cmd.addOption(opt('--jobs <n>', 'models processed at the same time, each in its own worker thread', 1));
   cmd.action(async (recipePath: string, models: string[], raw: Record<string, unknown>) => {
     const common = parseCommonOptions(raw);
     const data = parseDataOptions(raw, 'run');
-    const jobs = parseInteger(raw.jobs ?? 1, '--jobs', 1, 64);
     // The first model stands in for distill's student in the recipe check; runCompress expands them all again.
     const first = expandInputs(models, { command: 'run', exclude: common.output }).files[0]!;
     const recipe = await readRecipe(recipePath);
@@ -260,6 +257,6 @@ export function registerRun(program: Command, state: CliState): void {
     // Each step's pass is loaded and its own option check run now, before any model is touched.
     const { checkSteps } = await import('../../passes/run/pass.js');
     await checkSteps(options, async (name) => loadPass(name));
-    state.exitCode = await runCompress(state, { command: 'run', inputs: models, common, data, jobs, options: options as unknown as Record<string, unknown> });
+    state.exitCode = await runCompress(state, { command: 'run', inputs: models, common, data, options: options as unknown as Record<string, unknown> });
   });
 }
