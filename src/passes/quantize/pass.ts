@@ -8,7 +8,7 @@ import type { Context } from '../../core/logger.js';
 import type { Model } from '../../ir/model.js';
 import type { LayerReport } from '../../report/schema.js';
 import { upgradeOpset } from '../shared/opset.js';
-import { constantOf, promoteConstant } from '../shared/weights.js';
+import { constantOf, promoteConstant } from '../../ir/weights.js';
 import { assertNotQuantized } from './detect.js';
 import { quantizeDynamic } from './dynamic.js';
 import { convertFloat16 } from './fp16.js';

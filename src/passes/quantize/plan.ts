@@ -5,7 +5,7 @@
  */
 import { ModelError } from '../../core/errors.js';
 import type { Model } from '../../ir/model.js';
-import { findWeights, type WeightRole, type WeightSite } from '../shared/weights.js';
+import { findWeights, type WeightRole, type WeightSite } from '../../ir/weights.js';
 import { planOpsetUpgrade, type OpsetUpgradePlan } from '../shared/opset.js';
 import { scaleShape, type QuantLayout } from '../../tensor/quant.js';
 import { dequantizeBytes, layoutFor, matmulNBitsBytes, nbitsBlockSize } from './solve.js';

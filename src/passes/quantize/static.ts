@@ -31,7 +31,7 @@ import { createObserver, type RangeObserver } from '../../calibration/observers/
 import type { FeedBatches, QuantizeOptions } from './options.js';
 import type { QuantizePlan, WeightDecision } from './plan.js';
 import { applyWeightDecision, layerReport } from './weights.js';
-import { constantOf } from '../shared/weights.js';
+import { constantOf } from '../../ir/weights.js';
 
 /** Which inputs of a quantized op carry activations to quantize. */
 function activationInputs(n: Node): number[] {
