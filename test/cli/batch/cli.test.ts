@@ -8,26 +8,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { saveModel } from '../../../src/onnx/index.js';
 import type { Summary } from '../../../src/cli/batch/summary.js';
 import { lines, mainJs, repoRoot, runCli, tinyModel } from '../helpers.js';
 import { tempDir } from '../../helpers/tmp.js';
-
-/** Every file below `dir` (relative paths, sorted) with its bytes, less JSON (reports, manifests, summaries: they hold timings). */
-function modelFiles(dir: string): Map<string, Buffer> {
-  const out = new Map<string, Buffer>();
-  const walk = (d: string) => {
-    for (const n of readdirSync(d).sort()) {
-      const p = join(d, n);
-      if (statSync(p).isDirectory()) walk(p);
-      else if (!n.endsWith('.json')) out.set(relative(dir, p), readFileSync(p));
-    }
-  };
-  walk(dir);
-  return out;
-}
+import { modelFiles } from './helpers.js';
 
 async function modelTree(): Promise<string> {
   const dir = tempDir('compress-batch-');

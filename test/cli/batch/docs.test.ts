@@ -8,13 +8,14 @@
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, cpSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { join, relative } from 'node:path';
+import { chmodSync, cpSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { parse, parseAllDocuments } from 'yaml';
 import { saveModel } from '../../../src/onnx/index.js';
 import type { Summary } from '../../../src/cli/batch/summary.js';
 import { mainJs, repoRoot, tinyModel } from '../helpers.js';
 import { tempDir } from '../../helpers/tmp.js';
+import { modelFiles } from './helpers.js';
 
 let doc: string;
 let work: string;
@@ -59,20 +60,6 @@ function checkout(name: string): string {
 
 function sh(line: string, cwd: string, env: Record<string, string> = {}) {
   return spawnSync('bash', ['-c', line], { cwd, encoding: 'utf8', env: { ...process.env, NO_COLOR: '1', PATH: `${bin}:${process.env.PATH ?? ''}`, ...env } });
-}
-
-/** The model files below `dir` (JSON left out: reports, manifests and summaries hold timings). */
-function modelFiles(dir: string): Map<string, Buffer> {
-  const out = new Map<string, Buffer>();
-  const walk = (d: string) => {
-    for (const n of readdirSync(d).sort()) {
-      const p = join(d, n);
-      if (statSync(p).isDirectory()) walk(p);
-      else if (!n.endsWith('.json')) out.set(relative(dir, p), readFileSync(p));
-    }
-  };
-  walk(dir);
-  return out;
 }
 
 const allModels = ['models/a/model.onnx', 'models/b/model.onnx', 'models/c/deep/model.onnx'];
