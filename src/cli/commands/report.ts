@@ -150,7 +150,14 @@ export async function runMerge(state: CliState, files: string[], options: { outp
   const { expandGlob } = await import('../batch/inputs.js');
   const { mergeSummaries, readSummary, writeJsonAtomic } = await import('../batch/summary.js');
   const { packageVersion } = await import('../program.js');
-  const paths = files.flatMap((f) => (/[*?]/.test(f) ? expandGlob(f) : [f]));
+  const paths = files.flatMap((f) => {
+    if (!/[*?]/.test(f)) return [f];
+    try {
+      return expandGlob(f);
+    } catch {
+      throw new UsageError(`no summary file matches '${f}'`, 'give the files written by --summary (did every shard write one?)');
+    }
+  });
   if (options.output !== undefined && paths.some((p) => isSameFile(p, options.output!))) {
     throw new UsageError(`-o '${options.output}' is one of the summaries being merged`, 'write the merged summary to another file');
   }

@@ -95,6 +95,10 @@ test('--shard needs i/n with 1 <= i <= n: one usage line, exit 2, nothing writte
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stderr, /shard 2\/3 has no models \(1 over 3 shards\)/);
   assert.deepEqual((JSON.parse(readFileSync(join(dir, 'empty.json'), 'utf8')) as Summary).rows, []);
+  // A quoted glob of summaries that matches nothing (a shard never wrote one) is a usage error.
+  const none = await runCli(['report', '--merge', 'summaries/summary-*.json'], { cwd: dir });
+  assert.equal(none.code, 2);
+  assert.match(none.stderr, /^compress: error: no summary file matches 'summaries\/summary-\*\.json'$/m);
 });
 
 /** Runs the CLI and kills it (SIGKILL) as soon as stderr says a first model is done. */
