@@ -34,6 +34,12 @@ export interface SessionOptions {
    * (the reference outputs of a billion-parameter model). Default false.
    */
   streamWeights?: boolean;
+  /**
+   * With streamWeights: called with each initializer the run is done with, just before its data is
+   * released (still in memory), so that a caller can use the one read of a weight for more than the run
+   * (quantize hands it to its workers).
+   */
+  onWeightDone?: (value: Value) => void;
 }
 
 export interface RunOptions {
@@ -105,11 +111,13 @@ export class Session {
   private readonly fusedConstants = new Map<string, tf.Tensor>();
 
   private readonly streaming: boolean;
+  private readonly onWeightDone?: (value: Value) => void;
 
-  private constructor(model: Model, backend: BackendInfo, streaming: boolean) {
+  private constructor(model: Model, backend: BackendInfo, streaming: boolean, onWeightDone?: (value: Value) => void) {
     this.model = model;
     this.backend = backend;
     this.streaming = streaming;
+    this.onWeightDone = onWeightDone;
   }
 
   /**
@@ -119,7 +127,7 @@ export class Session {
   static async create(model: Model, options: SessionOptions = {}): Promise<Session> {
     const logger = options.logger ?? silentLogger;
     const backend = await initBackend(options.backend ?? 'auto', logger);
-    const s = new Session(model, backend, options.streamWeights ?? false);
+    const s = new Session(model, backend, options.streamWeights ?? false, options.onWeightDone);
     s.resolveKernels();
     return s;
   }
@@ -498,6 +506,7 @@ export class Session {
       if (c <= 1) {
         remaining.delete(v);
         if (streaming && v.initializer && !keep.has(v)) {
+          if (v.initializer.loaded) this.onWeightDone?.(v);
           this.releaseConstants([v]);
           return;
         }

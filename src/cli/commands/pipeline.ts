@@ -19,6 +19,7 @@ import { planBatch } from '../batch/plan.js';
 import { BatchRun, type ModelOutcome } from '../batch/run.js';
 import { mirrored } from '../batch/tree.js';
 import { describeError, paintErrorLines } from '../sink.js';
+import type { MeasureOptions, RecordedReference } from '../../report/measure.js';
 import { loadPass, type LoadedPass, type PassContext, type PassName } from './registry.js';
 
 /** One input model and where its results go. */
@@ -326,6 +327,16 @@ export async function checkPlan(reference: import('../../report/index.js').Repor
   return plan;
 }
 
+/** The measuring options of the no-data check (random samples, as many and as long as the plan says). */
+function smokeOptions(plan: CheckPlan, req: CompressRequest): MeasureOptions {
+  return { data: `random:${plan.samples}`, task: 'auto', batchSize: plan.samples, seed: req.common.seed, latency: false, backend: req.common.backend, reference: plan.reference, compressedRunner: plan.compressedRunner, symbolicDim: plan.symbolicDim };
+}
+
+/** The context without warnings (the check's own warning says what matters; the reader's would repeat it). */
+function quietContext(ctx: Context): Context {
+  return { ...ctx, logger: { debug: (m) => ctx.logger.debug(m), info: (m) => ctx.logger.info(m), warn: (m) => ctx.logger.debug(m) } };
+}
+
 /**
  * Without --data: runs original and output on random samples (`checkPlan` says where and how many). The
  * output must load and run in onnxruntime (else `runtime.loaded` is false and the command fails); fidelity
@@ -337,15 +348,15 @@ async function smokeCheck(
   compressed: import('../../report/index.js').ReportInput,
   req: CompressRequest,
   ctx: Context,
+  recorded?: RecordedReference,
 ): Promise<{ runtime: NonNullable<Report['runtime']>; fidelity?: Report['fidelity']; warning: string; reduced?: string }> {
   const { measure } = await import('../../report/measure.js');
   const { openOrt, ortVersion } = await import('../../report/ort.js');
   const plan = await checkPlan(reference, compressed);
-  // Its own warning says what matters; the reader's 'synthetic data' warning would repeat it.
-  const quiet: Context = { ...ctx, logger: { debug: (m) => ctx.logger.debug(m), info: (m) => ctx.logger.info(m), warn: (m) => ctx.logger.debug(m) } };
+  const quiet = quietContext(ctx);
   const where = plan.compressedRunner === 'executor' ? "compress's executor" : 'onnxruntime-node';
   try {
-    const m = await measure(reference, compressed, { data: `random:${plan.samples}`, task: 'auto', batchSize: plan.samples, seed: req.common.seed, latency: false, backend: req.common.backend, reference: plan.reference, compressedRunner: plan.compressedRunner, symbolicDim: plan.symbolicDim }, quiet);
+    const m = await measure(reference, compressed, { ...smokeOptions(plan, req), recorded }, quiet);
     const runtime = m.runtime ?? { name: 'onnxruntime-node' as const, version: ortVersion(), loaded: true };
     return {
       runtime,
@@ -417,6 +428,21 @@ async function compressOne(state: CliState, req: CompressRequest, pass: LoadedPa
   const originalReport = buildReport(original, undefined, { command: req.command });
   ctx.logger.debug(`${req.command}: ${plan.input}: ${original.files.bytes} bytes, ${originalReport.original.params} params`);
   const passCtx: PassContext = { ...ctx, ...(await dataContext(req, original.model, ctx)) };
+  // A large original is checked against outputs our executor computes with its weights streamed. Without
+  // --data that run needs only random samples, so it comes first: it reads every weight once, and a pass
+  // that can (quantize) takes each weight from it as the run finishes with it, instead of reading the
+  // model a second time.
+  let recorded: RecordedReference | undefined;
+  if (!req.common.dryRun && req.data?.data === undefined && pass.prepare) {
+    const plan0 = await checkPlan(original, original);
+    const prepared = plan0.reference === 'executor' ? pass.prepare(original.model, options) : undefined;
+    if (prepared) {
+      const { recordReference } = await import('../../report/measure.js');
+      recorded = await recordReference(original, smokeOptions(plan0, req), quietContext(ctx), (v) => prepared.onWeight(v));
+      passCtx.prepared = prepared;
+      lap('reference');
+    }
+  }
   const result = await pass.run(original.model, options, passCtx);
   lap('compress');
   const compressedModel: Model = result.model;
@@ -468,7 +494,7 @@ async function compressOne(state: CliState, req: CompressRequest, pass: LoadedPa
     } else if (reference) {
       // No --data: still prove the output loads and runs in onnxruntime-node (the deployment runtime), and
       // compare it with the original on a few random samples, saying loudly that this measures no accuracy.
-      const check = await smokeCheck(reference, { model: compressedModel, files }, req, ctx);
+      const check = await smokeCheck(reference, { model: compressedModel, files }, req, ctx, recorded);
       reduced = check.reduced;
       if (check.fidelity) report.fidelity = check.fidelity;
       report.runtime = check.runtime;

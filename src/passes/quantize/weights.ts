@@ -35,10 +35,10 @@ export function layerReport(d: WeightDecision, error?: number): LayerReport {
 /**
  * The block-quantization job of a MatMulNBits or GatherBlockQuantized decision (undefined for other
  * formats): the weight straight from its stored values (float32, or float16 / bfloat16 bits decoded tile
- * by tile), laid out as the op wants it. A weight read from its external data file only for this is
- * released, and its buffer handed over (`transfer`).
+ * by tile), laid out as the op wants it. A weight read from its external data file only for this (or,
+ * with `handOver`, one the caller is about to release) is released, and its buffer handed over (`transfer`).
  */
-export function nbitsJob(d: WeightDecision): NBitsJob | undefined {
+export function nbitsJob(d: WeightDecision, handOver = false): NBitsJob | undefined {
   if (d.format !== 'matmulnbits' && d.format !== 'gatherblockquantized') return undefined;
   const site = d.sites[0]!;
   const t = site.tensor;
@@ -46,7 +46,9 @@ export function nbitsJob(d: WeightDecision): NBitsJob | undefined {
   const symmetric = d.symmetric ?? true;
   const kind = site.dataType === DataType.FLOAT16 ? 'float16' : site.dataType === DataType.BFLOAT16 ? 'bfloat16' : 'float32';
   const blockSize = (d.layout as { blockSize: number }).blockSize;
-  const onDisk = t.source !== undefined && !t.loaded;
+  // Data that can be read again from its file is given up: read only for this, or (`handOver`) loaded
+  // by a caller that is about to release it.
+  const onDisk = t.source !== undefined && (handOver || !t.loaded);
   if (d.format === 'gatherblockquantized') {
     // Rows of D codes in blocks along D: the layout of a transposed MatMulNBits weight, bit for bit.
     const [V, D] = t.dims as [number, number];

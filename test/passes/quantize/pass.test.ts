@@ -268,3 +268,43 @@ test('a quantize that finds nothing to quantize exits 1 with one line saying why
   );
   assert.deepEqual(serializeModel(model), before);
 });
+
+test('weights handed over by a streamed reference run (prepareQuantize) give the same model, byte for byte, as quantizing alone', async () => {
+  const { loadModel, saveModel } = await import('../../../src/onnx/index.js');
+  const { prepareQuantize } = await import('../../../src/passes/quantize/index.js');
+  const { recordReference } = await import('../../../src/report/measure.js');
+  const { join } = await import('node:path');
+  const { mkdtempSync, rmSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { repoRoot } = await import('../../helpers/repo.js');
+  const dir = mkdtempSync(join(tmpdir(), 'compress-prepared-'));
+  try {
+    // The LM fixture with its weights in an external data file, as a large model would come.
+    const path = join(dir, 'lm.onnx');
+    await saveModel(await loadModel(join(repoRoot(), 'fixtures/lm/model.onnx')), path, { externalData: { threshold: 1024 } });
+    const options = parseQuantizeOptions({ bits: 4, groupSize: 32 });
+    const alone = await loadModel(path);
+    await quantize(alone, options, defaultContext);
+
+    const model = await loadModel(path);
+    const prepared = prepareQuantize(model, options)!;
+    assert.ok(prepared, 'weight-only block quantization can be prepared');
+    let handed = 0;
+    const quiet = { ...defaultContext, logger: { debug() {}, info() {}, warn() {} } };
+    const recorded = await recordReference({ model, files: { bytes: 0, files: [] } }, { data: 'random:2', task: 'auto', batchSize: 2, seed: 1, backend: 'wasm', symbolicDim: 8 }, quiet, (v) => {
+      handed++;
+      prepared.onWeight(v);
+    });
+    assert.equal(recorded.outputs.length, 1);
+    assert.deepEqual(recorded.outputs[0]!.dims, [2, 32, 2001]);
+    assert.ok(handed >= 10, `the run handed its weights over as it finished with them (${handed})`);
+    const blocked = prepared.plan.weights.filter((d) => d.format === 'matmulnbits' || d.format === 'gatherblockquantized').length;
+    assert.ok(blocked >= 10);
+    assert.equal(prepared.results.size, blocked, 'every block-quantized weight was quantized during the run');
+    for (const v of model.graph.initializers) if (v.initializer!.source) assert.equal(v.initializer!.loaded, false, `'${v.name}' was released after the run`);
+    await quantize(model, options, { ...defaultContext, prepared });
+    assert.deepEqual(serializeModel(model), serializeModel(alone));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
