@@ -58,7 +58,7 @@ export class NBitsPool {
   constructor(
     readonly size = Math.max(1, Math.min(4, availableParallelism())),
     /** Bytes of weights handed over but not yet quantized beyond which `run` waits. */
-    readonly maxBytesInFlight = 512 * 2 ** 20,
+    readonly maxBytesInFlight = 256 * 2 ** 20,
   ) {}
 
   private worker(): Worker {
