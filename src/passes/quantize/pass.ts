@@ -14,7 +14,7 @@ import { quantizeDynamic } from './dynamic.js';
 import { convertFloat16 } from './fp16.js';
 import type { FeedBatches, QuantizeMode, QuantizeOptions } from './options.js';
 import { planWeights, type QuantizePlan } from './plan.js';
-import { quantizeStatic } from './static.js';
+import { hasStaticOps, quantizeStatic } from './static.js';
 import { applyWeightDecision, layerReport } from './weights.js';
 
 /** What quantize returns: the model (modified in place), per-weight reports, the plan and warnings. */
@@ -69,10 +69,12 @@ export async function quantize(model: Model, options: QuantizeOptions, ctx: Quan
     warn(`the model's opset ${plan.opset.from} cannot be raised to ${plan.opset.to} (${plan.opset.blockers[0]}${plan.opset.blockers.length > 1 ? ` and ${plan.opset.blockers.length - 1} more` : ''}); using com.microsoft ops instead`);
   }
   const quantized = plan.weights.filter((d) => d.bits !== 'float');
-  if (quantized.length === 0 && mode !== 'static') {
+  const nothing = () => {
     const reasons = [...plan.weights.map((d) => ({ op: d.op, reason: d.reason ?? 'left in float' })), ...plan.skipped];
-    throw new NothingToDoError(nothingToDoMessage('quantize', `${options.ops.join('/')} weights`, reasons), options.exclude ? 'check --exclude and --ops' : undefined);
-  }
+    return new NothingToDoError(nothingToDoMessage('quantize', `${options.ops.join('/')} weights`, reasons), options.exclude ? 'check --exclude and --ops' : undefined);
+  };
+  // Static quantization may still quantize activations (an Add of two activations) without a weight.
+  if (quantized.length === 0 && (mode !== 'static' || !hasStaticOps(model, options))) throw nothing();
   if (options.dryRun) {
     return { model, modified: false, layers: plan.weights.map((d) => layerReport(d)), plan, warnings };
   }
@@ -95,6 +97,7 @@ export async function quantize(model: Model, options: QuantizeOptions, ctx: Quan
   }
   if (mode === 'static') {
     const r = await quantizeStatic(model, plan, options, ctx as QuantizeContext & { data: FeedBatches });
+    if (quantized.length === 0 && !plan.activations) throw nothing();
     return { model, modified: true, layers: r.layers, plan, warnings: [...warnings, ...r.warnings] };
   }
 

@@ -14,6 +14,11 @@
  *
  * Ranges come from calibration: the float model runs on the data batch by batch with observers on the
  * tensors to quantize (statistics only, never the activations of the whole set).
+ *
+ * A float16 or bfloat16 model stays one: its Q/DQ pairs take scales of the tensor's own type (ai.onnx
+ * QuantizeLinear-19; the plan raises the opset), or, where the opset cannot be raised, Casts to float32
+ * go around a float32 pair. Its biases stay float (their int32 scale, input scale x weight scale, is below
+ * float16's normal range).
  */
 import { DataType } from '../../core/dtype.js';
 import { NumericsError } from '../../core/errors.js';
@@ -31,7 +36,7 @@ import { createObserver, type RangeObserver } from '../../calibration/observers/
 import type { FeedBatches, QuantizeOptions } from './options.js';
 import type { QuantizePlan, WeightDecision } from './plan.js';
 import { applyWeightDecision, layerReport } from './weights.js';
-import { constantOf } from '../../ir/weights.js';
+import { constantOf, floatTensor, isWeightFloatType, weightView } from '../../ir/weights.js';
 
 /** Which inputs of a quantized op carry activations to quantize. */
 function activationInputs(n: Node): number[] {
@@ -64,7 +69,7 @@ function isRemovableActivation(n: Node): boolean {
   const attrMin = n.attrFloat('min');
   if (attrMin !== undefined) return attrMin === 0;
   const lo = n.input(1)?.initializer;
-  return lo !== undefined && lo.size === 1 && Number((lo.data as Float32Array)[0]) === 0;
+  return lo !== undefined && lo.size === 1 && isWeightFloatType(lo.dataType) && weightView(lo)[0] === 0;
 }
 
 /** Union-find over values, for tensors that must share quantization parameters. */
@@ -136,6 +141,14 @@ function select(model: Model, plan: QuantizePlan, options: QuantizeOptions): Sel
   return { nodes, tensors, fused };
 }
 
+/**
+ * True when static quantization has any op to put Q/DQ around (before planning weights: an op of --ops
+ * in the main graph, not excluded, other than Gather), so that a model with none fails before calibrating.
+ */
+export function hasStaticOps(model: Model, options: QuantizeOptions): boolean {
+  return model.graph.nodes.some((n) => n.domain === '' && n.opType !== 'Gather' && options.ops.includes(n.opType) && !options.exclude?.test(n.name) && activationInputs(n).length > 0);
+}
+
 /** Counts the samples in a batch: the leading dimension of its first tensor. */
 function batchSamples(batch: Record<string, { dims: number[] }>): number {
   const first = Object.values(batch)[0];
@@ -144,17 +157,25 @@ function batchSamples(batch: Record<string, { dims: number[] }>): number {
 
 /**
  * Runs the float model over the calibration data with observers on `watch`; returns the observers of
- * the tensors that turned out to be float32 (others, e.g. int64 shape arithmetic in an Add, are dropped).
+ * the tensors that turned out to be float (float32, float16 or bfloat16, with that type; others, e.g.
+ * int64 shape arithmetic in an Add, are dropped).
  */
-async function calibrate(model: Model, watch: Set<Value>, options: QuantizeOptions, ctx: Context & { data: FeedBatches }): Promise<{ observers: Map<Value, RangeObserver>; samples: number; batches: number }> {
+async function calibrate(
+  model: Model,
+  watch: Set<Value>,
+  options: QuantizeOptions,
+  ctx: Context & { data: FeedBatches },
+): Promise<{ observers: Map<Value, RangeObserver>; types: Map<Value, number>; samples: number; batches: number }> {
   const session = await Session.create(model, { logger: ctx.logger });
   const observers = new Map<Value, RangeObserver>();
+  const types = new Map<Value, number>();
   const notFloat = new Set<Value>();
   const feed = (v: Value, dataType: number, values: () => Float32Array) => {
-    if (dataType !== DataType.FLOAT) {
+    if (!isWeightFloatType(dataType)) {
       notFloat.add(v);
       return;
     }
+    types.set(v, dataType);
     let o = observers.get(v);
     if (!o) {
       o = createObserver(options.calibration, { percentile: options.percentile });
@@ -186,51 +207,86 @@ async function calibrate(model: Model, watch: Set<Value>, options: QuantizeOptio
     task.done();
     session.dispose();
   }
-  for (const v of notFloat) observers.delete(v);
-  return { observers, samples, batches };
+  for (const v of notFloat) {
+    observers.delete(v);
+    types.delete(v);
+  }
+  return { observers, types, samples, batches };
 }
 
-/** Inserts QuantizeLinear -> DequantizeLinear after `v`; every reader of `v` reads the dequantized value. */
-function insertQdq(g: Graph, v: Value, scale: number, zeroPoint: number, domain: '' | 'com.microsoft'): void {
+/** How a Q/DQ pair meets a tensor of another float type than float32. */
+interface QdqTyping {
+  /** The tensor's float type. */
+  floatType: number;
+  /** Cast to float32 before the pair and back after it (the opset has no float16 QuantizeLinear). */
+  castAround: boolean;
+}
+
+/**
+ * Inserts QuantizeLinear -> DequantizeLinear after `v`; every reader of `v` reads the dequantized value.
+ * The scale has `v`'s float type, or the pair runs in float32 between two Casts (see QdqTyping).
+ */
+function insertQdq(g: Graph, v: Value, scale: number, zeroPoint: number, domain: '' | 'com.microsoft', typing: QdqTyping): void {
   const root = g.root();
-  const s = root.addInitializer(`${v.name}_scale`, Tensor.float32([], [scale]));
+  const shape = v.type?.kind === 'tensor' ? v.type.shape : undefined;
+  const pairType = typing.castAround ? DataType.FLOAT : typing.floatType;
+  const s = root.addInitializer(`${v.name}_scale`, floatTensor(pairType, [], Float32Array.of(scale)));
   const zp = root.addInitializer(`${v.name}_zero_point`, new Tensor(DataType.UINT8, [], Uint8Array.of(zeroPoint)));
   const readers = [...v.uses];
   const where = v.producer && v.producer.graph === g ? { after: v.producer } : { before: g.nodes[0] };
-  const q = g.createNode({ opType: 'QuantizeLinear', domain, name: `${v.name}_QuantizeLinear`, inputs: [v, s, zp], outputs: [`${v.name}_QuantizeLinear_Output`], ...where });
+  let x = v;
+  if (pairType !== typing.floatType) {
+    const cast = g.createNode({ opType: 'Cast', name: `${v.name}_Cast_float`, inputs: [v], outputs: [`${v.name}_float`], attributes: [makeAttr('to', DataType.FLOAT, 'int')], ...where });
+    x = cast.output(0)!;
+    x.type = { kind: 'tensor', elemType: DataType.FLOAT, shape };
+  }
+  const q = g.createNode({ opType: 'QuantizeLinear', domain, name: `${v.name}_QuantizeLinear`, inputs: [x, s, zp], outputs: [`${v.name}_QuantizeLinear_Output`], ...(x === v ? where : { after: x.producer! }) });
   const dq = g.createNode({ opType: 'DequantizeLinear', domain, name: `${v.name}_DequantizeLinear`, inputs: [q.output(0), s, zp], outputs: [`${v.name}_DequantizeLinear_Output`], after: q });
-  q.output(0)!.type = { kind: 'tensor', elemType: DataType.UINT8, shape: v.type?.kind === 'tensor' ? v.type.shape : undefined };
-  dq.output(0)!.type = { kind: 'tensor', elemType: DataType.FLOAT, shape: v.type?.kind === 'tensor' ? v.type.shape : undefined };
-  for (const u of readers) u.node.setInput(u.index, dq.output(0));
+  q.output(0)!.type = { kind: 'tensor', elemType: DataType.UINT8, shape };
+  dq.output(0)!.type = { kind: 'tensor', elemType: pairType, shape };
+  let out = dq.output(0)!;
+  if (pairType !== typing.floatType) {
+    const back = g.createNode({ opType: 'Cast', name: `${v.name}_Cast_back`, inputs: [out], outputs: [`${v.name}_DequantizeLinear_Cast`], attributes: [makeAttr('to', typing.floatType, 'int')], after: dq });
+    out = back.output(0)!;
+    out.type = { kind: 'tensor', elemType: typing.floatType, shape };
+  }
+  for (const u of readers) u.node.setInput(u.index, out);
 }
 
 /**
  * Quantizes a bias of a Conv/Gemm to int32 with scale inputScale * weightScale[c] and feeds it through
  * DequantizeLinear (axis 0). Leaves it float when it is not a constant of one value per output channel
- * or would overflow int32.
+ * or would overflow int32. A float16 bias gets a float16 scale, rounded the way the stored input and
+ * weight scales are, and its codes are taken against that rounded scale (onnxruntime otherwise
+ * quantizes a float bias of a QDQ Gemm itself, at every run, where a float16 Mul cannot be folded).
+ * `floatTypes` says which float types the scale may have (float32 only, unless the opset is 19).
  */
-function quantizeBias(node: Node, inputScale: number, wq: QuantizedTensor, domain: '' | 'com.microsoft'): boolean {
+function quantizeBias(node: Node, inputScale: number, wq: QuantizedTensor, domain: '' | 'com.microsoft', floatTypes: readonly number[]): boolean {
   const b = node.input(2);
-  if (!b?.initializer || b.initializer.dataType !== DataType.FLOAT) return false;
+  const bt = b?.initializer;
+  if (!b || !bt || !floatTypes.includes(bt.dataType)) return false;
   if (node.opType === 'Gemm' && node.attrFloat('beta', 1) !== 1) return false;
-  const data = b.initializer.data as Float32Array;
+  const data = weightView(bt);
   const n = data.length;
   const perChannel = wq.scales.length;
-  if (b.initializer.rank !== 1 || (perChannel !== 1 && perChannel !== n)) return false;
-  const scales = new Float32Array(n);
+  if (bt.rank !== 1 || (perChannel !== 1 && perChannel !== n)) return false;
+  // The scales as stored: the product of the stored input and weight scales, in the bias's type.
+  const stored = (v: Float32Array) => weightView(floatTensor(bt.dataType, [v.length], v));
+  const input = stored(Float32Array.of(inputScale))[0]!;
+  const weight = stored(Float32Array.from(wq.scales));
+  const scales = stored(Float32Array.from({ length: n }, (_, c) => input * weight[perChannel === 1 ? 0 : c]!));
   const codes = new Int32Array(n);
   for (let c = 0; c < n; c++) {
-    const s = Math.fround(inputScale * wq.scales[perChannel === 1 ? 0 : c]!);
+    const s = scales[c]!;
     if (!(s > 0)) return false;
     const q = roundHalfEven(data[c]! / s);
     if (Math.abs(q) > 2 ** 31 - 1) return false;
-    scales[c] = s;
     codes[c] = q;
   }
   const g = node.graph;
   const root = g.root();
   const bq = root.addInitializer(`${b.name}_quantized`, new Tensor(DataType.INT32, [n], codes));
-  const bs = root.addInitializer(`${b.name}_quantized_scale`, Tensor.float32([n], scales));
+  const bs = root.addInitializer(`${b.name}_quantized_scale`, floatTensor(bt.dataType, [n], scales));
   const bz = root.addInitializer(`${b.name}_quantized_zero_point`, new Tensor(DataType.INT32, [n], new Int32Array(n)));
   const dq = g.createNode({
     opType: 'DequantizeLinear',
@@ -256,7 +312,7 @@ export async function quantizeStatic(model: Model, plan: QuantizePlan, options: 
   const sel = select(model, plan, options);
   const watch = new Set(sel.tensors);
   for (const act of sel.fused.values()) watch.add(act.output(0)!);
-  const { observers, samples } = await calibrate(model, watch, options, ctx);
+  const { observers, types, samples } = await calibrate(model, watch, options, ctx);
   if (samples === 0) throw new NumericsError('the calibration data had no samples', 'check --data and --samples');
   ctx.logger.info(`calibrated ${observers.size} tensors on ${samples} samples (${options.calibration})`);
 
@@ -308,6 +364,14 @@ export async function quantizeStatic(model: Model, plan: QuantizePlan, options: 
   const domain: '' | 'com.microsoft' = plan.weights.some((d) => d.format === 'com.microsoft.dequantizelinear') || (model.opset('') ?? 0) < 10 ? 'com.microsoft' : '';
   if (domain) model.ensureOpset('com.microsoft', 1);
 
+  // Float16 / bfloat16 activations: Q/DQ with scales of their type from opset 19, else Casts around a
+  // float32 pair (also in the com.microsoft domain, which has no bfloat16).
+  const nativeTypes = (model.opset('') ?? 0) >= 19 && domain === '';
+  const typingOf = (v: Value): QdqTyping => {
+    const floatType = types.get(v) ?? DataType.FLOAT;
+    return { floatType, castAround: floatType !== DataType.FLOAT && !nativeTypes };
+  };
+
   // Weights (and, for Conv/Gemm whose input is quantized, their biases).
   const layers: LayerReport[] = [];
   for (const d of plan.weights) {
@@ -321,7 +385,7 @@ export async function quantizeStatic(model: Model, plan: QuantizePlan, options: 
       if (s.op !== 'Conv' && s.op !== 'Gemm') continue;
       const x = s.node.input(0);
       if (!x || !sel.tensors.has(x) || !groupRange.has(groups.find(x))) continue;
-      if (q) quantizeBias(s.node, paramsOf(x).scale, q, domain);
+      if (q) quantizeBias(s.node, paramsOf(x).scale, q, domain, nativeTypes ? [DataType.FLOAT, DataType.FLOAT16, DataType.BFLOAT16] : [DataType.FLOAT]);
     }
   }
 
@@ -330,7 +394,7 @@ export async function quantizeStatic(model: Model, plan: QuantizePlan, options: 
   for (const v of sel.tensors) {
     if (!groupRange.has(groups.find(v)) || v.uses.length === 0) continue;
     const { scale, zeroPoint } = paramsOf(v);
-    insertQdq(v.producer?.graph ?? g, v, scale, zeroPoint, domain);
+    insertQdq(v.producer?.graph ?? g, v, scale, zeroPoint, domain, typingOf(v));
     count++;
   }
   plan.activations = count;
