@@ -522,7 +522,7 @@ export function leftAloneText(report: Report): string | undefined {
     reasons.set(why, (reasons.get(why) ?? 0) + 1);
   }
   const parts = [...reasons].sort((a, b) => b[1] - a[1]).slice(0, 3).map(([why, n]) => `${n} ${why}`);
-  return `${left.length} ${left.length === 1 ? 'weight' : 'weights'} left as they were (${parts.join('; ')}${reasons.size > 3 ? '; ...' : ''})`;
+  return `${left.length} ${left.length === 1 ? 'weight left as it was' : 'weights left as they were'} (${parts.join('; ')}${reasons.size > 3 ? '; ...' : ''})`;
 }
 
 /** One line of what was measured after compressing ("accuracy 91.90% -> 91.80%, top-1 agreement 99.60%"). */
