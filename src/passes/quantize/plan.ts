@@ -6,7 +6,7 @@
 import { bitsPerElement, DataType } from '../../core/dtype.js';
 import { ModelError } from '../../core/errors.js';
 import type { Model } from '../../ir/model.js';
-import { findWeights, floatTypeName, isWeightFloatType, type WeightRole, type WeightSite } from '../../ir/weights.js';
+import { findWeights, floatTypeName, type WeightRole, type WeightSite } from '../../ir/weights.js';
 import { planOpsetUpgrade, type OpsetUpgradePlan } from '../shared/opset.js';
 import { scaleShape, type QuantLayout } from '../../tensor/quant.js';
 import { dequantizeBytes, layoutFor, matmulNBitsBytes, nbitsBlockSize } from './solve.js';
@@ -185,16 +185,6 @@ function opsetNeeded(d: WeightDecision): number {
   return d.floatType === DataType.FLOAT ? layoutNeeds : Math.max(19, layoutNeeds);
 }
 
-/**
- * The float type the model computes in, for the Q/DQ pairs of static quantization: float16 or bfloat16
- * when its weights or float graph inputs and outputs are (QuantizeLinear with a float16 scale needs
- * opset 19), float32 otherwise.
- */
-export function activationFloatType(model: Model, sites: readonly WeightSite[]): number {
-  const io = [...model.graph.inputs.filter((v) => !v.initializer), ...model.graph.outputs].map((v) => v.elemType).filter((t): t is number => t !== undefined && isWeightFloatType(t));
-  const types = [...sites.map((s) => s.dataType), ...io];
-  return types.find((t) => t !== DataType.FLOAT) ?? DataType.FLOAT;
-}
 
 /**
  * Plans the weights of `model` under `options` for a resolved mode. When the DequantizeLinear layouts
@@ -213,10 +203,7 @@ export function planWeights(model: Model, options: QuantizeOptions, mode: Quanti
   const weights = [...byValue.values()].map((group) => decide(group, options, mode));
   // DynamicQuantizeLinear, which the integer ops of dynamic quantization read, exists from opset 11.
   const integer = weights.some((d) => d.format === 'integer');
-  // Static quantization of a float16 / bfloat16 model puts Q/DQ pairs with scales of that type on its
-  // activations: opset 19 (where the opset cannot be raised, Casts to float32 go around each pair).
-  const activations = mode === 'static' && activationFloatType(model, sites) !== DataType.FLOAT ? 19 : 0;
-  const needed = Math.max(integer ? 11 : 0, activations, ...weights.map(opsetNeeded));
+  const needed = Math.max(integer ? 11 : 0, ...weights.map(opsetNeeded));
   const current = model.opset('') ?? 1;
   let opset: OpsetUpgradePlan | undefined;
   if (needed > current) {
@@ -233,7 +220,7 @@ export function planWeights(model: Model, options: QuantizeOptions, mode: Quanti
         if (opsetNeeded(d) <= current) continue;
         weights[i] = fallback(d, options, current);
       }
-      const still = Math.max(activations, ...weights.map(opsetNeeded));
+      const still = Math.max(0, ...weights.map(opsetNeeded));
       opset = still > current ? opset : undefined;
     }
   }
