@@ -608,6 +608,7 @@ export class Session {
       opset,
       training,
       epilogue,
+      streaming: this.streaming,
       runSubgraph: (g, subInputs) => this.runSubgraph(g, subInputs, env, training),
     };
     return k(inputs, ctx);
