@@ -8,7 +8,7 @@ import type { Context } from '../../core/logger.js';
 import type { Model } from '../../ir/model.js';
 import type { LayerReport } from '../../report/schema.js';
 import { upgradeOpset } from '../shared/opset.js';
-import { constantOf, nothingToDoMessage, promoteConstant } from '../../ir/weights.js';
+import { constantOf, nothingToDoMessage, promoteConstant, weightOpTypes } from '../../ir/weights.js';
 import { assertNotQuantized } from './detect.js';
 import { quantizeDynamic } from './dynamic.js';
 import { convertFloat16 } from './fp16.js';
@@ -128,7 +128,9 @@ export async function quantize(model: Model, options: QuantizeOptions, ctx: Quan
   const quantized = plan.weights.filter((d) => d.bits !== 'float');
   const nothing = () => {
     const reasons = [...plan.weights.map((d) => ({ op: d.op, reason: d.reason ?? 'left in float' })), ...plan.skipped];
-    return new NothingToDoError(nothingToDoMessage('quantize', `${options.ops.join('/')} weights`, reasons), options.exclude ? 'check --exclude and --ops' : undefined);
+    // --ops may name ops without weights (static quantization's Concat, MaxPool, ...): the weights are of the others.
+    const weighted = options.ops.filter((o) => (weightOpTypes as readonly string[]).includes(o));
+    return new NothingToDoError(nothingToDoMessage('quantize', `${weighted.join('/')} weights`, reasons), options.exclude ? 'check --exclude and --ops' : undefined);
   };
   // Static quantization may still quantize activations (an Add of two activations) without a weight.
   if (quantized.length === 0 && (mode !== 'static' || !hasStaticOps(model, options))) throw nothing();
