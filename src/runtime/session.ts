@@ -15,6 +15,7 @@ import type { LocalFunction, Model } from '../ir/model.js';
 import type { Node } from '../ir/node.js';
 import { nodeDependencies } from '../ir/traversal.js';
 import type { Value } from '../ir/value.js';
+import { isWeightFloatType, setWeightValues, weightValues } from '../ir/weights.js';
 import { initBackend, tf, type BackendInfo, type BackendName } from './backend.js';
 import { alias, type Kernel, type KernelContext } from './kernel.js';
 import { planFusions, type ChainLink, type Epilogue, type FusedActivation, type Fusion, type ResolvedStep, type StepKind } from './fusion.js';
@@ -193,7 +194,7 @@ export class Session {
     for (const name of names) {
       const v = this.model.graph.value(name);
       if (!v?.initializer) throw new ModelError(`'${name}' is not an initializer of the model`);
-      if (v.initializer.dataType !== 1) throw new ModelError(`initializer '${name}' is ${dataTypeName(v.initializer.dataType)}, only FLOAT can be trained`);
+      if (!isWeightFloatType(v.initializer.dataType)) throw new ModelError(`initializer '${name}' is ${dataTypeName(v.initializer.dataType)}; only float32, float16 and bfloat16 can be trained`);
       let variable = this.variables.get(v);
       if (!variable) {
         this.clearFolded();
@@ -201,7 +202,8 @@ export class Session {
         old?.dispose();
         this.constants.delete(v);
         // No name: tfjs registers variables globally by name, and two sessions may train the same model.
-        variable = tf.variable(tf.tensor(v.initializer.data as Float32Array, v.initializer.dims, 'float32'), true);
+        // Float32 master weights whatever the stored type (float16 / bfloat16 decoded), rounded back on commit.
+        variable = tf.variable(tf.tensor(weightValues(v.initializer), v.initializer.dims, 'float32'), true);
         this.variables.set(v, variable);
       }
       out.set(name, variable);
@@ -209,10 +211,10 @@ export class Session {
     return out;
   }
 
-  /** Copies trained variable values back into the IR initializers. */
+  /** Copies trained variable values back into the IR initializers, each in its own float type. */
   commitVariables(): void {
     for (const [v, variable] of this.variables) {
-      v.initializer!.data = variable.dataSync().slice() as Float32Array;
+      setWeightValues(v.initializer!, variable.dataSync().slice() as Float32Array);
     }
   }
 

@@ -12,7 +12,7 @@ import { basename, dirname, extname, join, resolve } from 'node:path';
 import { ExitCode, UsageError } from '../../core/errors.js';
 import type { Context } from '../../core/logger.js';
 import type { Model } from '../../ir/model.js';
-import type { Report } from '../../report/schema.js';
+import type { LayerReport, Report } from '../../report/schema.js';
 import type { CommonOptions, DataOptions } from '../options.js';
 import type { CliState } from '../program.js';
 import { planBatch } from '../batch/plan.js';
@@ -547,7 +547,7 @@ async function compressOne(state: CliState, req: CompressRequest, pass: LoadedPa
   const c = report.compressed!;
   const bpw = (x?: number) => (x ? x.toFixed(2) : '-');
   if (dry) {
-    const touched = (report.layers ?? []).filter((l) => l.bits === undefined || l.bits < 32).map((l) => l.name);
+    const touched = (report.layers ?? []).filter((l) => leftAloneReason(l) === undefined && (l.bits === undefined || l.bits < 32)).map((l) => l.name);
     const opset = result.plan?.opset?.to ?? compressedModel.opset('') ?? 0;
     const domains = [...compressedModel.opsetImports.filter((x) => x.domain !== '').map((x) => x.domain), ...(result.plan?.newDomains ?? [])];
     term.err(
@@ -583,19 +583,29 @@ async function compressOne(state: CliState, req: CompressRequest, pass: LoadedPa
 }
 
 /**
- * What the pass left alone, for the summary line: "12 weights left in float: 10 excluded by --exclude,
- * 2 output head kept" (the report's layers list each with its reason).
+ * Why the pass left a layer of the report alone: its `skipped` reason, or (passes that write it as a
+ * note) the note of a layer still in float32 with nothing compressed.
  */
-function leftAloneText(report: Report): string | undefined {
-  const left = (report.layers ?? []).filter((l) => (l.bits === 32 || l.bits === undefined) && l.sparsity === undefined && l.rank === undefined && typeof l.note === 'string');
+function leftAloneReason(l: LayerReport): string | undefined {
+  if (typeof l.skipped === 'string') return l.skipped;
+  if ((l.bits === 32 || l.bits === undefined) && l.sparsity === undefined && l.rank === undefined && typeof l.note === 'string') return l.note;
+  return undefined;
+}
+
+/**
+ * What the pass left alone, for the summary line: "12 weights left as they were (10 excluded by
+ * --exclude; 2 output head kept)" (the report's layers list each with its reason).
+ */
+export function leftAloneText(report: Report): string | undefined {
+  const left = (report.layers ?? []).map(leftAloneReason).filter((r): r is string => r !== undefined);
   if (left.length === 0) return undefined;
   const reasons = new Map<string, number>();
-  for (const l of left) {
-    const why = String(l.note).replace(/'[^']*'/g, '').replace(/\s+/g, ' ').trim();
+  for (const note of left) {
+    const why = note.replace(/'[^']*'/g, '').replace(/\s+/g, ' ').trim();
     reasons.set(why, (reasons.get(why) ?? 0) + 1);
   }
   const parts = [...reasons].sort((a, b) => b[1] - a[1]).slice(0, 3).map(([why, n]) => `${n} ${why}`);
-  return `${left.length} ${left.length === 1 ? 'weight' : 'weights'} left as they were (${parts.join('; ')}${reasons.size > 3 ? '; ...' : ''})`;
+  return `${left.length} ${left.length === 1 ? 'weight left as it was' : 'weights left as they were'} (${parts.join('; ')}${reasons.size > 3 ? '; ...' : ''})`;
 }
 
 /** One line of what was measured after compressing ("accuracy 91.90% -> 91.80%, top-1 agreement 99.60%"). */

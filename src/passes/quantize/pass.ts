@@ -9,13 +9,13 @@ import type { Model } from '../../ir/model.js';
 import type { Value } from '../../ir/value.js';
 import type { LayerReport } from '../../report/schema.js';
 import { upgradeOpset } from '../shared/opset.js';
-import { constantOf, nothingToDoMessage, promoteConstant } from '../../ir/weights.js';
+import { constantOf, nothingToDoMessage, promoteConstant, weightOpTypes } from '../../ir/weights.js';
 import { assertNotQuantized } from './detect.js';
 import { quantizeDynamic } from './dynamic.js';
 import { convertFloat16 } from './fp16.js';
 import type { FeedBatches, QuantizeMode, QuantizeOptions } from './options.js';
 import { planWeights, type QuantizePlan, type WeightDecision } from './plan.js';
-import { quantizeStatic } from './static.js';
+import { hasStaticOps, quantizeStatic } from './static.js';
 import { applyWeightDecision, layerReport, nbitsJob, writeNBits } from './weights.js';
 import { inlineElements, NBitsPool } from '../../tensor/nbits-pool.js';
 import type { NBitsResult } from '../../tensor/quant.js';
@@ -181,10 +181,14 @@ export async function quantize(model: Model, options: QuantizeOptions, ctx: Quan
     warn(`the model's opset ${plan.opset.from} cannot be raised to ${plan.opset.to} (${plan.opset.blockers[0]}${plan.opset.blockers.length > 1 ? ` and ${plan.opset.blockers.length - 1} more` : ''}); using com.microsoft ops instead`);
   }
   const quantized = plan.weights.filter((d) => d.bits !== 'float');
-  if (quantized.length === 0 && mode !== 'static') {
+  const nothing = () => {
     const reasons = [...plan.weights.map((d) => ({ op: d.op, reason: d.reason ?? 'left in float' })), ...plan.skipped];
-    throw new NothingToDoError(nothingToDoMessage('quantize', `${options.ops.join('/')} weights`, reasons), options.exclude ? 'check --exclude and --ops' : undefined);
-  }
+    // --ops may name ops without weights (static quantization's Concat, MaxPool, ...): the weights are of the others.
+    const weighted = options.ops.filter((o) => (weightOpTypes as readonly string[]).includes(o));
+    return new NothingToDoError(nothingToDoMessage('quantize', `${weighted.join('/')} weights`, reasons), options.exclude ? 'check --exclude and --ops' : undefined);
+  };
+  // Static quantization may still quantize activations (an Add of two activations) without a weight.
+  if (quantized.length === 0 && (mode !== 'static' || !hasStaticOps(model, options))) throw nothing();
   if (options.dryRun) {
     return { model, modified: false, layers: plan.weights.map((d) => layerReport(d)), plan, warnings };
   }
@@ -207,6 +211,7 @@ export async function quantize(model: Model, options: QuantizeOptions, ctx: Quan
   }
   if (mode === 'static') {
     const r = await quantizeStatic(model, plan, options, ctx as QuantizeContext & { data: FeedBatches });
+    if (quantized.length === 0 && !plan.activations) throw nothing();
     return { model, modified: true, layers: r.layers, plan, warnings: [...warnings, ...r.warnings] };
   }
 

@@ -7,23 +7,28 @@ import type { Model } from '../../ir/model.js';
 import type { LayerReport } from '../../report/schema.js';
 import { quantizeToMatMulNBits, type NBitsResult, type QuantizedTensor } from '../../tensor/quant.js';
 import type { NBitsJob } from '../../tensor/nbits-pool.js';
-import { releaseWeight, weightView } from '../../ir/weights.js';
-import { DataType } from '../../core/dtype.js';
+import { floatTypeName, releaseWeight, weightView } from '../../ir/weights.js';
+import { bitsPerElement, DataType } from '../../core/dtype.js';
+import { makeAttr } from '../../ir/attribute.js';
 import { Tensor } from '../../ir/tensor.js';
 import type { Value } from '../../ir/value.js';
 import { addDequantizeLinear, replaceWeight, writeGatherBlockQuantized, writeMatMulNBits } from '../shared/writers.js';
 import type { WeightDecision } from './plan.js';
 import { gemmWeightMatrix, quantizeWeight } from './solve.js';
 
-/** The layer report entry of a decision, with its measured error. */
+/**
+ * The layer report entry of a decision, with its measured error. A weight left in float has `skipped`
+ * with the reason (and the bits of its float type); a quantized one that differs from what the options
+ * asked says why in `note`. `dataType` is the weight's float type in the input model.
+ */
 export function layerReport(d: WeightDecision, error?: number): LayerReport {
-  const r: LayerReport = { name: d.node, op: d.op, params: d.params, weight: d.weight, format: d.format };
-  if (d.bits !== 'float') r.bits = d.bits;
-  else r.bits = 32;
+  const r: LayerReport = { name: d.node, op: d.op, params: d.params, weight: d.weight, format: d.format, dataType: floatTypeName(d.floatType) };
+  r.bits = d.bits !== 'float' ? d.bits : bitsPerElement(d.floatType);
   if (d.granularity) r.granularity = d.granularity;
   if (d.groupSize) r.groupSize = d.groupSize;
   if (error !== undefined) r.error = error;
-  if (d.reason) r.note = d.reason;
+  if (d.bits === 'float') r.skipped = d.reason ?? 'left in float';
+  else if (d.reason) r.note = d.reason;
   return r;
 }
 
@@ -93,7 +98,11 @@ export function applyWeightDecision(model: Model, d: WeightDecision): { error: n
     if (d.format === 'dequantizelinear' || d.format === 'com.microsoft.dequantizelinear') {
       const { q, error } = quantizeWeight(weightView(t), d.matrixDims ?? t.dims, d.layout!, bits, symmetric);
       const domain = d.format === 'dequantizelinear' ? '' : 'com.microsoft';
-      let out = addDequantizeLinear(site.value.graph, q, { name: site.value.name, domain, floatType });
+      // com.microsoft's DequantizeLinear takes float32 and float16 scales: a bfloat16 weight is
+      // dequantized to float32 there and cast back.
+      const castBack = domain === 'com.microsoft' && floatType === DataType.BFLOAT16;
+      let out = addDequantizeLinear(site.value.graph, q, { name: site.value.name, domain, floatType: castBack ? DataType.FLOAT : floatType });
+      if (castBack) out = castAfter(out, floatType, site.value.name);
       if (d.matrixDims) out = reshapeAfter(out, t.dims, site.value.name, floatType);
       replaceWeight(site.value, out);
       if (domain) model.ensureOpset(domain, 1);
@@ -104,6 +113,15 @@ export function applyWeightDecision(model: Model, d: WeightDecision): { error: n
     releaseWeight(t);
   }
   throw new Error(`applyWeightDecision cannot write format '${d.format}'`);
+}
+
+/** A Cast of a dequantized weight to `to` (its own float type). */
+function castAfter(v: Value, to: number, name: string): Value {
+  const g = v.graph;
+  const node = g.createNode({ opType: 'Cast', name: `${name}_Cast`, inputs: [v], outputs: [`${name}_cast`], attributes: [makeAttr('to', to, 'int')], after: v.producer ?? undefined });
+  const out = node.output(0)!;
+  out.type = { kind: 'tensor', elemType: to, shape: v.type?.kind === 'tensor' ? v.type.shape : undefined };
+  return out;
 }
 
 /** A Reshape of a dequantized matrix back to the weight's own shape (grouped Conv weights). */
