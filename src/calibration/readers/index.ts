@@ -44,6 +44,8 @@ export interface OpenDatasetOptions {
    * recognises; classification and regression feed only what the data holds.
    */
   task?: 'auto' | 'classification' | 'lm' | 'regression';
+  /** The size of the other symbolic dims (not the batch axis) of random:<n> samples (default 32). */
+  symbolicDim?: number;
   logger?: Logger;
 }
 

@@ -244,35 +244,83 @@ export async function runCompress(state: CliState, req: CompressRequest): Promis
 const smokeSamples = 4;
 
 /**
- * Without --data: runs original and output in onnxruntime-node on `random:4` samples. The output must
- * load (else `runtime.loaded` is false and the command fails); fidelity on random inputs is reported with
- * a warning. A model whose inputs random samples cannot satisfy (e.g. free spatial sizes) is only loaded.
+ * Beyond this many bytes of float32 weights (what onnxruntime's CPU provider would hold for the original:
+ * float16 weights count twice), the original is not loaded into onnxruntime as a reference: our
+ * executor computes its outputs with the weights streamed one layer at a time, on fewer, shorter samples,
+ * so that checking a multi-GB model costs no more memory than compressing it.
+ */
+export const largeReferenceBytes = 2 ** 30;
+
+/** How a check compares the two models: who computes each side, on how much data, and what it says. */
+export interface CheckPlan {
+  reference: 'onnxruntime' | 'executor';
+  compressedRunner: 'onnxruntime' | 'executor';
+  samples: number;
+  symbolicDim?: number;
+  /** What is reduced, for the report and the summary line (undefined: the full check). */
+  reduced?: string;
+}
+
+/** The check for a pair of models (see largeReferenceBytes; bfloat16 outputs run in our executor). */
+export async function checkPlan(reference: import('../../report/index.js').ReportInput, compressed: import('../../report/index.js').ReportInput): Promise<CheckPlan> {
+  const { onnxruntimeBytes, usesBfloat16 } = await import('../../report/measure.js');
+  const notes: string[] = [];
+  const plan: CheckPlan = { reference: 'onnxruntime', compressedRunner: 'onnxruntime', samples: smokeSamples };
+  if (usesBfloat16(reference.model) || onnxruntimeBytes(reference) > largeReferenceBytes) {
+    plan.reference = 'executor';
+    plan.samples = 2;
+    plan.symbolicDim = 8;
+    notes.push(
+      usesBfloat16(reference.model)
+        ? "the original's outputs came from compress's executor (onnxruntime's CPU provider runs no bfloat16)"
+        : `the original (${(onnxruntimeBytes(reference) / 2 ** 30).toFixed(1)} GiB as float32) was run in compress's executor with its weights streamed, on 2 samples of 8 per free axis, to keep memory bounded`,
+    );
+  }
+  if (usesBfloat16(compressed.model)) {
+    plan.compressedRunner = 'executor';
+    notes.push("the bfloat16 output was run in compress's executor: onnxruntime's CPU provider runs no bfloat16 ops (it was not loaded in onnxruntime)");
+  }
+  if (notes.length > 0) plan.reduced = notes.join('; ');
+  return plan;
+}
+
+/**
+ * Without --data: runs original and output on random samples (`checkPlan` says where and how many). The
+ * output must load and run in onnxruntime (else `runtime.loaded` is false and the command fails); fidelity
+ * on random inputs is reported with a warning. A model whose inputs random samples cannot satisfy (e.g.
+ * free spatial sizes) is only loaded.
  */
 async function smokeCheck(
   reference: import('../../report/index.js').ReportInput,
   compressed: import('../../report/index.js').ReportInput,
   req: CompressRequest,
   ctx: Context,
-): Promise<{ runtime: NonNullable<Report['runtime']>; fidelity?: Report['fidelity']; warning: string }> {
+): Promise<{ runtime: NonNullable<Report['runtime']>; fidelity?: Report['fidelity']; warning: string; reduced?: string }> {
   const { measure } = await import('../../report/measure.js');
   const { openOrt, ortVersion } = await import('../../report/ort.js');
+  const plan = await checkPlan(reference, compressed);
   // Its own warning says what matters; the reader's 'synthetic data' warning would repeat it.
   const quiet: Context = { ...ctx, logger: { debug: (m) => ctx.logger.debug(m), info: (m) => ctx.logger.info(m), warn: (m) => ctx.logger.debug(m) } };
+  const where = plan.compressedRunner === 'executor' ? "compress's executor" : 'onnxruntime-node';
   try {
-    const m = await measure(reference, compressed, { data: `random:${smokeSamples}`, task: 'auto', batchSize: smokeSamples, seed: req.common.seed, latency: false }, quiet);
+    const m = await measure(reference, compressed, { data: `random:${plan.samples}`, task: 'auto', batchSize: plan.samples, seed: req.common.seed, latency: false, backend: req.common.backend, reference: plan.reference, compressedRunner: plan.compressedRunner, symbolicDim: plan.symbolicDim }, quiet);
     const runtime = m.runtime ?? { name: 'onnxruntime-node' as const, version: ortVersion(), loaded: true };
     return {
       runtime,
       fidelity: runtime.loaded ? m.fidelity : undefined,
-      warning: `no --data: the output was run in onnxruntime-node on ${smokeSamples} random samples only; the fidelity figures say nothing about accuracy (give --data to measure it)`,
+      warning: `no --data: the output was run in ${where} on ${plan.samples} random samples only; the fidelity figures say nothing about accuracy (give --data to measure it)`,
+      reduced: plan.reduced,
     };
   } catch (e) {
     // Random inputs may not fit the model; loading the output is still checked.
     const reason = e instanceof Error ? e.message.split('\n')[0]! : String(e);
+    if (plan.compressedRunner === 'executor') {
+      return { runtime: { name: 'onnxruntime-node', version: ortVersion(), loaded: false, error: reason }, warning: `the output could not be run in compress's executor: ${reason}`, reduced: plan.reduced };
+    }
     try {
       const o = await openOrt(compressed, 'compressed');
       await o.session.release();
-      return { runtime: { name: 'onnxruntime-node', version: ortVersion(), loaded: true }, warning: `no --data: the output loads in onnxruntime-node, but random samples could not run (${reason}); give --data to check it on real inputs` };
+      return { runtime: { name: 'onnxruntime-node', version: ortVersion(), loaded: true }, warning: `no --data: the output loads in onnxruntime-node, but random samples could not run (${reason}); give --data to check it on real inputs`, reduced: plan.reduced };
     } catch (le) {
       const error = le instanceof Error ? le.message.split('\n')[0]! : String(le);
       return { runtime: { name: 'onnxruntime-node', version: ortVersion(), loaded: false, error }, warning: `the output does not load in onnxruntime-node: ${error}` };
@@ -315,8 +363,15 @@ async function compressOne(state: CliState, req: CompressRequest, pass: LoadedPa
   const { formatJson } = await import('../../report/format/json.js');
   const { writeFile, mkdir } = await import('node:fs/promises');
 
+  const clock = { start: performance.now(), mark: performance.now() };
+  const timings: Record<string, number> = {};
+  const lap = (name: string) => {
+    const now = performance.now();
+    timings[name] = Math.round(now - clock.mark) / 1000;
+    clock.mark = now;
+  };
   const original = await io.openModel(plan.input);
-  const hadExternal = original.files.files.length > 1;
+  lap('load');
   // The pass may edit the model it is given; measure the original first.
   const originalReport = buildReport(original, undefined, { command: req.command });
   ctx.logger.debug(`${req.command}: ${plan.input}: ${original.files.bytes} bytes, ${originalReport.original.params} params`);
@@ -332,13 +387,17 @@ async function compressOne(state: CliState, req: CompressRequest, pass: LoadedPa
     for (const w of refolded.warnings) ctx.logger.warn(w);
     result.warnings = [...(result.warnings ?? []), ...refolded.warnings];
   }
+  lap('compress');
   const compressedModel: Model = result.model;
   const { currentBackend, describeBackend } = await import('../../runtime/backend.js');
   const backend = currentBackend();
   const dry = req.common.dryRun;
 
-  const files = dry ? io.bytesInMemory(compressedModel) : await io.writeModel(compressedModel, plan.output, req.common.force, hadExternal);
-  if (!dry) files.path = plan.output;
+  // The output is written to a staging folder beside its place, checked there, and renamed into place
+  // only once onnxruntime has loaded and run it: a failure leaves nothing behind.
+  const staged = dry ? undefined : await io.stageOutput(compressedModel, plan.output, req.common.force, original.files.files.length > 1);
+  lap('save');
+  const files = staged ? { ...staged.files, path: plan.output } : io.bytesInMemory(compressedModel);
   // A dry run leaves the model as it was: the pass's plan says what the weights would weigh.
   if (dry && result.plan?.bytes) files.bytes = Math.max(0, original.files.bytes - result.plan.bytes.before + result.plan.bytes.after);
   const measured = buildReport({ model: compressedModel, files }, undefined, { command: req.command });
@@ -362,27 +421,53 @@ async function compressOne(state: CliState, req: CompressRequest, pass: LoadedPa
   // samples, so one command both compresses and gates; without --data, a smoke check in onnxruntime.
   // The reference is read again from its file: the pass edited the loaded model in place.
   let loaded = true;
+  let reduced: string | undefined;
+  // The reference is the input read again (lazily: its weights stay on disk until the check runs them).
   const reference = dry ? undefined : await io.openModel(plan.input);
-  if (reference && req.data?.data !== undefined) {
-    const { measure } = await import('../../report/measure.js');
-    const m = await measure(reference, { model: compressedModel, files }, { ...req.data, seed: req.common.seed, backend: req.common.backend }, ctx);
-    report.metrics = { ...m.metrics, measured: true };
-    if (m.fidelity) report.fidelity = m.fidelity;
-    if (m.runtime) report.runtime = m.runtime;
-    loaded = m.runtime?.loaded !== false;
-  } else if (reference) {
-    // No --data: still prove the output loads and runs in onnxruntime-node (the deployment runtime), and
-    // compare it with the original on a few random samples, saying loudly that this measures no accuracy.
-    const check = await smokeCheck(reference, { model: compressedModel, files }, req, ctx);
-    if (check.fidelity) report.fidelity = check.fidelity;
-    report.runtime = check.runtime;
-    loaded = check.runtime.loaded;
-    warnings.push(check.warning);
-    if (loaded) ctx.logger.warn(check.warning);
-    if (!passReport.metrics) {
-      report.metrics = { measured: false, note: `accuracy was not measured by ${req.command}: give --data (and --labels) to measure it after compressing, or run compress report <original> <compressed> --data <samples>` };
+  try {
+    if (reference && req.data?.data !== undefined) {
+      const { measure } = await import('../../report/measure.js');
+      const check = await checkPlan(reference, { model: compressedModel, files });
+      reduced = check.reduced;
+      const m = await measure(reference, { model: compressedModel, files }, { ...req.data, seed: req.common.seed, backend: req.common.backend, reference: check.reference, compressedRunner: check.compressedRunner }, ctx);
+      report.metrics = { ...m.metrics, measured: true };
+      if (m.fidelity) report.fidelity = m.fidelity;
+      if (m.runtime) report.runtime = m.runtime;
+      loaded = m.runtime?.loaded !== false;
+    } else if (reference) {
+      // No --data: still prove the output loads and runs in onnxruntime-node (the deployment runtime), and
+      // compare it with the original on a few random samples, saying loudly that this measures no accuracy.
+      const check = await smokeCheck(reference, { model: compressedModel, files }, req, ctx);
+      reduced = check.reduced;
+      if (check.fidelity) report.fidelity = check.fidelity;
+      report.runtime = check.runtime;
+      loaded = check.runtime.loaded;
+      warnings.push(check.warning);
+      if (loaded) ctx.logger.warn(check.warning);
+      if (!passReport.metrics) {
+        report.metrics = { measured: false, note: `accuracy was not measured by ${req.command}: give --data (and --labels) to measure it after compressing, or run compress report <original> <compressed> --data <samples>` };
+      }
     }
+  } catch (e) {
+    await staged?.staged.abort();
+    throw e;
   }
+  lap('check');
+  if (reduced) {
+    report.check = { reduced };
+    warnings.push(`the check was reduced: ${reduced}`);
+  }
+  // Only a model onnxruntime loaded and ran goes into place; otherwise nothing is left behind.
+  if (staged && loaded) {
+    await staged.staged.commit();
+    report.compressed = { ...report.compressed!, path: plan.output };
+  } else if (staged) {
+    await staged.staged.abort();
+  }
+  // Wall seconds of each step (the report's, so that CI logs and benchmarks see where time goes).
+  timings.total = Math.round(performance.now() - clock.start) / 1000;
+  report.timings = timings;
+  ctx.logger.debug(`${req.command}: timings ${Object.entries(timings).map(([k, v]) => `${k} ${v.toFixed(1)} s`).join(', ')}`);
 
   const limits = { ...(req.common.gates ?? {}) };
   if (dry) {
@@ -416,23 +501,44 @@ async function compressOne(state: CliState, req: CompressRequest, pass: LoadedPa
         `  opset needed: ai.onnx ${opset}${domains.length > 0 ? ` + ${[...new Set(domains)].join(', ')}` : ''}`,
       ].join('\n') + '\n',
     );
-  } else {
+  } else if (loaded) {
     if (plan.reportPath !== undefined) {
       await mkdir(dirname(resolve(plan.reportPath)), { recursive: true });
       await writeFile(plan.reportPath, formatJson(report));
     }
+    const left = leftAloneText(report);
     term.err(
       `${req.command}: ${plan.input} -> ${plan.output}: ${o.bytes} -> ${c.bytes} bytes (${ratioText(o.bytes, c.bytes)}), ` +
-        `${bpw(o.bitsPerWeight)} -> ${bpw(c.bitsPerWeight)} bits/weight${plan.reportPath ? `; report: ${plan.reportPath}` : ''}\n`,
+        `${bpw(o.bitsPerWeight)} -> ${bpw(c.bitsPerWeight)} bits/weight${left ? `; ${left}` : ''}${plan.reportPath ? `; report: ${plan.reportPath}` : ''}\n`,
     );
     const measuredLine = measuredSummary(report);
     if (measuredLine) term.err(`${req.command}: ${measuredLine}\n`);
+    if (reduced) term.err(`${req.command}: check reduced at this size: ${reduced}\n`);
   }
-  if (!loaded) term.err(`compress: error: onnxruntime-node ${report.runtime?.version ?? ''} cannot load the compressed model '${plan.output}': ${report.runtime?.error ?? ''}\n`);
+  if (!loaded) {
+    const where = report.runtime?.error?.startsWith('compress') ? "compress's executor" : `onnxruntime-node ${report.runtime?.version ?? ''}`;
+    term.err(`compress: error: ${where} cannot load or run the compressed model, so nothing was written to '${plan.output}': ${report.runtime?.error ?? ''}\n`);
+  }
   for (const g of gates.filter((x) => !x.pass)) {
     term.err(`compress: gate failed: ${g.name}: ${g.value === null ? 'not measured' : g.value} (limit ${g.limit})\n`);
   }
   return { input: plan.input, output: plan.output, exitCode: report.passed ? ExitCode.ok : ExitCode.failure, report };
+}
+
+/**
+ * What the pass left alone, for the summary line: "12 weights left in float: 10 excluded by --exclude,
+ * 2 output head kept" (the report's layers list each with its reason).
+ */
+function leftAloneText(report: Report): string | undefined {
+  const left = (report.layers ?? []).filter((l) => (l.bits === 32 || l.bits === undefined) && l.sparsity === undefined && l.rank === undefined && typeof l.note === 'string');
+  if (left.length === 0) return undefined;
+  const reasons = new Map<string, number>();
+  for (const l of left) {
+    const why = String(l.note).replace(/'[^']*'/g, '').replace(/\s+/g, ' ').trim();
+    reasons.set(why, (reasons.get(why) ?? 0) + 1);
+  }
+  const parts = [...reasons].sort((a, b) => b[1] - a[1]).slice(0, 3).map(([why, n]) => `${n} ${why}`);
+  return `${left.length} ${left.length === 1 ? 'weight' : 'weights'} left as they were (${parts.join('; ')}${reasons.size > 3 ? '; ...' : ''})`;
 }
 
 /** One line of what was measured after compressing ("accuracy 91.90% -> 91.80%, top-1 agreement 99.60%"). */
