@@ -128,21 +128,22 @@ export function refoldMergedDecoder(u: UnfoldedDecoder, model: Model): { mirrore
   for (const v of outs) {
     if (!v.producer || v.graph !== g) throw new ModelError(`the model output '${v.name}' is no longer computed by a node; the merged decoder cannot be put back together`);
   }
-  // The main graph's nodes become the new else branch, but for those computing from constants alone
+  // The main graph's nodes become the new else branch, but for new ones computing from constants alone
   // (a DequantizeLinear of a weight): they stay in front of the If, where both branches read them
   // (onnxruntime folds a DequantizeLinear into MatMulNBits only when the codes are in the same graph).
   const constant = new Set<Value>(g.initializers);
-  const stay: Node[] = [];
+  const stay = new Set<Node>();
   for (const n of g.nodes) {
-    if (n.subgraphs().length > 0 || !n.inputs.every((v) => v === null || constant.has(v)) || n.outputs.some((o) => o?.isGraphOutput)) continue;
-    stay.push(n);
+    if (u.before.has(n) || n.subgraphs().length > 0 || !n.inputs.every((v) => v === null || constant.has(v)) || n.outputs.some((o) => o?.isGraphOutput)) continue;
+    stay.add(n);
     for (const o of n.outputs) if (o) constant.add(o);
   }
   const E = u.elseBranch;
   g.moveNodes(
-    g.nodes.filter((n) => !stay.includes(n)),
+    g.nodes.filter((n) => !stay.has(n)),
     E,
   );
+  const inE = new Set(E.nodes);
   E.outputs.length = 0;
   outs.forEach((v, k) => {
     v.rename(g.uniqueName(u.branchOutputNames[k]!));
@@ -176,10 +177,10 @@ export function refoldMergedDecoder(u: UnfoldedDecoder, model: Model): { mirrore
     if (!counterpart) continue; // a constant only the with-past branch reads: restored below if dropped
     taken.add(counterpart);
     const rec = u.readers.get(counterpart)!;
-    const same = E.nodes.includes(counterpart) && counterpart.inputs.every((v, i) => v === rec.inputs[i]) && counterpart.outputs.every((v, i) => v === rec.outputs[i]);
+    const same = inE.has(counterpart) && counterpart.inputs.every((v, i) => v === rec.inputs[i]) && counterpart.outputs.every((v, i) => v === rec.outputs[i]);
     if (same && reads.every((r) => current(r.value))) continue;
     try {
-      mirrorRewrite(u, g, E, T, node, reads, counterpart, removed);
+      mirrorRewrite(u, g, inE, T, node, reads, counterpart, removed);
       mirrored++;
     } catch (e) {
       if (!(e instanceof Untraceable)) throw e;
@@ -231,9 +232,9 @@ function restore(g: Graph, v: Value): void {
  * are produced alike. Throws Untraceable, before any change, when the new nodes read first-step values
  * other than the counterpart's own inputs and outputs.
  */
-function mirrorRewrite(u: UnfoldedDecoder, g: Graph, E: Graph, T: Graph, node: Node, reads: OuterRead[], counterpart: Node, removed: Set<Node>): void {
+function mirrorRewrite(u: UnfoldedDecoder, g: Graph, inE: Set<Node>, T: Graph, node: Node, reads: OuterRead[], counterpart: Node, removed: Set<Node>): void {
   const rec = u.readers.get(counterpart)!;
-  const alive = E.nodes.includes(counterpart);
+  const alive = inE.has(counterpart);
   if (alive && counterpart.outputs.length !== rec.outputs.length) throw new Untraceable();
   // The with-past reader's own inputs, slot by slot (its outer reads are detached: take them from `reads`).
   const ownInputs = node.inputs.map((v, i) => v ?? reads.find((r) => r.index === i)?.value ?? null);
@@ -253,7 +254,7 @@ function mirrorRewrite(u: UnfoldedDecoder, g: Graph, E: Graph, T: Graph, node: N
   }
   for (const j of changedOut) {
     const y = rec.outputs[j]!;
-    if (!y.producer || y.producer.graph !== E) throw new Untraceable();
+    if (!y.producer || !inE.has(y.producer)) throw new Untraceable();
     traceable(y, u, g, known, new Set());
   }
 
