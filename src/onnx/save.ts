@@ -56,6 +56,8 @@ const INLINE_TENSOR_LIMIT = PROTOBUF_LIMIT - 64 * 2 ** 20;
 export interface ExternalDataOptions {
   /** Tensors of at least this many bytes go to the data file. Default 1024. */
   threshold?: number;
+  /** Tensors that were external when loaded stay external whatever their size. Default false. */
+  keepExternal?: boolean;
   /** The data file's name, in the model's folder. Default `<model file name>.data`. */
   location?: string;
 }
@@ -310,12 +312,15 @@ export class ExternalPlan {
     readonly location: string,
     /** also tensors held in attributes (Constant values), as onnx's convert_attribute does */
     readonly attributes: boolean,
+    /** with 'threshold': also every tensor that was external when loaded */
+    readonly keepExternal = false,
   ) {}
 
   /** Whether the plan puts `t`'s data in the data file. */
   wants(t: Tensor, inAttribute: boolean): boolean {
     if (t.dataType === DataType.STRING) return false; // string_data cannot be external
-    if (this.mode === 'keep') return tensorEncodingOf(t)?.external ?? false;
+    const wasExternal = tensorEncodingOf(t)?.external ?? false;
+    if (this.mode === 'keep' || (this.keepExternal && wasExternal)) return wasExternal;
     const bytes = tensorByteLength(t);
     return bytes > 0 && bytes >= this.threshold && (!inAttribute || this.attributes);
   }
@@ -358,7 +363,7 @@ export function planExternalData(model: Model, out: string, options: SaveOptions
     if (location === '' || isAbsolute(location) || /[\\/]/.test(location) || location === '.' || location === '..') {
       throw new UsageError(`external data location '${location}' must be a plain file name (it goes next to the model)`);
     }
-    return new ExternalPlan('threshold', threshold, location, false);
+    return new ExternalPlan('threshold', threshold, location, false, o.keepExternal ?? false);
   }
   if (estimateTensorBytes(model) > limit) return new ExternalPlan('threshold', 1024, defaultLocation, true);
   return new ExternalPlan('keep', Infinity, defaultLocation, true);

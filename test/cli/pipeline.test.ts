@@ -5,8 +5,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Chalk } from 'chalk';
 import { ExitCode, UsageError } from '../../src/core/errors.js';
@@ -20,6 +19,7 @@ import type { Terminal } from '../../src/cli/ui/terminal.js';
 import { describeError } from '../../src/cli/sink.js';
 import { saveModel } from '../../src/onnx/index.js';
 import { tinyModel } from './helpers.js';
+import { tempDir } from '../helpers/tmp.js';
 
 function capture(): { state: CliState; out: string[]; err: string[] } {
   const out: string[] = [];
@@ -39,7 +39,7 @@ const zeroPass: LoadedPass = {
 };
 
 async function setup(): Promise<string> {
-  const dir = mkdtempSync(join(tmpdir(), 'compress-pipeline-'));
+  const dir = tempDir('compress-pipeline-');
   await saveModel(tinyModel(), join(dir, 'a.onnx'));
   await saveModel(tinyModel(), join(dir, 'b.onnx'));
   writeFileSync(join(dir, 'c.onnx'), new Uint8Array(0));

@@ -15,6 +15,9 @@ import type { Model } from '../../ir/model.js';
 import type { Report } from '../../report/schema.js';
 import type { CommonOptions, DataOptions } from '../options.js';
 import type { CliState } from '../program.js';
+import { planBatch } from '../batch/plan.js';
+import { BatchRun, type ModelOutcome } from '../batch/run.js';
+import { mirrored } from '../batch/tree.js';
 import { describeError, paintErrorLines } from '../sink.js';
 import { loadPass, type LoadedPass, type PassContext, type PassName } from './registry.js';
 
@@ -56,25 +59,29 @@ export function checkInput(input: string): void {
 
 /**
  * Output and report paths for each input (CLI.md): beside the input by default; `-o` names the file for
- * one input, a folder for several. Checked before any work: the input exists and is a file, the output
- * is not the input, an existing output needs --force (unless --dry-run, which writes nothing).
+ * one input, a folder for several, where the inputs' folders are mirrored below `root` (their common
+ * root; docs/batch.md). Checked before any work: the input exists and is a file, the output is not the
+ * input, an existing output needs --force (unless --dry-run, which writes nothing, or --skip-existing,
+ * which decides for itself).
  */
-export function planOutput(command: string, input: string, common: CommonOptions, several: boolean): PlannedOutput {
+export function planOutput(command: string, input: string, common: CommonOptions, several: boolean, root?: string): PlannedOutput {
   checkInput(input);
+  const name = defaultOutputName(input, command);
+  const under = (dir: string, file: string) => (root === undefined ? join(dir, file) : mirrored(dir, root, input, file));
   let output: string;
-  if (common.output === undefined) output = join(dirname(input), defaultOutputName(input, command));
-  else if (several) output = join(common.output, defaultOutputName(input, command));
-  else output = existsSync(common.output) && statSync(common.output).isDirectory() ? join(common.output, defaultOutputName(input, command)) : common.output;
+  if (common.output === undefined) output = join(dirname(input), name);
+  else if (several) output = under(common.output, name);
+  else output = existsSync(common.output) && statSync(common.output).isDirectory() ? join(common.output, name) : common.output;
   if (sameFile(output, input)) {
     throw new UsageError(`the output '${output}' is the input model itself; compress never overwrites its input`, 'choose another path with -o');
   }
-  if (!common.dryRun && existsSync(output) && !common.force) {
-    throw new UsageError(`the output '${output}' already exists`, 'pass --force to overwrite it, or choose another path with -o');
+  if (!common.dryRun && existsSync(output) && !common.force && !common.skipExisting) {
+    throw new UsageError(`the output '${output}' already exists`, 'pass --force to overwrite it, --skip-existing to keep it when it is complete, or choose another path with -o');
   }
   let reportPath: string | undefined;
   if (common.report === false) reportPath = undefined;
   else if (common.report === undefined) reportPath = `${output}.report.json`;
-  else reportPath = several ? join(common.report, `${basename(output)}.report.json`) : common.report;
+  else reportPath = several ? under(common.report, `${basename(output)}.report.json`) : common.report;
   if (reportPath !== undefined && sameFile(reportPath, input)) throw new UsageError(`the report path '${reportPath}' is the input model itself`);
   return { input, output, reportPath };
 }
@@ -100,13 +107,8 @@ export interface CompressRequest {
   jobs?: number;
 }
 
-interface Outcome {
-  input: string;
-  output?: string;
-  exitCode: number;
-  report?: Report;
-  error?: string;
-}
+/** One model's result (the batch's bookkeeping adds its status, note and time). */
+type Outcome = ModelOutcome;
 
 /** The pass's report keys that our measurements own; everything else the pass says is kept. */
 const measuredKeys = new Set(['schema', 'command', 'original', 'compressed', 'sizeRatio', 'gates', 'passed', 'opCountsDiff']);
@@ -115,10 +117,14 @@ function ratioText(a: number, b: number): string {
   return b > 0 ? `${(a / b).toFixed(2)}x smaller` : '';
 }
 
-/** Runs a compressing command over its inputs; returns the worst exit code. */
+/**
+ * Runs a compressing command over its inputs (files, globs or folders, expanded; under --shard this
+ * run's share); returns the worst exit code.
+ */
 export async function runCompress(state: CliState, req: CompressRequest): Promise<number> {
   const { term } = state;
-  const several = req.inputs.length > 1;
+  const batch = planBatch(req.command, req.inputs, req.common);
+  const several = batch.several;
   const limits = req.common.gates ?? {};
   const dataGate = (['maxAccuracyDrop', 'maxPerplexityIncrease', 'minAgreement'] as const).find((k) => limits[k] !== undefined);
   if (dataGate !== undefined && req.data?.data === undefined && !req.common.dryRun) {
@@ -127,6 +133,10 @@ export async function runCompress(state: CliState, req: CompressRequest): Promis
   }
   const { createCliContext } = await import('../ui/logger.js');
   const ctx = createCliContext(term, req.common);
+  if (batch.shard) {
+    const { index, count } = batch.shard;
+    ctx.logger.info(`${req.command}: shard ${index}/${count}: ${batch.selected.length} of ${batch.all.length} models`);
+  }
 
   const failed = new Map<string, Outcome>();
   const fail = (input: string, e: unknown) => {
@@ -137,7 +147,7 @@ export async function runCompress(state: CliState, req: CompressRequest): Promis
   };
   // Missing inputs first (cheap, and no reason to load a pass), then the pass and its option check (a bad
   // combination of flags is reported before anything about outputs), then the outputs.
-  for (const input of req.inputs) {
+  for (const input of batch.selected) {
     try {
       checkInput(input);
     } catch (e) {
@@ -147,20 +157,21 @@ export async function runCompress(state: CliState, req: CompressRequest): Promis
   const pass = await (req.loadPass ?? loadPass)(req.command);
   const options = (pass.parseOptions ? pass.parseOptions(req.options) : req.options) as Record<string, unknown>;
   const plans: (PlannedOutput | Outcome)[] = [];
-  for (const input of req.inputs) {
+  for (const input of batch.selected) {
     const early = failed.get(input);
     if (early) {
       plans.push(early);
       continue;
     }
     try {
-      plans.push(planOutput(req.command, input, req.common, several));
+      plans.push(planOutput(req.command, input, req.common, several, batch.root));
     } catch (e) {
       fail(input, e);
       plans.push(failed.get(input)!);
     }
   }
   if (several) {
+    // Every output and its external data file (<output>.data) must be one model's alone.
     const outs = new Map<string, string>();
     for (const p of plans) {
       if ('exitCode' in p) continue;
@@ -173,7 +184,23 @@ export async function runCompress(state: CliState, req: CompressRequest): Promis
 
   if (req.prepare) await req.prepare(options);
 
-  const outcomes: Outcome[] = [];
+  const { packageVersion } = await import('../program.js');
+  const run = new BatchRun({
+    command: req.command,
+    tool: `compress ${packageVersion()}`,
+    keyParts: { options, data: req.data, gates: req.common.gates, backend: req.common.backend },
+    dryRun: req.common.dryRun,
+    skipExisting: req.common.skipExisting === true,
+    summary: req.common.summary,
+    shard: batch.shard,
+    inputs: batch.all.length,
+    total: plans.length,
+    showProgress: several,
+    ctx,
+    interactive: term.interactive && !req.common.quiet,
+  });
+  if (batch.shard && plans.length === 0) ctx.logger.info(`${req.command}: shard ${batch.shard.index}/${batch.shard.count} has no models (${batch.all.length} over ${batch.shard.count} shards)`);
+
   const jobs = Math.min(req.jobs ?? (req.common as CommonOptions & { jobs?: number }).jobs ?? 1, plans.filter((p) => !('exitCode' in p)).length);
   const parallel = several && jobs > 1 && req.loadPass === undefined && req.prepare === undefined;
   // The wasm backend's threads: --threads, else COMPRESS_THREADS, else the cores shared among the jobs.
@@ -181,59 +208,74 @@ export async function runCompress(state: CliState, req: CompressRequest): Promis
   if (req.common.threads !== undefined) setWasmThreads(req.common.threads);
   const threads = parallel && req.common.threads === undefined ? Math.max(1, Math.floor(wasmThreadCount() / jobs)) : wasmThreadCount();
   if (several && jobs > 1 && !parallel) ctx.logger.info(`--jobs ${jobs}: ${req.command} runs its models one after the other (it loads shared state once, which worker threads cannot share)`);
-  if (parallel) {
-    ctx.logger.info(`${req.command}: ${plans.length} models, ${jobs} at a time (worker threads)`);
-    const queue = plans.map((p, i) => ({ p, i }));
-    const results: Outcome[] = new Array<Outcome>(plans.length);
-    const lane = async () => {
-      for (let next = queue.shift(); next !== undefined; next = queue.shift()) {
-        const { p, i } = next;
-        if ('exitCode' in p) {
-          results[i] = p;
-          continue;
-        }
-        try {
-          results[i] = await compressInWorker(state, { ...req, common: { ...req.common, threads } }, p);
-        } catch (e) {
-          // The job could not be handed over (options that do not survive a structured clone).
-          const d = describeError(e, req.common.verbose);
-          term.err(paintErrorLines(d.lines, term.color));
-          results[i] = { input: p.input, exitCode: d.exitCode, error: d.lines[0] };
-        }
+  if (parallel) ctx.logger.info(`${req.command}: ${plans.length} models, ${jobs} at a time (worker threads)`);
+
+  // One model, start to end: kept when --skip-existing finds it complete, else compressed (in turn or in
+  // a worker thread) with its manifest removed first and written last. With one model, its error is
+  // thrown once the summary is written.
+  let thrown: { error: unknown } | undefined;
+  const runPlan = async (p: PlannedOutput | Outcome): Promise<Outcome> => {
+    if ('exitCode' in p) return p;
+    const t0 = performance.now();
+    let o: Outcome;
+    try {
+      const decision = await run.decide(p);
+      if (decision.skip) {
+        o = decision.skip;
+        term.err(`${req.command}: ${p.input} -> ${p.output}: skipped (${o.note})\n`);
+      } else {
+        if (decision.note) ctx.logger.info(`${req.command}: ${p.output}: ${decision.note}`);
+        const planReq = decision.replace ? { ...req, common: { ...req.common, force: true } } : req;
+        await run.before(p);
+        o = parallel ? await compressInWorker(state, { ...planReq, common: { ...planReq.common, threads } }, p) : await compressOne(state, planReq, pass, options, p, ctx);
+        o = { ...o, reportPath: p.reportPath, ...(decision.note ? { note: decision.note } : {}) };
+        await run.after(p, o);
       }
-    };
-    await Promise.all(Array.from({ length: jobs }, lane));
-    outcomes.push(...results);
-  } else {
-    for (const p of plans) {
-      if ('exitCode' in p) {
-        outcomes.push(p);
-        continue;
-      }
-      try {
-        outcomes.push(await compressOne(state, req, pass, options, p, ctx));
-      } catch (e) {
-        if (!several) throw e;
-        const d = describeError(e, req.common.verbose);
-        term.err(paintErrorLines(d.lines, term.color));
-        outcomes.push({ input: p.input, exitCode: d.exitCode, error: d.lines[0] });
-      }
+    } catch (e) {
+      const d = describeError(e, req.common.verbose);
+      if (several) term.err(paintErrorLines(d.lines, term.color));
+      else thrown = { error: e };
+      o = { input: p.input, output: p.output, reportPath: p.reportPath, exitCode: d.exitCode, error: d.lines[0] };
     }
-  }
+    o.seconds = (performance.now() - t0) / 1000;
+    run.finished(o);
+    return o;
+  };
+
+  const outcomes: Outcome[] = new Array<Outcome>(plans.length);
+  const queue = plans.map((p, i) => ({ p, i }));
+  const lane = async () => {
+    for (let next = queue.shift(); next !== undefined; next = queue.shift()) outcomes[next.i] = await runPlan(next.p);
+  };
+  await Promise.all(Array.from({ length: parallel ? jobs : 1 }, lane));
+  await run.writeSummary(outcomes);
+  if (thrown) throw thrown.error;
 
   const worst = outcomes.reduce<number>((w, o) => Math.max(w, o.exitCode), ExitCode.ok);
   if (several) {
-    const ok = outcomes.filter((o) => o.exitCode === ExitCode.ok).length;
-    const lines = [`summary: ${ok} of ${outcomes.length} models ${req.common.dryRun ? 'planned' : 'compressed'}`];
+    const ok = outcomes.filter((o) => o.exitCode === ExitCode.ok && o.status !== 'skipped').length;
+    const skipped = outcomes.filter((o) => o.status === 'skipped').length;
+    const lines = [`summary: ${ok} of ${outcomes.length} models ${req.common.dryRun ? 'planned' : 'compressed'}${skipped > 0 ? `, ${skipped} skipped (complete)` : ''}`];
     for (const o of outcomes) {
-      lines.push(o.exitCode === ExitCode.ok ? `  ok      ${o.input} -> ${o.output}` : `  failed  ${o.input} (exit ${o.exitCode}): ${(o.error ?? '').replace(/^compress: error: /, '')}`);
+      if (o.status === 'skipped') lines.push(`  skipped ${o.input} -> ${o.output}${o.exitCode !== ExitCode.ok ? ` (exit ${o.exitCode}, as recorded)` : ''}`);
+      else lines.push(o.exitCode === ExitCode.ok ? `  ok      ${o.input} -> ${o.output}` : `  failed  ${o.input} (exit ${o.exitCode}): ${(o.error ?? '').replace(/^compress: error: /, '')}`);
     }
     term.err(`${lines.join('\n')}\n`);
   }
   if (req.common.json) {
     const { formatJson } = await import('../../report/format/json.js');
     const value = several
-      ? { command: req.command, results: outcomes.map((o) => ({ input: o.input, output: o.output ?? null, exitCode: o.exitCode, error: o.error ?? null, report: o.report ?? null })) }
+      ? {
+          command: req.command,
+          results: outcomes.map((o) => ({
+            input: o.input,
+            output: o.output ?? null,
+            exitCode: o.exitCode,
+            status: o.status ?? (req.common.dryRun ? 'planned' : o.exitCode === ExitCode.ok ? 'ok' : 'failed'),
+            error: o.error ?? null,
+            report: o.report ?? null,
+          })),
+        }
       : outcomes[0]?.report;
     if (value !== undefined) term.out(formatJson(value));
   }
@@ -460,7 +502,7 @@ async function compressOne(state: CliState, req: CompressRequest, pass: LoadedPa
   // Only a model onnxruntime loaded and ran goes into place; otherwise nothing is left behind.
   if (staged && loaded) {
     await staged.staged.commit();
-    report.compressed = { ...report.compressed!, path: plan.output };
+    report.compressed = { ...report.compressed!, path: plan.output, files: staged.final.files };
   } else if (staged) {
     await staged.staged.abort();
   }

@@ -13,9 +13,11 @@ import { assertNotQuantized } from './detect.js';
 import { quantizeDynamic } from './dynamic.js';
 import { convertFloat16 } from './fp16.js';
 import type { FeedBatches, QuantizeMode, QuantizeOptions } from './options.js';
-import { planWeights, type QuantizePlan } from './plan.js';
+import { planWeights, type QuantizePlan, type WeightDecision } from './plan.js';
 import { quantizeStatic } from './static.js';
-import { applyWeightDecision, layerReport } from './weights.js';
+import { applyWeightDecision, layerReport, nbitsJob, writeNBits } from './weights.js';
+import { inlineElements, NBitsPool } from '../../tensor/nbits-pool.js';
+import type { NBitsResult } from '../../tensor/quant.js';
 
 /** What quantize returns: the model (modified in place), per-weight reports, the plan and warnings. */
 export interface QuantizeResult {
@@ -28,6 +30,61 @@ export interface QuantizeResult {
 
 /** The context quantize runs in: logger, progress, and calibration batches for static quantization. */
 export type QuantizeContext = Context & { data?: FeedBatches };
+
+/** Block-quantization jobs in flight per worker: enough to keep every core busy, few enough to bound memory. */
+const jobsPerWorker = 2;
+
+/**
+ * Carries out the weight decisions in plan order. MatMulNBits and GatherBlockQuantized weights (nearly all
+ * of a language model) are quantized on every core (tensor/nbits-pool.ts) with a bounded number in flight,
+ * each weight read (and released) when its turn comes; the graph is rewritten in plan order, so the output
+ * is the same as in turn.
+ */
+async function quantizeWeights(model: Model, plan: QuantizePlan, done: (d: WeightDecision) => void): Promise<LayerReport[]> {
+  const layers: LayerReport[] = new Array(plan.weights.length);
+  const big = plan.weights.filter((d) => nbitsJobSize(d) >= inlineElements).length;
+  const pool = big > 1 ? new NBitsPool() : undefined;
+  const window = (pool?.size ?? 1) * jobsPerWorker;
+  const inflight: { i: number; d: WeightDecision; result: Promise<NBitsResult> }[] = [];
+  const finish = async () => {
+    const { i, d, result } = inflight.shift()!;
+    const r = await result;
+    writeNBits(model, d, r);
+    layers[i] = layerReport(d, r.error);
+    done(d);
+  };
+  try {
+    for (let i = 0; i < plan.weights.length; i++) {
+      const d = plan.weights[i]!;
+      if (d.bits === 'float') {
+        layers[i] = layerReport(d);
+        continue;
+      }
+      const job = pool ? nbitsJob(d) : undefined;
+      if (!job) {
+        // Other formats rewrite the graph at once: earlier block-quantized weights go first (plan order).
+        while (inflight.length > 0) await finish();
+        layers[i] = layerReport(d, applyWeightDecision(model, d).error);
+        done(d);
+        continue;
+      }
+      const result = pool!.run(job);
+      // Awaited in order below; a later job failing first must not count as an unhandled rejection.
+      result.catch(() => undefined);
+      inflight.push({ i, d, result });
+      while (inflight.length >= window) await finish();
+    }
+    while (inflight.length > 0) await finish();
+  } finally {
+    await pool?.close();
+  }
+  return layers;
+}
+
+/** Elements of a block-quantized decision's weight (0 for other formats). */
+function nbitsJobSize(d: WeightDecision): number {
+  return d.format === 'matmulnbits' || d.format === 'gatherblockquantized' ? d.params : 0;
+}
 
 /** The mode 'auto' resolves to: static with calibration data, weight-only without. */
 export function resolveMode(options: QuantizeOptions, hasData: boolean): QuantizeMode {
@@ -99,16 +156,7 @@ export async function quantize(model: Model, options: QuantizeOptions, ctx: Quan
   }
 
   const task = ctx.progress.start('quantize weights', quantized.length);
-  const layers: LayerReport[] = [];
-  for (const d of plan.weights) {
-    if (d.bits === 'float') {
-      layers.push(layerReport(d));
-      continue;
-    }
-    const error = applyWeightDecision(model, d).error;
-    layers.push(layerReport(d, error));
-    task.tick(1, d.node);
-  }
+  const layers = await quantizeWeights(model, plan, (d) => task.tick(1, d.node));
   task.done();
   return { model, modified: quantized.length > 0, layers, plan, warnings };
 }

@@ -5,7 +5,8 @@
  */
 import type { Model } from '../../ir/model.js';
 import type { LayerReport } from '../../report/schema.js';
-import { quantizeToMatMulNBits, type QuantizedTensor } from '../../tensor/quant.js';
+import { quantizeToMatMulNBits, type NBitsResult, type QuantizedTensor } from '../../tensor/quant.js';
+import type { NBitsJob } from '../../tensor/nbits-pool.js';
 import { releaseWeight, weightView } from '../../ir/weights.js';
 import { DataType } from '../../core/dtype.js';
 import { Tensor } from '../../ir/tensor.js';
@@ -31,38 +32,60 @@ export function layerReport(d: WeightDecision, error?: number): LayerReport {
  * 'com.microsoft.dequantizelinear') and rewrites the graph. Returns the relative reconstruction error and
  * the quantized tensor (static quantization derives bias scales from its scales).
  */
+/**
+ * The block-quantization job of a MatMulNBits or GatherBlockQuantized decision (undefined for other
+ * formats): the weight straight from its stored values (float32, or float16 / bfloat16 bits decoded tile
+ * by tile), laid out as the op wants it. A weight read from its external data file only for this is
+ * released, and its buffer handed over (`transfer`).
+ */
+export function nbitsJob(d: WeightDecision): NBitsJob | undefined {
+  if (d.format !== 'matmulnbits' && d.format !== 'gatherblockquantized') return undefined;
+  const site = d.sites[0]!;
+  const t = site.tensor;
+  const bits = d.bits as 4 | 8;
+  const symmetric = d.symmetric ?? true;
+  const kind = site.dataType === DataType.FLOAT16 ? 'float16' : site.dataType === DataType.BFLOAT16 ? 'bfloat16' : 'float32';
+  const blockSize = (d.layout as { blockSize: number }).blockSize;
+  const onDisk = t.source !== undefined && !t.loaded;
+  if (d.format === 'gatherblockquantized') {
+    // Rows of D codes in blocks along D: the layout of a transposed MatMulNBits weight, bit for bit.
+    const [V, D] = t.dims as [number, number];
+    const src = t.view() as Float32Array | Uint16Array;
+    if (onDisk) t.release();
+    return { src, dataType: kind, K: D, N: V, blockSize, bits, symmetric, transposed: true, transfer: onDisk };
+  }
+  const transB = site.op === 'Gemm' && site.node.attrInt('transB', 0) !== 0;
+  const alpha = site.op === 'Gemm' ? site.node.attrFloat('alpha', 1) : 1;
+  const [K, N] = [t.dims[site.reductionAxis]!, t.dims[site.channelAxis]!];
+  if (alpha !== 1) {
+    const w = gemmWeightMatrix(weightView(t), t.dims, transB, alpha);
+    if (onDisk) t.release();
+    return { src: w.data, dataType: 'float32', K, N, blockSize, bits, symmetric, transposed: false, transfer: true };
+  }
+  const src = t.view() as Float32Array | Uint16Array;
+  if (onDisk) t.release();
+  return { src, dataType: kind, K, N, blockSize, bits, symmetric, transposed: transB, transfer: onDisk };
+}
+
+/** Writes a block-quantized weight (nbitsJob's result) into the graph: MatMulNBits or GatherBlockQuantized. */
+export function writeNBits(model: Model, d: WeightDecision, r: NBitsResult): void {
+  const site = d.sites[0]!;
+  // Scales (and a Gemm's bias) are stored in the weight's own float type: a float16 model stays float16.
+  if (d.format === 'gatherblockquantized') writeGatherBlockQuantized(model, site.node, r.weights, site.value.name, site.dataType);
+  else writeMatMulNBits(model, site.node, r.weights, site.value.name, undefined, site.dataType);
+}
+
 export function applyWeightDecision(model: Model, d: WeightDecision): { error: number; q?: QuantizedTensor } {
   const site = d.sites[0]!;
   const bits = d.bits as number;
   const symmetric = d.symmetric ?? true;
   const t = site.tensor;
-  // Scales (and a Gemm's bias) are stored in the weight's own float type: a float16 model stays float16.
   const floatType = site.dataType;
   try {
-    if (d.format === 'matmulnbits') {
-      const transB = site.op === 'Gemm' && site.node.attrInt('transB', 0) !== 0;
-      const alpha = site.op === 'Gemm' ? site.node.attrFloat('alpha', 1) : 1;
-      const [K, N] = [t.dims[site.reductionAxis]!, t.dims[site.channelAxis]!];
-      const blockSize = d.layout!.kind === 'block' ? d.layout!.blockSize : K;
-      let r;
-      if (alpha === 1) {
-        // Straight from the stored values (float32, or float16 / bfloat16 bits decoded tile by tile).
-        const kind = floatType === DataType.FLOAT16 ? 'float16' : floatType === DataType.BFLOAT16 ? 'bfloat16' : 'float32';
-        r = quantizeToMatMulNBits(t.view() as Float32Array | Uint16Array, kind, K, N, blockSize, bits as 4 | 8, symmetric, transB);
-      } else {
-        const w = gemmWeightMatrix(weightView(t), t.dims, transB, alpha);
-        r = quantizeToMatMulNBits(w.data, 'float32', K, N, blockSize, bits as 4 | 8, symmetric);
-      }
-      writeMatMulNBits(model, site.node, r.weights, site.value.name, undefined, floatType);
-      return { error: r.error };
-    }
-    if (d.format === 'gatherblockquantized') {
-      // Rows of D codes in blocks along D: the layout of a transposed MatMulNBits weight, bit for bit.
-      const [V, D] = t.dims as [number, number];
-      const kind = floatType === DataType.FLOAT16 ? 'float16' : floatType === DataType.BFLOAT16 ? 'bfloat16' : 'float32';
-      const bs = (d.layout as { blockSize: number }).blockSize;
-      const r = quantizeToMatMulNBits(t.view() as Float32Array | Uint16Array, kind, D, V, bs, bits as 4 | 8, symmetric, true);
-      writeGatherBlockQuantized(model, site.node, r.weights, site.value.name, floatType);
+    const job = nbitsJob(d);
+    if (job) {
+      const r = quantizeToMatMulNBits(job.src, job.dataType, job.K, job.N, job.blockSize, job.bits, job.symmetric, job.transposed);
+      writeNBits(model, d, r);
       return { error: r.error };
     }
     if (d.format === 'dequantizelinear' || d.format === 'com.microsoft.dequantizelinear') {
