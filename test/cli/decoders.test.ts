@@ -110,8 +110,9 @@ async function compress(args: string[], out: string): Promise<Json> {
   return j;
 }
 
-test('report: the perplexity of each decoder fixture, from token ids alone, is the one python onnxruntime measured', async () => {
-  for (const name of ['decoder_past', 'decoder_merged', 'decoder_past_fp16', 'decoder_merged_fp16']) {
+test('report: the perplexity of the decoder fixtures, from token ids alone, is the one python onnxruntime measured', async () => {
+  // Both layouts, both float types (the other two fixtures are these in the other layout: the same numbers).
+  for (const name of ['decoder_past', 'decoder_merged_fp16']) {
     const r = await runCli(['report', fixture(name), '--data', testX, '--json']);
     assert.equal(r.code, 0, r.stderr);
     const j = JSON.parse(r.stdout) as Json;
@@ -125,21 +126,12 @@ test('report: the perplexity of each decoder fixture, from token ids alone, is t
   }
 });
 
-test('gptq, static quantize and prune calibrate a with-past export on token ids; the key/value projections are body layers', async () => {
-  const base = ['--data', calib, '--samples', '16', '--batch-size', '8'];
+test('gptq, static quantize and prune calibrate a with-past export on token ids', async () => {
+  const base = ['--data', calib, '--samples', '8', '--batch-size', '8'];
   const g = await compress(['gptq', fixture('decoder_past'), ...base], join(dir, 'past.gptq.onnx'));
   assert.equal(g.compressed.opCounts['com.microsoft.MatMulNBits'], 15, 'every projection and the head at 4 bits');
   const p0 = g.metrics.original.perplexity as number;
   assert.ok(g.metrics.compressed.perplexity < p0 * 1.1, `gptq perplexity ${g.metrics.compressed.perplexity} vs ${p0}`);
-
-  // Weight-only: the output head (and the embedding) stay at 8 bits, and only they: k_proj and v_proj,
-  // which feed the present.* outputs, are body layers at 4 bits.
-  const rtn = await compress(['quantize', fixture('decoder_past'), '--bits', '4', '--weight-only', ...base], join(dir, 'past.rtn.onnx'));
-  assert.equal(rtn.compressed.opCounts['com.microsoft.MatMulNBits'], 15, 'the head too, at 8 bits');
-  assert.deepEqual(
-    rtn.layers.filter((l: Json) => l.bits === 8).map((l: Json) => l.op),
-    ['Gather', 'MatMul'],
-  );
 
   const q = await compress(['quantize', fixture('decoder_past'), ...base], join(dir, 'past.quantize.onnx'));
   assert.ok(q.compressed.opCounts.QuantizeLinear >= 10, 'activations quantized from calibration');
@@ -152,7 +144,7 @@ test('gptq, static quantize and prune calibrate a with-past export on token ids;
 
 test('merged decoder: gptq, quantize and prune rewrite both branches alike; a second step matches one pass over the rows', async () => {
   assert.ok((await secondStepGap(fixture('decoder_merged'))) < 1e-4, 'the fixture itself');
-  const base = ['--data', calib, '--samples', '16', '--batch-size', '8'];
+  const base = ['--data', calib, '--samples', '8', '--batch-size', '8'];
   const runs: [string, string[], string][] = [
     ['gptq', ['gptq', fixture('decoder_merged'), ...base], 'com.microsoft.MatMulNBits'],
     ['quantize', ['quantize', fixture('decoder_merged'), '--bits', '4', ...base, '--weight-only'], 'com.microsoft.MatMulNBits'],
