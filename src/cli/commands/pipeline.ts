@@ -304,11 +304,11 @@ export interface CheckPlan {
 }
 
 /** The check for a pair of models (see largeReferenceBytes; bfloat16 outputs run in our executor). */
-export async function checkPlan(reference: import('../../report/index.js').ReportInput, compressed: import('../../report/index.js').ReportInput): Promise<CheckPlan> {
+export async function checkPlan(reference: import('../../report/index.js').ReportInput, compressed: import('../../report/index.js').ReportInput, large = largeReferenceBytes): Promise<CheckPlan> {
   const { onnxruntimeBytes, usesBfloat16 } = await import('../../report/measure.js');
   const notes: string[] = [];
   const plan: CheckPlan = { reference: 'onnxruntime', compressedRunner: 'onnxruntime', samples: smokeSamples };
-  if (usesBfloat16(reference.model) || onnxruntimeBytes(reference) > largeReferenceBytes) {
+  if (usesBfloat16(reference.model) || onnxruntimeBytes(reference) > large) {
     plan.reference = 'executor';
     plan.samples = 2;
     plan.symbolicDim = 8;
