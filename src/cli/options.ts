@@ -125,7 +125,7 @@ export function addDataOptions(cmd: Command, what: string, required = false): Co
   return cmd
     .addOption(opt('--data <path>', required ? `${dataHelp} (required)` : `${dataHelp} (default: none)`))
     .addOption(opt('--labels <path>', '.npy of integer class labels, one per sample (default: none)'))
-    .addOption(opt('--task <kind>', `what the model does, for evaluation: ${taskChoices.join(' | ')}`, 'auto'))
+    .addOption(opt('--task <kind>', `what the model does, for evaluation: ${taskChoices.join(' | ')}; with lm (and auto), token ids alone feed a decoder that also takes attention_mask, position_ids or past key/values (filled as for a first step)`, 'auto'))
     .addOption(opt('--samples <n>', 'use at most n samples (default: all)'))
     .addOption(opt('--batch-size <n>', 'samples per forward pass', defaultBatchSize));
 }
