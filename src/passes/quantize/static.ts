@@ -147,7 +147,7 @@ function batchSamples(batch: Record<string, { dims: number[] }>): number {
  * the tensors that turned out to be float32 (others, e.g. int64 shape arithmetic in an Add, are dropped).
  */
 async function calibrate(model: Model, watch: Set<Value>, options: QuantizeOptions, ctx: Context & { data: FeedBatches }): Promise<{ observers: Map<Value, RangeObserver>; samples: number; batches: number }> {
-  const session = await Session.create(model, { logger: ctx.logger });
+  const session = await Session.create(model, { backend: options.backend, logger: ctx.logger });
   const observers = new Map<Value, RangeObserver>();
   const notFloat = new Set<Value>();
   const feed = (v: Value, dataType: number, values: () => Float32Array) => {

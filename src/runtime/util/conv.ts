@@ -21,6 +21,7 @@
  */
 import { tf } from '../backend.js';
 import type { TfActivation } from '../fusion.js';
+import { onTensorflow } from './matmul.js';
 
 /** tfjs's explicit padding for NHWC: [[0, 0], [top, bottom], [left, right], [0, 0]]. */
 type Explicit = [[number, number], [number, number], [number, number], [number, number]];
@@ -137,6 +138,13 @@ export function conv2dForward(x: tf.Tensor4D, f: tf.Tensor4D, p: Conv2DParams, b
       : tf.conv2d(x, f, p.strides, pad, 'NHWC', p.dilations);
   }
   if (p.kind === 'depthwise') {
+    // TensorFlow's own depthwise kernel (Eigen, without oneDNN) takes equal strides only: run it at
+    // stride 1 and keep every sh-th row and sw-th column (the same products, sh * sw times the work).
+    if (p.strides[0] !== p.strides[1] && onTensorflow()) {
+      const full = conv2dForward(x, f, { ...p, strides: [1, 1] }, bias, act);
+      const [n, h, w, c] = full.shape;
+      return tf.stridedSlice(full, [0, 0, 0, 0], [n, h, w, c], [1, p.strides[0], p.strides[1], 1]) as tf.Tensor4D;
+    }
     return bias || act
       ? // The fused op's type omits explicit padding, which its implementation (computeConv2DInfo) takes.
         tf.fused.depthwiseConv2d({ x, filter: f, strides: p.strides, pad: pad as never, dataFormat: 'NHWC', dilations: p.dilations, bias, activation, leakyreluAlpha })

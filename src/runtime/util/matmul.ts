@@ -21,6 +21,11 @@ export function onWasm(): boolean {
   return tf.getBackend() === 'wasm';
 }
 
+/** True when the active tfjs backend is TensorFlow's own (tfjs-node or tfjs-node-gpu). */
+export function onTensorflow(): boolean {
+  return tf.getBackend() === 'tensorflow';
+}
+
 /**
  * Whether a batch of `bt` products [M, K] @ [K, N] runs faster on wasm as a loop of XNNPACK 2-D products
  * than as tfjs's one batched call (a plain loop, ~1.3 GFLOP/s at any size). The loop pays per matrix: an
