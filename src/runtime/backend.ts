@@ -96,9 +96,13 @@ async function tryNode(pkg: 'tfjs-node-gpu' | 'tfjs-node', logger: Logger): Prom
     quietTensorflowEnv();
     // Optional peers: the specifier is computed so bundlers and tsc do not require them to exist.
     const spec = `@tensorflow/${pkg}`;
-    await import(spec);
+    const mod = (await import(spec)) as { version?: Record<string, string> };
     if (!tf.findBackend('tensorflow')) why = `@tensorflow/${pkg} loaded but registered no 'tensorflow' backend`;
     else if (!(await tf.setBackend('tensorflow'))) why = `@tensorflow/${pkg}'s backend did not initialise`;
+    else {
+      const { prepareTensorflow } = await import('./tensorflow.js');
+      prepareTensorflow(tf, mod.version?.[pkg], logger);
+    }
   } catch (e) {
     const msg = (e as Error).message.split('\n')[0]!;
     why = /Cannot find (package|module) '@tensorflow\/tfjs-node/.test(msg) ? `@tensorflow/${pkg} is not installed` : msg;
@@ -134,6 +138,18 @@ async function tryCpu(): Promise<boolean> {
 }
 
 /**
+ * What `auto` means in this process: the COMPRESS_BACKEND environment variable when it names a backend
+ * (a machine's default, and how the test runner chooses the backend of a whole run), else `auto`, the
+ * first of tfjs-node-gpu, tfjs-node, wasm and cpu that loads.
+ */
+export function autoBackend(env: NodeJS.ProcessEnv = process.env): BackendName {
+  const v = env.COMPRESS_BACKEND;
+  if (v === undefined || v === '') return 'auto';
+  if (!(backendNames as readonly string[]).includes(v)) throw new UsageError(`COMPRESS_BACKEND must be one of ${backendNames.join(', ')} (got '${v}')`);
+  return v as BackendName;
+}
+
+/**
  * Selects and initialises a backend once per process (tfjs has one global backend). Asking again for
  * the same or `auto` returns the current one; asking for another switches.
  */
@@ -143,6 +159,7 @@ export async function initBackend(name: BackendName = 'auto', logger: Logger = s
   }
   await loadGradients();
   if (current && (name === 'auto' || name === current.name)) return current;
+  if (name === 'auto') name = autoBackend();
   const order: Exclude<BackendName, 'auto'>[] = name === 'auto' ? ['tfjs-node-gpu', 'tfjs-node', 'wasm', 'cpu'] : [name];
   for (const b of order) {
     let ok = false;
