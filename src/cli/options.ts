@@ -74,7 +74,7 @@ export function addCommonOptions(cmd: Command, command: string): Command {
     .addOption(opt('--jobs <n>', 'with several input models: how many are processed at the same time, each in its own worker thread', 1))
     .addOption(opt('--seed <n>', 'seed of every random choice: same inputs + options + seed = same output bytes', 0))
     .addOption(opt('--backend <name>', backendHelp, 'auto'))
-    .addOption(opt('--threads <n>', 'threads of the wasm backend (default: $COMPRESS_THREADS, else every core, shared among --jobs)'))
+    .addOption(opt('--threads <n>', 'threads of the wasm backend, and of TensorFlow\'s ops on tfjs-node (default: $COMPRESS_THREADS, else every core, shared among --jobs)'))
     .addOption(opt('--json', 'print the final report as JSON on stdout (human text goes to stderr)', false))
     .addOption(opt('--quiet', 'no progress bars or informational lines', false))
     .addOption(opt('--verbose', 'debug detail, and stack traces for internal errors', false));

@@ -27,9 +27,9 @@ let gradientsLoaded = false;
 let wasmThreads: number | undefined;
 
 /**
- * Threads of the wasm backend when it starts (it cannot change afterwards): `n`, or by default the
- * COMPRESS_THREADS environment variable, else every core the process may use. 1 runs the
- * single-threaded build.
+ * Threads of the wasm backend, and of TensorFlow's intra-op pool on tfjs-node, when the backend starts
+ * (neither can change afterwards): `n`, or by default the COMPRESS_THREADS environment variable, else
+ * every core the process may use. 1 runs wasm's single-threaded build.
  */
 export function setWasmThreads(n: number | undefined): void {
   if (n !== undefined && (!Number.isInteger(n) || n < 1)) throw new UsageError(`threads must be a positive integer, got ${n}`);
@@ -89,6 +89,16 @@ export function quietTensorflowEnv(env: NodeJS.ProcessEnv = process.env): void {
   env.TF_ENABLE_ONEDNN_OPTS ??= '0';
 }
 
+/**
+ * TensorFlow's intra-op threads (TF_NUM_INTRAOP_THREADS, read when its context is made): the user's
+ * value, else compress's thread count (--threads, COMPRESS_THREADS, every core).
+ */
+function tensorflowThreads(env: NodeJS.ProcessEnv = process.env): number {
+  env.TF_NUM_INTRAOP_THREADS ??= String(wasmThreadCount());
+  const n = Number(env.TF_NUM_INTRAOP_THREADS);
+  return Number.isInteger(n) && n > 0 ? n : availableParallelism();
+}
+
 /** Loads a tfjs-node package and selects its backend; returns why it could not (undefined: it did). */
 async function tryNode(pkg: 'tfjs-node-gpu' | 'tfjs-node', logger: Logger): Promise<string | undefined> {
   let why: string | undefined;
@@ -101,7 +111,7 @@ async function tryNode(pkg: 'tfjs-node-gpu' | 'tfjs-node', logger: Logger): Prom
     else if (!(await tf.setBackend('tensorflow'))) why = `@tensorflow/${pkg}'s backend did not initialise`;
     else {
       const { prepareTensorflow } = await import('./tensorflow.js');
-      prepareTensorflow(tf, mod.version?.[pkg], logger);
+      prepareTensorflow(tf, mod.version?.[pkg] ?? mod.version?.['tfjs-node'], logger);
     }
   } catch (e) {
     const msg = (e as Error).message.split('\n')[0]!;
@@ -165,7 +175,10 @@ export async function initBackend(name: BackendName = 'auto', logger: Logger = s
     let ok = false;
     let threads: number | undefined;
     let why: string | undefined;
-    if (b === 'tfjs-node-gpu' || b === 'tfjs-node') ok = (why = await tryNode(b, logger)) === undefined;
+    if (b === 'tfjs-node-gpu' || b === 'tfjs-node') {
+      threads = tensorflowThreads();
+      ok = (why = await tryNode(b, logger)) === undefined;
+    }
     else if (b === 'wasm') ok = (threads = await tryWasm(logger)) > 0;
     else ok = await tryCpu();
     if (ok) {
