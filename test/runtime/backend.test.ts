@@ -11,6 +11,11 @@ import { spawn } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { runCli } from '../cli/helpers.js';
+import { testBackend } from '../helpers/backend.js';
 import { repoRoot } from '../helpers/repo.js';
 
 const backendJs = fileURLToPath(new URL('../../src/runtime/backend.js', import.meta.url));
@@ -116,4 +121,21 @@ test('COMPRESS_BACKEND chooses what auto means; a bad value is a usage error nam
   const bad = await select('auto', { COMPRESS_BACKEND: 'gpu' });
   assert.equal(bad.error?.exitCode, 2);
   assert.match(bad.error!.message, /COMPRESS_BACKEND must be one of auto, tfjs-node-gpu, tfjs-node, wasm, cpu \(got 'gpu'\)/);
+});
+
+test(`gptq on ${testBackend} writes the same bytes twice (same input, options, seed and threads)`, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'compress-backend-'));
+  try {
+    const bytes: Buffer[] = [];
+    for (const run of ['a', 'b']) {
+      const out = join(dir, `${run}.onnx`);
+      const r = await runCli(['gptq', 'fixtures/mlp/model.onnx', '--data', 'fixtures/mlp/data/calib_x.npy', '--samples', '64', '--bits', '4', '--backend', testBackend, '--threads', '2', '-o', out, '--quiet', '--no-report']);
+      assert.equal(r.code, 0, r.stderr);
+      assert.doesNotMatch(r.stderr, /absl|oneDNN|cpu_feature_guard|^[IWE]\d{4} /m, "TensorFlow's log lines reached stderr");
+      bytes.push(readFileSync(out));
+    }
+    assert.ok(bytes[0]!.equals(bytes[1]!), 'two identical gptq runs wrote different bytes');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
