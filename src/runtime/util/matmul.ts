@@ -145,13 +145,17 @@ export function batchMatMul(a: tf.Tensor, b: tf.Tensor, what: string, epilogue?:
   let y: tf.Tensor;
   if (epilogue && (a.rank < 2 || b.rank !== 2)) throw new Error(`${what}: a fused epilogue needs A of rank >= 2 and a 2-D B`);
   if ((inference || epilogue) && a.rank >= 2 && b.rank >= 2 && a.dtype === 'float32' && b.dtype === 'float32' && nativeOps()) {
-    // TensorFlow at inference: one MatMul, or one BatchMatMulV2 (numpy batch broadcasting), no reshapes.
+    // TensorFlow at inference, its own ops called directly: against a 2-D B, every row of A in one MatMul
+    // (BatchMatMulV2 would run one product per matrix of A: 2x slower for the LM's output head); else one
+    // BatchMatMulV2, which broadcasts batches as numpy does.
     const T = typeAttr('float32');
-    const p =
-      a.rank === 2 && b.rank === 2
-        ? nativeOp('MatMul', [a, b], [T, attr.bool('transpose_a', false), attr.bool('transpose_b', false)])
-        : nativeOp('BatchMatMulV2', [a, b], [T, attr.bool('adj_x', false), attr.bool('adj_y', false)]);
-    return epilogue ? nativeBiasActivation(p, epilogue.bias, epilogue.activation) : p;
+    const finish = (p: tf.Tensor) => (epilogue ? nativeBiasActivation(p, epilogue.bias, epilogue.activation) : p);
+    if (b.rank === 2) {
+      const rows = a.rank === 2 ? a : tf.reshape(a, [prod(a.shape.slice(0, -1)), k]);
+      const p = finish(nativeOp('MatMul', [rows, b], [T, attr.bool('transpose_a', false), attr.bool('transpose_b', false)]));
+      return a.rank === 2 ? p : tf.reshape(p, [...a.shape.slice(0, -1), n]);
+    }
+    return finish(nativeOp('BatchMatMulV2', [a, b], [T, attr.bool('adj_x', false), attr.bool('adj_y', false)]));
   }
   if (prod(batchB) === 1) {
     // Every matrix of A meets the same B: one 2-D product over all rows of A.
