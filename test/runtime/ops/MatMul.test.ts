@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { DataType } from '../../../src/core/dtype.js';
 import { f32, matchOrt, nnBackends, outs, seeded, values, type NodeSpec } from './nnHarness.js';
+import { testBackend } from '../../helpers/backend.js';
 
 const cases: { name: string; a: number[]; b: number[]; constB?: boolean }[] = [
   { name: '2-D', a: [7, 5], b: [5, 3] },
@@ -43,7 +44,7 @@ for (const [name, dt] of [
       inputs: [values('a', dt, [2, 1, 3, 4], arr(24)), values('b', dt, [3, 4, 2], arr(24))],
       outputs: outs(1, dt),
     };
-    await matchOrt(spec, 'wasm');
+    await matchOrt(spec, testBackend);
   });
 }
 
