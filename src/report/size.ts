@@ -161,15 +161,44 @@ function roleOf(v: Value, t: Tensor): { role: WeightRole; use?: { node: Node; in
   return { role: 'other', use: v.uses[0] };
 }
 
+/** Zero counts of float weights seen while their data was in memory anyway (see noteZeros). */
+const knownZeros = new WeakMap<Tensor, number>();
+
+/**
+ * Counts the zeros of a float tensor whose data is in memory now (a streamed run that has just used it)
+ * and remembers them, so that measuring a model larger than memory does not read that tensor again.
+ */
+export function noteZeros(t: Tensor): void {
+  if (!t.loaded || !isFloatType(t.dataType) || knownZeros.has(t)) return;
+  knownZeros.set(t, countFloatZeros(t, t.view() as NumericArray));
+}
+
 /** Zero count of a float weight (fp16/bf16/fp8 compared on their bit patterns: +0 and -0). */
 function floatZeros(t: Tensor): number {
-  const d = t.data as NumericArray;
+  return knownZeros.get(t) ?? reading(t, (d) => countFloatZeros(t, d));
+}
+
+/**
+ * Runs `fn` on a tensor's data for reading; data read from its external file only for this is given
+ * back afterwards, so that counting over a model larger than memory holds one tensor at a time.
+ */
+function reading<T>(t: Tensor, fn: (d: NumericArray) => T): T {
+  const wasLoaded = t.loaded;
+  try {
+    return fn(t.view() as NumericArray);
+  } finally {
+    if (!wasLoaded) t.release();
+  }
+}
+
+function countFloatZeros(t: Tensor, d: NumericArray): number {
   let n = 0;
   switch (t.dataType) {
+    case DataType.FLOAT:
+      return d instanceof Float32Array ? zerosFloat32(d) : countFloatZerosAny(d);
     case DataType.FLOAT16:
     case DataType.BFLOAT16:
-      for (let i = 0; i < d.length; i++) if (((d[i] as number) & 0x7fff) === 0) n++;
-      return n;
+      return d instanceof Uint16Array ? zerosHalf(d) : countHalfZerosAny(d);
     case DataType.FLOAT8E4M3FNUZ:
     case DataType.FLOAT8E5M2FNUZ:
       for (let i = 0; i < d.length; i++) if (d[i] === 0) n++; // 0x80 is NaN in the FNUZ formats
@@ -183,9 +212,33 @@ function floatZeros(t: Tensor): number {
       }
       return n;
     default:
-      for (let i = 0; i < d.length; i++) if (d[i] === 0) n++;
-      return n;
+      return countFloatZerosAny(d);
   }
+}
+
+// One loop per array type: a loop that sees several typed-array types runs several times slower.
+function zerosFloat32(d: Float32Array): number {
+  let n = 0;
+  for (let i = 0; i < d.length; i++) if (d[i] === 0) n++;
+  return n;
+}
+
+function zerosHalf(d: Uint16Array): number {
+  let n = 0;
+  for (let i = 0; i < d.length; i++) if ((d[i]! & 0x7fff) === 0) n++;
+  return n;
+}
+
+function countHalfZerosAny(d: NumericArray): number {
+  let n = 0;
+  for (let i = 0; i < d.length; i++) if (((d[i] as number) & 0x7fff) === 0) n++;
+  return n;
+}
+
+function countFloatZerosAny(d: NumericArray): number {
+  let n = 0;
+  for (let i = 0; i < d.length; i++) if (d[i] === 0) n++;
+  return n;
 }
 
 /** The zero point of element `i` of `w`: per tensor, per axis (1-D), or blocked (same rank as w). */
@@ -218,13 +271,16 @@ function zeroPointIndexer(w: Tensor, zp: Tensor, axis: number): (i: number) => n
 
 /** Zeros of an integer weight dequantized with an (optional) zero point. */
 function quantizedZeros(w: Tensor, zp: Tensor | undefined, axis: number): number {
-  const d = w.data as NumericArray;
+  return reading(w, (d) => countQuantizedZeros(w, d, zp, axis));
+}
+
+function countQuantizedZeros(w: Tensor, d: NumericArray, zp: Tensor | undefined, axis: number): number {
   let n = 0;
   if (!zp || zp.dataType === DataType.STRING) {
     for (let i = 0; i < d.length; i++) if (Number(d[i]) === 0) n++;
     return n;
   }
-  const z = zp.data as NumericArray;
+  const z = zp.view() as NumericArray;
   const at = zeroPointIndexer(w, zp, axis);
   for (let i = 0; i < d.length; i++) if (Number(d[i]) === Number(z[at(i)])) n++;
   return n;
@@ -239,7 +295,10 @@ function matMulNBitsStats(node: Node, b: Tensor): { params: number; zeros: numbe
   const params = N * K;
   const blocks = Math.ceil(K / blockSize);
   const blob = (blockSize * bits) / 8;
-  const data = b.data as Uint8Array;
+  return reading(b, (d) => countNBits(node, d as Uint8Array, N, K, bits, blockSize, params, blocks, blob));
+}
+
+function countNBits(node: Node, data: Uint8Array, N: number, K: number, bits: number, blockSize: number, params: number, blocks: number, blob: number): { params: number; zeros: number } {
   if (!Number.isInteger(blob) || data.length < N * blocks * blob || ![2, 4, 8].includes(bits)) return { params, zeros: 0 };
   const zpValue = constantTensorOf(node.input(3));
   const mask = (1 << bits) - 1;
@@ -247,7 +306,7 @@ function matMulNBitsStats(node: Node, b: Tensor): { params: number; zeros: numbe
   const zpBytesPerRow = Math.ceil((blocks * bits) / 8);
   const zpOf = (n: number, blk: number): number => {
     if (!zpValue) return 1 << (bits - 1);
-    const z = zpValue.data as NumericArray;
+    const z = zpValue.view() as NumericArray;
     if (zpValue.dataType !== DataType.UINT8) return Number(z[n * blocks + blk]);
     const idx = n * zpBytesPerRow + Math.floor(blk / perByte);
     return (Number(z[idx]) >> ((blk % perByte) * bits)) & mask;

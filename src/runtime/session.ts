@@ -15,6 +15,7 @@ import type { LocalFunction, Model } from '../ir/model.js';
 import type { Node } from '../ir/node.js';
 import { nodeDependencies } from '../ir/traversal.js';
 import type { Value } from '../ir/value.js';
+import { isWeightFloatType, setWeightValues, weightValues } from '../ir/weights.js';
 import { initBackend, tf, type BackendInfo, type BackendName } from './backend.js';
 import { alias, type Kernel, type KernelContext } from './kernel.js';
 import { planFusions, type ChainLink, type Epilogue, type FusedActivation, type Fusion, type ResolvedStep, type StepKind } from './fusion.js';
@@ -26,6 +27,20 @@ import { fromOrtLike, toOrtLike, type OrtLikeTensor } from './feeds.js';
 export interface SessionOptions {
   backend?: BackendName;
   logger?: Logger;
+  /**
+   * Streams the weights: each initializer is converted when a node needs it and dropped again (with the
+   * IR tensor's data, when it can be read again from its file) after its last use in the run, and nothing
+   * derived from constants is kept across runs. Memory then holds one layer's weights rather than the
+   * model's, at the cost of reading them again on every run: for running a model larger than memory once
+   * (the reference outputs of a billion-parameter model). Default false.
+   */
+  streamWeights?: boolean;
+  /**
+   * With streamWeights: called with each initializer the run is done with, just before its data is
+   * released (still in memory), so that a caller can use the one read of a weight for more than the run
+   * (quantize hands it to its workers).
+   */
+  onWeightDone?: (value: Value) => void;
 }
 
 export interface RunOptions {
@@ -96,9 +111,14 @@ export class Session {
   /** What fused kernels derived from constants (folded weights and biases), by fusion and key. */
   private readonly fusedConstants = new Map<string, tf.Tensor>();
 
-  private constructor(model: Model, backend: BackendInfo) {
+  private readonly streaming: boolean;
+  private readonly onWeightDone?: (value: Value) => void;
+
+  private constructor(model: Model, backend: BackendInfo, streaming: boolean, onWeightDone?: (value: Value) => void) {
     this.model = model;
     this.backend = backend;
+    this.streaming = streaming;
+    this.onWeightDone = onWeightDone;
   }
 
   /**
@@ -108,7 +128,7 @@ export class Session {
   static async create(model: Model, options: SessionOptions = {}): Promise<Session> {
     const logger = options.logger ?? silentLogger;
     const backend = await initBackend(options.backend ?? 'auto', logger);
-    const s = new Session(model, backend);
+    const s = new Session(model, backend, options.streamWeights ?? false, options.onWeightDone);
     s.resolveKernels();
     return s;
   }
@@ -174,7 +194,7 @@ export class Session {
     for (const name of names) {
       const v = this.model.graph.value(name);
       if (!v?.initializer) throw new ModelError(`'${name}' is not an initializer of the model`);
-      if (v.initializer.dataType !== 1) throw new ModelError(`initializer '${name}' is ${dataTypeName(v.initializer.dataType)}, only FLOAT can be trained`);
+      if (!isWeightFloatType(v.initializer.dataType)) throw new ModelError(`initializer '${name}' is ${dataTypeName(v.initializer.dataType)}; only float32, float16 and bfloat16 can be trained`);
       let variable = this.variables.get(v);
       if (!variable) {
         this.clearFolded();
@@ -182,7 +202,8 @@ export class Session {
         old?.dispose();
         this.constants.delete(v);
         // No name: tfjs registers variables globally by name, and two sessions may train the same model.
-        variable = tf.variable(tf.tensor(v.initializer.data as Float32Array, v.initializer.dims, 'float32'), true);
+        // Float32 master weights whatever the stored type (float16 / bfloat16 decoded), rounded back on commit.
+        variable = tf.variable(tf.tensor(weightValues(v.initializer), v.initializer.dims, 'float32'), true);
         this.variables.set(v, variable);
       }
       out.set(name, variable);
@@ -190,10 +211,10 @@ export class Session {
     return out;
   }
 
-  /** Copies trained variable values back into the IR initializers. */
+  /** Copies trained variable values back into the IR initializers, each in its own float type. */
   commitVariables(): void {
     for (const [v, variable] of this.variables) {
-      v.initializer!.data = variable.dataSync().slice() as Float32Array;
+      setWeightValues(v.initializer!, variable.dataSync().slice() as Float32Array);
     }
   }
 
@@ -202,6 +223,8 @@ export class Session {
     if (this.foldable) return this.foldable;
     const set = new Set<Node>();
     this.foldable = set;
+    // Streaming keeps nothing across runs: constant-only nodes run as any other.
+    if (this.streaming) return set;
     const constant = (v: Value | null): boolean => !v || this.isConstantValue(v);
     for (const n of this.model.graph.nodes) {
       if (typeof this.kernels.get(n) !== 'function' || n.subgraphs().length > 0 || nondeterministic.has(n.opType)) continue;
@@ -217,6 +240,8 @@ export class Session {
   }
 
   private epilogueFusions(): Map<Node, Fusion> {
+    // Fused epilogues keep folded weights across runs: not while streaming.
+    if (this.streaming) this.fusions ??= new Map();
     this.fusions ??= planFusions(this.model.graph, (v) => this.isConstantValue(v), (n) => typeof this.kernels.get(n) === 'function');
     return this.fusions;
   }
@@ -354,6 +379,28 @@ export class Session {
     this.fusedConstants.clear();
   }
 
+  /**
+   * Drops the kept tensors of these initializers (all of them by default) and gives back the memory of
+   * their IR data where it can be read again from its file: a pass that walks a model block by block
+   * calls it when it is done with a block. The next run converts them again.
+   */
+  releaseConstants(values?: Iterable<Value>): void {
+    const list = values ? [...values] : [...this.constants.keys()];
+    let any = false;
+    for (const v of list) {
+      const r = this.constants.get(v);
+      if (r) {
+        if (this.isVariableTensor(r)) continue;
+        r.owned = true;
+        r.dispose();
+        this.constants.delete(v);
+        any = true;
+      }
+      v.initializer?.release();
+    }
+    if (any) this.clearFolded();
+  }
+
   /** Forgets cached constants (call after a pass changed initializers in place). */
   invalidateConstants(): void {
     this.clearFolded();
@@ -454,11 +501,17 @@ export class Session {
   private execute(graph: Graph, plan: Plan, env: Env, keep: Set<Value>, options: RunOptions): void {
     const remaining = new Map(plan.useCounts);
     const training = options.training ?? false;
+    const streaming = this.streaming && !training;
     const release = (v: Value) => {
       const c = remaining.get(v);
       if (c === undefined) return;
       if (c <= 1) {
         remaining.delete(v);
+        if (streaming && v.initializer && !keep.has(v)) {
+          if (v.initializer.loaded) this.onWeightDone?.(v);
+          this.releaseConstants([v]);
+          return;
+        }
         const t = env.map.get(v);
         if (t && !keep.has(v) && !training) {
           t.dispose();
@@ -564,6 +617,7 @@ export class Session {
       opset,
       training,
       epilogue,
+      streaming: this.streaming,
       runSubgraph: (g, subInputs) => this.runSubgraph(g, subInputs, env, training),
     };
     return k(inputs, ctx);

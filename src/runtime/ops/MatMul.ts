@@ -16,12 +16,14 @@ import { finish, foldSteps, scales, tfActivation } from '../util/epilogue.js';
 import { batchMatMul } from '../util/matmul.js';
 import { onDevice } from '../util/device.js';
 import { RTensor, toCanonical } from '../value.js';
+import type { NumericArray } from '../../ir/tensor.js';
 
 function run(inputs: readonly (RTensor | null)[], ctx: KernelContext): (RTensor | null)[] {
   const a = required(inputs, 0, ctx);
   const b = required(inputs, 1, ctx);
   if (a.dataType !== b.dataType) throw new ModelError(`${ctx.node.describe()}: A and B have different types (${a.dataType} and ${b.dataType})`);
   if (!isFloatType(a.dataType)) return [hostMatMul(a, b, ctx)];
+  if (ctx.streaming && !ctx.training && !ctx.epilogue && streamable(a, b)) return [streamedMatMul(a, b)];
   onDevice(a, b);
   const origin = ctx.node.input(1);
   const ep = ctx.epilogue;
@@ -37,6 +39,49 @@ function run(inputs: readonly (RTensor | null)[], ctx: KernelContext): (RTensor 
     return finish(y, ep, n);
   });
   return [RTensor.fromTf(y, a.dataType)];
+}
+
+/** Columns of a streamed weight converted at a time: about 32 MB of float32 per piece. */
+const streamPieceBytes = 32 * 2 ** 20;
+
+/** A big constant 2-D B still on the host (a streamed weight), against an A of rank >= 2. */
+function streamable(a: RTensor, b: RTensor): boolean {
+  return !b.owned && b.onHost && !b.onDevice && b.rank === 2 && a.rank >= 2 && b.size * 4 > 2 * streamPieceBytes;
+}
+
+/**
+ * A @ B for a streamed weight B [K, N] on the host: B goes to tfjs a slab of rows at a time (contiguous in
+ * memory, so a float32 slab is handed over as it lies, and a float16 / bfloat16 one is decoded slab by
+ * slab), and the slabs' products A[:, k0:k1] @ B[k0:k1, :] are summed; neither the whole float32 weight
+ * nor the backend's packed copy of it is ever held: an output head of 128k x 3072 costs 32 MB at a time,
+ * not 3 GB.
+ */
+export function streamedMatMul(a: RTensor, b: RTensor, pieceBytes = streamPieceBytes): RTensor {
+  const [K, N] = b.dims as [number, number];
+  const rowsPerSlab = Math.max(1, Math.floor(pieceBytes / 4 / N));
+  const host = b.host() as NumericArray;
+  const rows = tf.reshape(a.tf, [-1, K]) as tf.Tensor2D;
+  let sum: tf.Tensor2D | undefined;
+  try {
+    for (let k0 = 0; k0 < K; k0 += rowsPerSlab) {
+      const kc = Math.min(rowsPerSlab, K - k0);
+      const slab = host.subarray(k0 * N, (k0 + kc) * N) as NumericArray;
+      const w = tf.tensor2d(b.dataType === DataType.FLOAT ? (slab as Float32Array) : RTensor.fromHost(b.dataType, [kc, N], slab).float32(), [kc, N]);
+      const part = tf.tidy(() => tf.matMul(kc === K ? rows : tf.slice(rows, [0, k0], [-1, kc]), w)) as tf.Tensor2D;
+      w.dispose();
+      if (sum) {
+        const next = tf.add(sum, part) as tf.Tensor2D;
+        sum.dispose();
+        part.dispose();
+        sum = next;
+      } else sum = part;
+    }
+    const y = tf.reshape(sum!, [...a.dims.slice(0, -1), N]);
+    return RTensor.fromTf(y, a.dataType);
+  } finally {
+    rows.dispose();
+    sum?.dispose();
+  }
 }
 
 /** Exact integer matmul on the host (int64 through BigInt, narrower types through doubles). */
