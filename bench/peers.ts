@@ -1,0 +1,341 @@
+/**
+ * `npm run bench:peers`: our `compress quantize` / `compress gptq` against onnxruntime's own python
+ * quantization tools (quantize_static, quantize_dynamic, MatMulNBitsQuantizer with its default RTN and
+ * with HQQ), on the same models and the same calibration files, in one run (issue 15, item 4).
+ *
+ * Each tool runs as its own process, as a user would run it: ours is `node bin/compress.js ...` (node
+ * start-up, load, quantize, save, its onnxruntime check and report), theirs `python bench/peers.py ...`
+ * or their command line `python -m onnxruntime.quantization.matmul_nbits_quantizer` (python start-up,
+ * load, quantize, save). Wall seconds and the peak memory of each process tree are measured from outside
+ * (bench/proctree.ts). Every output, ours and theirs, is then loaded and scored by the same evaluator in
+ * onnxruntime-node (bench/peers-data.ts); an output onnxruntime refuses is reported as invalid, a tool
+ * that exits non-zero or is killed as failed, in the table, never as a crash of the benchmark.
+ *
+ * Each method is compared twice where it makes sense: at equal settings (granularity, symmetry, block
+ * size, which op types), where their side first runs the pre-processing their documentation recommends
+ * (quant_pre_process, and opset 13 for per-channel QDQ: bench/peers.py --preprocess), and with each tool
+ * at its own defaults on the model as it is.
+ *
+ * The python side is the venv of bench/peers-venv.sh (made on first use); where python3 or the package
+ * index is missing, one line says so and only our side runs.
+ *
+ * Options: --models mlp,cnn,lm,ppocr-rec,ppocr-cls,ppocr-det,silero (default all); --methods <keys> (default all,
+ * see `methods` below); --python <path> (or PEERS_PYTHON: a python with onnxruntime 1.30, skipping the
+ * venv script); --ours-only; --timeout <s> per run (1800); --work <dir> (default .cache/bench-peers,
+ * emptied first and removed at the end unless --keep); --json (the results as JSON on stdout instead of
+ * the table).
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { loadavg } from 'node:os';
+import { join } from 'node:path';
+import { repoRoot } from '../test/helpers/repo.js';
+import { modelKeys, prepare, type Workload } from './peers-data.js';
+import { failureLine, lastMeaningfulLine, runMeasured, type Measured } from './proctree.js';
+import { markdownTable, ratio, mb } from './table.js';
+
+const argv = process.argv.slice(2);
+const arg = (name: string, dflt: string): string => {
+  const i = argv.indexOf(name);
+  return i >= 0 && argv[i + 1] !== undefined ? argv[i + 1]! : dflt;
+};
+const log = (line: string) => process.stderr.write(line + '\n');
+
+/** The result of one tool run, scored. */
+export interface RunResult {
+  /** ok: a valid output was scored; failed: the tool exited non-zero or was killed; invalid: onnxruntime refused its output. */
+  status: 'ok' | 'failed' | 'invalid' | 'skipped';
+  /** The command, as run. */
+  command: string;
+  seconds?: number;
+  peakRssBytes?: number;
+  bytes?: number;
+  metric?: number;
+  /** Why it failed, or a remark (e.g. nothing was quantized). */
+  note?: string;
+}
+
+/** One comparison: a method of ours against the matching one of theirs. */
+interface Method {
+  key: string;
+  title: string;
+  /** Needs calibration data. */
+  calib?: boolean;
+  /** Only on models with MatMul weights (MatMulNBitsQuantizer quantizes nothing else). */
+  matmul?: boolean;
+  ours(w: Workload): string[];
+  /** Their command after the python interpreter, writing `out`. */
+  theirs(w: Workload, out: string): string[];
+}
+
+const STATIC_OPS = 'MatMul,Gemm,Conv';
+/** Their MatMulNBitsQuantizer command line as a user runs it (the defaults rows). */
+const nbitsCli = (w: Workload, out: string) => ['-m', 'onnxruntime.quantization.matmul_nbits_quantizer', '--input_model', w.path, '--output_model', out];
+/** The same command line after their recommended pre-processing (the equal-settings rows). */
+const nbitsPre = (w: Workload, out: string, extra: string[]) => ['bench/peers.py', '--preprocess', 'nbits', w.path, out, ...extra];
+const bs = (w: Workload) => String(w.batchSize);
+/** Their calibration reader's batching: batches of the first axis, or one whole feed per sample. */
+const theirBatch = (w: Workload) => (w.perSample ? ['--per-sample'] : ['--batch-size', bs(w)]);
+
+/** Every comparison, in table order. */
+export const methods: Method[] = [
+  {
+    key: 'static-default',
+    title: 'static int8, each tool at its defaults',
+    calib: true,
+    ours: (w) => ['quantize', w.path, '--data', w.calib!, '--batch-size', bs(w)],
+    theirs: (w, out) => ['bench/peers.py', 'static', w.path, out, '--calib', w.calib!, ...theirBatch(w)],
+  },
+  ...(['minmax', 'percentile', 'entropy'] as const).map<Method>((m) => ({
+    key: `static-${m}`,
+    title: `static int8 ${m}${m === 'percentile' ? ' 99.99' : ''}: per-channel int8 weights, uint8 activations, ${STATIC_OPS}`,
+    calib: true,
+    ours: (w) => ['quantize', w.path, '--data', w.calib!, '--batch-size', bs(w), '--calibration', m, ...(m === 'percentile' ? ['--percentile', '99.99'] : []), '--ops', STATIC_OPS],
+    theirs: (w, out) => [
+      'bench/peers.py', '--preprocess', 'static', w.path, out, '--calib', w.calib!, ...theirBatch(w), '--method', m, ...(m === 'percentile' ? ['--percentile', '99.99'] : []),
+      '--per-channel', '--activation', 'quint8', '--ops', STATIC_OPS,
+    ],
+  })),
+  {
+    key: 'dynamic-default',
+    title: 'dynamic int8, each tool at its defaults',
+    ours: (w) => ['quantize', w.path, '--dynamic'],
+    theirs: (w, out) => ['bench/peers.py', 'dynamic', w.path, out],
+  },
+  {
+    key: 'dynamic',
+    title: 'dynamic int8: per-channel weights, MatMul,Gemm',
+    ours: (w) => ['quantize', w.path, '--dynamic', '--ops', 'MatMul,Gemm'],
+    theirs: (w, out) => ['bench/peers.py', '--preprocess', 'dynamic', w.path, out, '--per-channel', '--ops', 'MatMul,Gemm'],
+  },
+  {
+    key: 'int4-default',
+    title: 'int4 weight-only, each tool at its defaults (ours: g128 asymmetric, head/embeddings/Convs 8-bit; theirs: MatMul only, block 32 symmetric)',
+    ours: (w) => ['quantize', w.path, '--bits', '4'],
+    theirs: nbitsCli,
+  },
+  {
+    key: 'int4-rtn',
+    title: 'int4 RTN: block 32, symmetric, every MatMul (head included)',
+    matmul: true,
+    ours: (w) => ['quantize', w.path, '--bits', '4', '--group-size', '32', '--symmetric', '--ops', 'MatMul', '--no-keep-sensitive'],
+    theirs: (w, out) => nbitsPre(w, out, ['--block_size', '32', '--symmetric', 'True']),
+  },
+  {
+    key: 'int4-hqq',
+    title: 'int4 block 32 asymmetric, every MatMul: our RTN against their HQQ',
+    matmul: true,
+    ours: (w) => ['quantize', w.path, '--bits', '4', '--group-size', '32', '--asymmetric', '--ops', 'MatMul', '--no-keep-sensitive'],
+    theirs: (w, out) => nbitsPre(w, out, ['--quant_method', 'hqq', '--block_size', '32']),
+  },
+  {
+    key: 'gptq',
+    title: 'our GPTQ against their RTN: block 32, symmetric',
+    calib: true,
+    matmul: true,
+    ours: (w) => ['gptq', w.path, '--data', w.calib!, '--batch-size', bs(w), '--group-size', '32', '--symmetric'],
+    theirs: (w, out) => nbitsPre(w, out, ['--block_size', '32', '--symmetric', 'True']),
+  },
+  {
+    key: 'gptq-default',
+    title: 'our GPTQ at its defaults (g128 asymmetric) against their RTN at its defaults',
+    calib: true,
+    ours: (w) => ['gptq', w.path, '--data', w.calib!, '--batch-size', bs(w)],
+    theirs: nbitsCli,
+  },
+];
+
+/** Bytes of every file in `dir` but reports (a model and its external data). */
+function outputBytes(dir: string): number {
+  let sum = 0;
+  for (const f of readdirSync(dir)) if (!f.endsWith('.report.json')) sum += statSync(join(dir, f)).size;
+  return sum;
+}
+
+/** Scores a finished run's output, or says why it has none. */
+async function score(w: Workload, m: Measured, dir: string, out: string, command: string): Promise<RunResult> {
+  const base = { command, seconds: m.seconds, peakRssBytes: m.peakRss };
+  if (m.code !== 0) return { ...base, status: 'failed', note: failureLine(m) };
+  let files: string[] = [];
+  try {
+    files = readdirSync(dir);
+  } catch {
+    // No folder: no output.
+  }
+  if (!files.some((f) => join(dir, f) === out)) return { ...base, status: 'failed', note: `exit 0 but no output (${lastMeaningfulLine(m.stderr) || 'nothing said'})` };
+  const bytes = outputBytes(dir);
+  try {
+    const metric = await w.evaluate(out);
+    const note = bytes >= 0.95 * statSync(w.path).size ? 'output as big as the input: nothing quantized' : undefined;
+    return { ...base, status: 'ok', bytes, metric, note };
+  } catch (e) {
+    return { ...base, status: 'invalid', bytes, note: `onnxruntime refuses the output: ${firstLine(e)}` };
+  }
+}
+
+function firstLine(e: unknown): string {
+  const s = (e instanceof Error ? e.message : String(e)).split('\n').find((l) => l.trim() !== '') ?? '';
+  return s.length > 200 ? s.slice(0, 197) + '...' : s;
+}
+
+/** The python interpreter of the peer side, or undefined (with the reason printed) when there is none. */
+function peerPython(root: string): string | undefined {
+  const given = arg('--python', process.env.PEERS_PYTHON ?? '');
+  if (given !== '') return given;
+  log('peers: preparing the python venv (bench/peers-venv.sh; the first time takes a few minutes)');
+  try {
+    const out = execFileSync('sh', [join(root, 'bench', 'peers-venv.sh')], { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+    return out.trim().split('\n').pop();
+  } catch (e) {
+    const err = (e as { stderr?: string }).stderr ?? '';
+    log(lastMeaningfulLine(err) || 'peers: the python venv could not be made; only our side runs');
+    return undefined;
+  }
+}
+
+interface Row {
+  model: string;
+  method: string;
+  title: string;
+  ours: RunResult;
+  theirs: RunResult;
+}
+
+/** A cell: the metric, or what went wrong. */
+function metricCell(w: Workload, r: RunResult): string {
+  if (r.status === 'ok') return w.metric.format(r.metric!) + (r.note ? ` (${r.note})` : '');
+  if (r.status === 'skipped') return r.note ?? 'skipped';
+  return `**${r.status}**: ${r.note ?? ''}`;
+}
+
+async function main(): Promise<void> {
+  const root = repoRoot();
+  const keys = arg('--models', modelKeys.join(',')).split(',');
+  const wanted = arg('--methods', methods.map((m) => m.key).join(',')).split(',');
+  for (const k of wanted) if (!methods.some((m) => m.key === k)) throw new Error(`unknown method '${k}': expected some of ${methods.map((m) => m.key).join(', ')}`);
+  const timeoutSeconds = Number(arg('--timeout', '1800'));
+  const work = arg('--work', join(root, '.cache', 'bench-peers'));
+  rmSync(work, { recursive: true, force: true });
+  mkdirSync(work, { recursive: true });
+  const python = argv.includes('--ours-only') ? undefined : peerPython(root);
+  const load0 = loadavg();
+  const t0 = Date.now();
+  const rows: Row[] = [];
+  const floats: Record<string, { bytes: number; metric: number; metricName: string; data: string; format: (v: number) => string }> = {};
+  let runIndex = 0;
+  // Their runs are keyed by command: the same command (e.g. their RTN against our RTN and our GPTQ) runs once.
+  const theirCache = new Map<string, RunResult>();
+  try {
+    for (const key of keys) {
+      let w: Workload;
+      try {
+        w = await prepare(root, work, key);
+      } catch (e) {
+        log(`${key}: skipped: ${firstLine(e)}`);
+        continue;
+      }
+      const floatMetric = await w.evaluate(w.path);
+      floats[key] = { bytes: statSync(w.path).size, metric: floatMetric, metricName: w.metric.name, data: w.data, format: w.metric.format };
+      log(`${key}: float ${w.metric.name} ${w.metric.format(floatMetric)}, ${mb(statSync(w.path).size)} MB`);
+      for (const m of methods) {
+        if (!wanted.includes(m.key) || (m.calib && !w.calib) || (m.matmul && !w.matmulWeights)) continue;
+        const dirOurs = join(work, `${runIndex++}-ours`);
+        mkdirSync(dirOurs);
+        const outOurs = join(dirOurs, 'model.onnx');
+        const oursArgs = [...m.ours(w), '-o', outOurs, '--quiet'];
+        const oursCommand = `compress ${oursArgs.join(' ')}`;
+        const mo = await runMeasured(process.execPath, [join(root, 'bin', 'compress.js'), ...oursArgs], { cwd: root, timeoutSeconds });
+        const ours = await score(w, mo, dirOurs, outOurs, oursCommand);
+        let theirs: RunResult;
+        if (!python) theirs = { status: 'skipped', command: '', note: 'no python side' };
+        else {
+          const probe = m.theirs(w, '<out>').join(' ');
+          const cached = theirCache.get(probe);
+          if (cached) theirs = cached;
+          else {
+            const dirTheirs = join(work, `${runIndex++}-theirs`);
+            mkdirSync(dirTheirs);
+            const outTheirs = join(dirTheirs, 'model.onnx');
+            const theirArgs = m.theirs(w, outTheirs);
+            const mt = await runMeasured(python, theirArgs, { cwd: root, timeoutSeconds });
+            theirs = await score(w, mt, dirTheirs, outTheirs, `python ${probe}`);
+            theirCache.set(probe, theirs);
+          }
+        }
+        rows.push({ model: key, method: m.key, title: m.title, ours, theirs });
+        const brief = (r: RunResult) => (r.status === 'ok' ? `${w.metric.format(r.metric!)}, ${mb(r.bytes!)} MB, ${r.seconds!.toFixed(1)} s` : `${r.status}: ${r.note}`);
+        log(`${key} ${m.key}: ours ${brief(ours)} | theirs ${brief(theirs)}`);
+      }
+    }
+  } finally {
+    if (!argv.includes('--keep')) rmSync(work, { recursive: true, force: true });
+  }
+  const load1 = loadavg();
+  const result = {
+    date: new Date().toISOString(),
+    minutes: (Date.now() - t0) / 60000,
+    loadAverage: { before: load0.map((l) => Number(l.toFixed(2))), after: load1.map((l) => Number(l.toFixed(2))) },
+    python: python ?? null,
+    floats: Object.fromEntries(Object.entries(floats).map(([k, f]) => [k, { bytes: f.bytes, [f.metricName]: f.metric, data: f.data }])),
+    rows,
+  };
+  if (argv.includes('--json')) {
+    process.stdout.write(JSON.stringify(result, null, 1) + '\n');
+    return;
+  }
+  const table = rows.map((r) => {
+    const f = floats[r.model]!;
+    const w = { metric: { name: f.metricName, format: f.format } } as Workload;
+    const ok = r.ours.status === 'ok' && r.theirs.status === 'ok';
+    const sec = (x: RunResult) => (x.seconds === undefined ? '' : x.seconds.toFixed(1));
+    const size = (x: RunResult) => (x.bytes === undefined ? '' : `${mb(x.bytes)} (${(x.bytes / f.bytes).toFixed(3)}x)`);
+    const rss = (x: RunResult) => (x.peakRssBytes ? String(Math.round(x.peakRssBytes / 2 ** 20)) : '');
+    return [
+      r.model,
+      r.method,
+      size(r.ours),
+      metricCell(w, r.ours),
+      sec(r.ours),
+      rss(r.ours),
+      size(r.theirs),
+      metricCell(w, r.theirs),
+      sec(r.theirs),
+      rss(r.theirs),
+      ok ? ratio(r.ours.bytes!, r.theirs.bytes!) : '',
+      r.ours.seconds !== undefined && r.theirs.seconds !== undefined ? ratio(r.ours.seconds, r.theirs.seconds) : '',
+    ];
+  });
+  const out: string[] = [];
+  out.push(
+    markdownTable(
+      ['model', 'method', 'ours: MB (x float)', 'ours: quality', 'ours: s', 'ours: peak MB', 'theirs: MB (x float)', 'theirs: quality', 'theirs: s', 'theirs: peak MB', 'bytes ours/theirs', 'time ours/theirs'],
+      table,
+    ),
+  );
+  out.push('');
+  out.push('Float models (quality metric; data):');
+  for (const [k, f] of Object.entries(floats)) out.push(`- ${k}: ${mb(f.bytes)} MB, ${f.metricName} ${f.format(f.metric)}; ${f.data}`);
+  out.push('');
+  out.push('Methods (ours = compress ..., theirs = onnxruntime 1.30 python tools):');
+  for (const m of methods) if (wanted.includes(m.key)) out.push(`- ${m.key}: ${m.title}`);
+  out.push('');
+  out.push(
+    'Rows named "-default" run each tool at its own defaults on the model as it is; the other rows use equal settings, and their side first runs the ' +
+      'pre-processing its documentation recommends (quant_pre_process, then opset 13 where lower, counted in its time).',
+  );
+  out.push(
+    'Wall seconds from process start to exit: ours includes node start-up, load, quantize, save, the onnxruntime check and the report; ' +
+      "theirs python start-up, load, quantize and save. Peak MB: the summed resident set of each tool's process tree, sampled every 50 ms. " +
+      'Every output is scored by the same evaluator (onnxruntime-node 1.30, its default graph optimizations, one thread).',
+  );
+  out.push(
+    `Run ${result.date}, ${result.minutes.toFixed(1)} min; 1/5/15-minute load average ${result.loadAverage.before.join(' / ')} before, ${result.loadAverage.after.join(' / ')} after.`,
+  );
+  process.stdout.write(out.join('\n') + '\n');
+}
+
+main().catch((e) => {
+  log(`bench:peers: ${firstLine(e)}`);
+  if (argv.includes('--verbose')) console.error(e);
+  process.exitCode = 1;
+});
