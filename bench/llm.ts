@@ -165,7 +165,7 @@ async function measureRun(root: string, spec: RunSpec, timeoutSeconds: number): 
   if (m.code !== 0) return { ...base, status: 'failed', note: failureLine(m) };
   if (!existsSync(out)) return { ...base, status: 'failed', note: 'exit 0 but no output' };
   const bytes = modelBytes(spec.outDir);
-  const note = bytes >= 0.95 * spec.inputBytes ? 'output as big as the model: nothing quantized' : undefined;
+  const note = bytes >= 0.95 * spec.inputBytes ? 'output >= 0.95x the model: little or nothing quantized' : undefined;
   try {
     if (spec.test) return { ...base, status: 'ok', bytes, note, perplexity: await perplexityOf(out, spec.test) };
     if (spec.check) await smoke(out);

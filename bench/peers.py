@@ -18,7 +18,8 @@ loading, quantizing and saving, as a user's script would, and a crash or an OOM 
 quantizing, quant_pre_process (symbolic shape inference and onnxruntime's basic graph optimizations, which
 also turn Constant nodes into initializers), and raises an opset below 13 to 13 with onnx's version
 converter (per-channel QDQ needs opset 13: without it onnxruntime writes an axis attribute opset 11 does not
-have); both count in the run's time.
+have); both count in the run's time. When quant_pre_process itself fails, a line starting "peers:
+quant_pre_process failed" says so and the model is quantized as it is.
 
 CALIB.npz holds one array per model input (first axis = samples): the file our side calibrates on.
 Runs in the venv of bench/peers-venv.sh (onnx 1.23.1, onnxruntime 1.30.0, torch for HQQ).
@@ -49,7 +50,7 @@ class NpzReader(CalibrationDataReader):
         if self.pos >= self.n:
             return None
         if self.per_sample:
-            feed = {k: a[self.pos] for k, a in self.arrays.items()}
+            feed = {k: np.asarray(a[self.pos]) for k, a in self.arrays.items()}
         else:
             feed = {k: a[self.pos:self.pos + self.batch] for k, a in self.arrays.items()}
         self.pos += self.batch
@@ -99,7 +100,11 @@ def preprocess(model, tmp):
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
     out = os.path.join(tmp, "preprocessed.onnx")
-    quant_pre_process(model, out)
+    try:
+        quant_pre_process(model, out)
+    except Exception as e:  # noqa: BLE001 - any failure of the optional step: go on without it, as a user would
+        print(f"peers: quant_pre_process failed ({type(e).__name__}: {str(e).splitlines()[0] if str(e) else 'no message'}); quantizing the model as it is", file=sys.stderr)
+        shutil.copyfile(model, out)
     m = onnx.load(out)
     opset = next((o.version for o in m.opset_import if o.domain in ("", "ai.onnx")), 0)
     if opset < 13:

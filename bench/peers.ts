@@ -164,12 +164,16 @@ async function score(w: Workload, m: Measured, dir: string, out: string, command
   }
   if (!files.some((f) => join(dir, f) === out)) return { ...base, status: 'failed', note: `exit 0 but no output (${lastMeaningfulLine(m.stderr) || 'nothing said'})` };
   const bytes = outputBytes(dir);
+  const notes: string[] = [];
+  const pre = /peers: (quant_pre_process failed \([^\n]*?\)); quantizing the model as it is/.exec(m.stderr);
+  if (pre) notes.push(`${pre[1]}: quantized as it is`);
+  if (bytes >= 0.95 * statSync(w.path).size) notes.push('output >= 0.95x the input: little or nothing quantized');
+  const note = notes.length > 0 ? notes.join('; ') : undefined;
   try {
     const metric = await w.evaluate(out);
-    const note = bytes >= 0.95 * statSync(w.path).size ? 'output as big as the input: nothing quantized' : undefined;
     return { ...base, status: 'ok', bytes, metric, note };
   } catch (e) {
-    return { ...base, status: 'invalid', bytes, note: `onnxruntime refuses the output: ${firstLine(e)}` };
+    return { ...base, status: 'invalid', bytes, note: [`onnxruntime refuses the output: ${firstLine(e)}`, ...notes].join('; ') };
   }
 }
 
