@@ -33,13 +33,11 @@ import { accumulatePerplexity, createPerplexity, solvePerplexity } from '../src/
 import { repoRoot } from '../test/helpers/repo.js';
 import { runEach } from './peers-data.js';
 import { failureLine, runMeasured } from './proctree.js';
-import { markdownTable, mb, ratio } from './table.js';
+import { arg } from './cases.js';
+import { peerPython } from './peer-python.js';
+import { firstLine, markdownTable, mb, ratio } from './table.js';
 
 const argv = process.argv.slice(2);
-const arg = (name: string, dflt: string): string => {
-  const i = argv.indexOf(name);
-  return i >= 0 && argv[i + 1] !== undefined ? argv[i + 1]! : dflt;
-};
 const log = (line: string) => process.stderr.write(line + '\n');
 
 /** Training steps of the small Llamas (a few minutes on 2 idle cores). */
@@ -73,20 +71,6 @@ function modelBytes(dir: string): number {
   let sum = 0;
   for (const f of readdirSync(dir)) if (f.startsWith('model.onnx') && !f.endsWith('.report.json')) sum += statSync(join(dir, f)).size;
   return sum;
-}
-
-/** The peer's python, or undefined (with the reason printed). */
-function peerPython(root: string, needed: boolean): string | undefined {
-  const given = arg('--python', process.env.PEERS_PYTHON ?? '');
-  if (given !== '') return given;
-  if (!needed) return undefined;
-  log('llm: preparing the python venv (bench/peers-venv.sh; the first time takes a few minutes)');
-  const r = spawnSync('sh', [join(root, 'bench', 'peers-venv.sh')], { cwd: root, encoding: 'utf8' });
-  if (r.status !== 0) {
-    log((r.stderr ?? '').trim().split('\n').pop() || 'llm: the python venv could not be made');
-    return undefined;
-  }
-  return r.stdout.trim().split('\n').pop();
 }
 
 /** Makes <dir>/<name> with bench/make_llm.py; returns false (with a line said) when it cannot. */
@@ -136,11 +120,6 @@ async function smoke(path: string): Promise<void> {
   await runEach(path, [{ input_ids: ids }], () => undefined);
 }
 
-function firstLine(e: unknown): string {
-  const s = (e instanceof Error ? e.message : String(e)).split('\n').find((l) => l.trim() !== '') ?? '';
-  return s.length > 200 ? s.slice(0, 197) + '...' : s;
-}
-
 /** One run to measure: the command, where it writes, and how to check its output. */
 interface RunSpec {
   tool: LlmRun['tool'];
@@ -183,7 +162,8 @@ async function main(): Promise<void> {
   const timeoutSeconds = Number(arg('--timeout', '3600'));
   const oursOnly = argv.includes('--ours-only');
   const missing = names.filter((n) => !existsSync(join(dir, n, 'model.onnx')));
-  const python = peerPython(root, !oursOnly || (missing.length > 0 && !argv.includes('--no-make')));
+  const needPython = !oursOnly || (missing.length > 0 && !argv.includes('--no-make'));
+  const python = needPython ? peerPython(root, arg('--python', process.env.PEERS_PYTHON ?? ''), log) : undefined;
   mkdirSync(dir, { recursive: true });
   const work = join(dir, 'bench-out');
   const load0 = loadavg();
@@ -227,7 +207,7 @@ async function main(): Promise<void> {
         log(
           `${name} ${r.tool} ${r.setting}: ` +
             (r.status === 'ok'
-              ? `${r.seconds.toFixed(1)} s, peak ${(r.peakRssBytes / 2 ** 30).toFixed(2)} GB, ${mb(r.bytes!)} MB` + (r.perplexity !== undefined ? `, perplexity ${r.perplexity.toFixed(3)}` : '')
+              ? `${r.seconds.toFixed(1)} s, peak ${(r.peakRssBytes / 1e9).toFixed(2)} GB, ${mb(r.bytes!)} MB` + (r.perplexity !== undefined ? `, perplexity ${r.perplexity.toFixed(3)}` : '')
               : `${r.status}: ${r.note}`),
         );
       }
@@ -248,7 +228,7 @@ async function main(): Promise<void> {
     process.stdout.write(JSON.stringify(summary, null, 1) + '\n');
     return;
   }
-  const gb = (b: number) => (b / 2 ** 30).toFixed(2);
+  const gb = (b: number) => (b / 1e9).toFixed(2);
   const sizeCell = (r: LlmRun) => mb(r.bytes!) + (r.note ? ` (${r.note})` : '');
   const cell = (r: LlmRun | undefined, f: (r: LlmRun) => string) => (r === undefined ? 'not run' : r.status === 'ok' ? f(r) : `**${r.status}**: ${r.note}`);
   const speed = results.map((m) => {

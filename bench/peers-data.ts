@@ -30,7 +30,7 @@ import { mulberry32 } from '../src/core/random.js';
 import { float16ToFloat32Array } from '../src/onnx/dtypes.js';
 import { accumulateAccuracy, accumulatePerplexity, createAccuracy, createPerplexity, solveAccuracy, solvePerplexity } from '../src/report/metrics.js';
 import { npyBytes } from '../test/calibration/readers/npyfile.js';
-import { rows } from '../test/helpers/data.js';
+import { concat, rows } from '../test/helpers/data.js';
 import { ctcDecode, textLines } from '../test/passes/quantize/quality.js';
 
 /** How a model's quality is measured. */
@@ -320,15 +320,9 @@ async function ppocrDet(root: string, work: string, path: string): Promise<Workl
   const calib = join(work, 'ppocr-det-calib.npz');
   writeNpz(calib, { x: detPages(lines, lines.evalCount, lines.n) });
   const mask = async (p: string): Promise<Uint8Array> => {
-    const parts: Uint8Array[] = [];
-    await runEach(p, batchesOf(pages, 'x', 2), (o) => parts.push(Uint8Array.from(o.data, (v) => (v > 0.3 ? 1 : 0))));
-    const out = new Uint8Array(parts.reduce((n, m) => n + m.length, 0));
-    let off = 0;
-    for (const m of parts) {
-      out.set(m, off);
-      off += m.length;
-    }
-    return out;
+    const parts: Float32Array[] = [];
+    await runEach(p, batchesOf(pages, 'x', 2), (o) => parts.push(Float32Array.from(o.data)));
+    return Uint8Array.from(concat(parts), (v) => (v > 0.3 ? 1 : 0));
   };
   const reference = await mask(path);
   return {

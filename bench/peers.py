@@ -18,7 +18,7 @@ loading, quantizing and saving, as a user's script would, and a crash or an OOM 
 quantizing, quant_pre_process (symbolic shape inference and onnxruntime's basic graph optimizations, which
 also turn Constant nodes into initializers), and raises an opset below 13 to 13 with onnx's version
 converter (per-channel QDQ needs opset 13: without it onnxruntime writes an axis attribute opset 11 does not
-have); both count in the run's time. When quant_pre_process itself fails, a line starting "peers:
+have); both count in the run's time (a line "peers: pre-processing took N s" gives their share). When quant_pre_process itself fails, a line starting "peers:
 quant_pre_process failed" says so and the model is quantized as it is.
 
 CALIB.npz holds one array per model input (first axis = samples): the file our side calibrates on.
@@ -30,6 +30,7 @@ import runpy
 import shutil
 import sys
 import tempfile
+import time
 
 import numpy as np
 from onnxruntime.quantization import CalibrationDataReader, CalibrationMethod, QuantType, quantize_dynamic, quantize_static
@@ -142,7 +143,9 @@ def main():
     tmp = tempfile.mkdtemp(prefix="peers-")
     try:
         if args.preprocess:
+            t0 = time.perf_counter()
             args.model = preprocess(args.model, tmp)
+            print(f"peers: pre-processing took {time.perf_counter() - t0:.1f} s", file=sys.stderr)
         if args.tool == "nbits":
             nbits(args, rest)
         else:

@@ -23,22 +23,19 @@
  * see `methods` below); --python <path> (or PEERS_PYTHON: a python with onnxruntime 1.30, skipping the
  * venv script); --ours-only; --timeout <s> per run (1800); --work <dir> (default .cache/bench-peers,
  * emptied first and removed at the end unless --keep); --json (the results as JSON on stdout instead of
- * the table).
+ * the table); --save <file> (also write the JSON there); --from <file> (print the table of a saved run).
  */
-import { execFileSync } from 'node:child_process';
-import { mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { repoRoot } from '../test/helpers/repo.js';
 import { modelKeys, prepare, type Workload } from './peers-data.js';
 import { failureLine, lastMeaningfulLine, runMeasured, type Measured } from './proctree.js';
-import { markdownTable, ratio, mb } from './table.js';
+import { arg } from './cases.js';
+import { peerPython } from './peer-python.js';
+import { firstLine, markdownTable, mb, ratio } from './table.js';
 
 const argv = process.argv.slice(2);
-const arg = (name: string, dflt: string): string => {
-  const i = argv.indexOf(name);
-  return i >= 0 && argv[i + 1] !== undefined ? argv[i + 1]! : dflt;
-};
 const log = (line: string) => process.stderr.write(line + '\n');
 
 /** The result of one tool run, scored. */
@@ -51,6 +48,8 @@ export interface RunResult {
   peakRssBytes?: number;
   bytes?: number;
   metric?: number;
+  /** The metric as printed. */
+  metricText?: string;
   /** Why it failed, or a remark (e.g. nothing was quantized). */
   note?: string;
 }
@@ -167,33 +166,15 @@ async function score(w: Workload, m: Measured, dir: string, out: string, command
   const notes: string[] = [];
   const pre = /peers: (quant_pre_process failed \([^\n]*?\)); quantizing the model as it is/.exec(m.stderr);
   if (pre) notes.push(`${pre[1]}: quantized as it is`);
+  const preSeconds = /peers: pre-processing took ([\d.]+) s/.exec(m.stderr);
+  if (preSeconds) notes.push(`pre-processing ${preSeconds[1]} s of it`);
   if (bytes >= 0.95 * statSync(w.path).size) notes.push('output >= 0.95x the input: little or nothing quantized');
   const note = notes.length > 0 ? notes.join('; ') : undefined;
   try {
     const metric = await w.evaluate(out);
-    return { ...base, status: 'ok', bytes, metric, note };
+    return { ...base, status: 'ok', bytes, metric, metricText: w.metric.format(metric), note };
   } catch (e) {
     return { ...base, status: 'invalid', bytes, note: [`onnxruntime refuses the output: ${firstLine(e)}`, ...notes].join('; ') };
-  }
-}
-
-function firstLine(e: unknown): string {
-  const s = (e instanceof Error ? e.message : String(e)).split('\n').find((l) => l.trim() !== '') ?? '';
-  return s.length > 200 ? s.slice(0, 197) + '...' : s;
-}
-
-/** The python interpreter of the peer side, or undefined (with the reason printed) when there is none. */
-function peerPython(root: string): string | undefined {
-  const given = arg('--python', process.env.PEERS_PYTHON ?? '');
-  if (given !== '') return given;
-  log('peers: preparing the python venv (bench/peers-venv.sh; the first time takes a few minutes)');
-  try {
-    const out = execFileSync('sh', [join(root, 'bench', 'peers-venv.sh')], { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-    return out.trim().split('\n').pop();
-  } catch (e) {
-    const err = (e as { stderr?: string }).stderr ?? '';
-    log(lastMeaningfulLine(err) || 'peers: the python venv could not be made; only our side runs');
-    return undefined;
   }
 }
 
@@ -206,13 +187,79 @@ interface Row {
 }
 
 /** A cell: the metric, or what went wrong. */
-function metricCell(w: Workload, r: RunResult): string {
-  if (r.status === 'ok') return w.metric.format(r.metric!) + (r.note ? ` (${r.note})` : '');
+function metricCell(r: RunResult): string {
+  if (r.status === 'ok') return r.metricText! + (r.note ? ` (${r.note})` : '');
   if (r.status === 'skipped') return r.note ?? 'skipped';
   return `**${r.status}**: ${r.note ?? ''}`;
 }
 
-async function main(): Promise<void> {
+/** Everything one run of the benchmark measured (what --json prints and --save writes; --from reads it back). */
+export interface PeersResult {
+  date: string;
+  minutes: number;
+  loadAverage: { before: number[]; after: number[] };
+  python: string | null;
+  /** The float models: bytes, metric (name, value, as printed) and the data behind it. */
+  floats: Record<string, { bytes: number; metricName: string; metric: number; metricText: string; data: string }>;
+  /** Method key -> what it compares. */
+  methods: Record<string, string>;
+  rows: Row[];
+}
+
+/** The markdown table and its notes. */
+export function render(result: PeersResult): string {
+  const table = result.rows.map((r) => {
+    const f = result.floats[r.model]!;
+    const ok = r.ours.status === 'ok' && r.theirs.status === 'ok';
+    const sec = (x: RunResult) => (x.seconds === undefined ? '' : x.seconds.toFixed(1));
+    const size = (x: RunResult) => (x.bytes === undefined ? '' : `${mb(x.bytes)} (${(x.bytes / f.bytes).toFixed(3)}x)`);
+    const rss = (x: RunResult) => (x.peakRssBytes ? String(Math.round(x.peakRssBytes / 1e6)) : '');
+    return [
+      r.model,
+      r.method,
+      size(r.ours),
+      metricCell(r.ours),
+      sec(r.ours),
+      rss(r.ours),
+      size(r.theirs),
+      metricCell(r.theirs),
+      sec(r.theirs),
+      rss(r.theirs),
+      ok ? ratio(r.ours.bytes!, r.theirs.bytes!) : '',
+      r.ours.seconds !== undefined && r.theirs.seconds !== undefined ? ratio(r.ours.seconds, r.theirs.seconds) : '',
+    ];
+  });
+  const out: string[] = [];
+  out.push(
+    markdownTable(
+      ['model', 'method', 'ours: MB (x float)', 'ours: quality', 'ours: s', 'ours: peak MB', 'theirs: MB (x float)', 'theirs: quality', 'theirs: s', 'theirs: peak MB', 'bytes ours/theirs', 'time ours/theirs'],
+      table,
+    ),
+  );
+  out.push('');
+  out.push('Float models (quality metric; data):');
+  for (const [k, f] of Object.entries(result.floats)) out.push(`- ${k}: ${mb(f.bytes)} MB, ${f.metricName} ${f.metricText}; ${f.data}`);
+  out.push('');
+  out.push('Methods (ours = compress ..., theirs = onnxruntime 1.30 python tools):');
+  for (const [k, title] of Object.entries(result.methods)) out.push(`- ${k}: ${title}`);
+  out.push('');
+  out.push(
+    'Rows named "-default" run each tool at its own defaults on the model as it is; the other rows use equal settings, and their side first runs the ' +
+      'pre-processing its documentation recommends (quant_pre_process, then opset 13 where lower, counted in its time).',
+  );
+  out.push(
+    'Wall seconds from process start to exit: ours includes node start-up, load, quantize, save, the onnxruntime check and the report; ' +
+      "theirs python start-up, load, quantize and save. Peak MB: the summed resident set of each tool's process tree, sampled every 50 ms. " +
+      'Every output is scored by the same evaluator (onnxruntime-node 1.30, its default graph optimizations, one thread).',
+  );
+  out.push(
+    `Run ${result.date}, ${result.minutes.toFixed(1)} min; 1/5/15-minute load average ${result.loadAverage.before.join(' / ')} before, ${result.loadAverage.after.join(' / ')} after.`,
+  );
+  return out.join('\n') + '\n';
+}
+
+/** Runs every wanted method on every wanted model. */
+async function run(): Promise<PeersResult> {
   const root = repoRoot();
   const keys = arg('--models', modelKeys.join(',')).split(',');
   const wanted = arg('--methods', methods.map((m) => m.key).join(',')).split(',');
@@ -221,11 +268,11 @@ async function main(): Promise<void> {
   const work = arg('--work', join(root, '.cache', 'bench-peers'));
   rmSync(work, { recursive: true, force: true });
   mkdirSync(work, { recursive: true });
-  const python = argv.includes('--ours-only') ? undefined : peerPython(root);
+  const python = argv.includes('--ours-only') ? undefined : peerPython(root, arg('--python', process.env.PEERS_PYTHON ?? ''), log);
   const load0 = loadavg();
   const t0 = Date.now();
   const rows: Row[] = [];
-  const floats: Record<string, { bytes: number; metric: number; metricName: string; data: string; format: (v: number) => string }> = {};
+  const floats: PeersResult['floats'] = {};
   let runIndex = 0;
   // Their runs are keyed by command: the same command (e.g. their RTN against our RTN and our GPTQ) runs once.
   const theirCache = new Map<string, RunResult>();
@@ -239,7 +286,7 @@ async function main(): Promise<void> {
         continue;
       }
       const floatMetric = await w.evaluate(w.path);
-      floats[key] = { bytes: statSync(w.path).size, metric: floatMetric, metricName: w.metric.name, data: w.data, format: w.metric.format };
+      floats[key] = { bytes: statSync(w.path).size, metricName: w.metric.name, metric: floatMetric, metricText: w.metric.format(floatMetric), data: w.data };
       log(`${key}: float ${w.metric.name} ${w.metric.format(floatMetric)}, ${mb(statSync(w.path).size)} MB`);
       for (const m of methods) {
         if (!wanted.includes(m.key) || (m.calib && !w.calib) || (m.matmul && !w.matmulWeights)) continue;
@@ -267,7 +314,7 @@ async function main(): Promise<void> {
           }
         }
         rows.push({ model: key, method: m.key, title: m.title, ours, theirs });
-        const brief = (r: RunResult) => (r.status === 'ok' ? `${w.metric.format(r.metric!)}, ${mb(r.bytes!)} MB, ${r.seconds!.toFixed(1)} s` : `${r.status}: ${r.note}`);
+        const brief = (r: RunResult) => (r.status === 'ok' ? `${r.metricText}, ${mb(r.bytes!)} MB, ${r.seconds!.toFixed(1)} s` : `${r.status}: ${r.note}`);
         log(`${key} ${m.key}: ours ${brief(ours)} | theirs ${brief(theirs)}`);
       }
     }
@@ -275,67 +322,24 @@ async function main(): Promise<void> {
     if (!argv.includes('--keep')) rmSync(work, { recursive: true, force: true });
   }
   const load1 = loadavg();
-  const result = {
+  const result: PeersResult = {
     date: new Date().toISOString(),
     minutes: (Date.now() - t0) / 60000,
     loadAverage: { before: load0.map((l) => Number(l.toFixed(2))), after: load1.map((l) => Number(l.toFixed(2))) },
     python: python ?? null,
-    floats: Object.fromEntries(Object.entries(floats).map(([k, f]) => [k, { bytes: f.bytes, [f.metricName]: f.metric, data: f.data }])),
+    floats,
+    methods: Object.fromEntries(methods.filter((m) => wanted.includes(m.key)).map((m) => [m.key, m.title])),
     rows,
   };
-  if (argv.includes('--json')) {
-    process.stdout.write(JSON.stringify(result, null, 1) + '\n');
-    return;
-  }
-  const table = rows.map((r) => {
-    const f = floats[r.model]!;
-    const w = { metric: { name: f.metricName, format: f.format } } as Workload;
-    const ok = r.ours.status === 'ok' && r.theirs.status === 'ok';
-    const sec = (x: RunResult) => (x.seconds === undefined ? '' : x.seconds.toFixed(1));
-    const size = (x: RunResult) => (x.bytes === undefined ? '' : `${mb(x.bytes)} (${(x.bytes / f.bytes).toFixed(3)}x)`);
-    const rss = (x: RunResult) => (x.peakRssBytes ? String(Math.round(x.peakRssBytes / 2 ** 20)) : '');
-    return [
-      r.model,
-      r.method,
-      size(r.ours),
-      metricCell(w, r.ours),
-      sec(r.ours),
-      rss(r.ours),
-      size(r.theirs),
-      metricCell(w, r.theirs),
-      sec(r.theirs),
-      rss(r.theirs),
-      ok ? ratio(r.ours.bytes!, r.theirs.bytes!) : '',
-      r.ours.seconds !== undefined && r.theirs.seconds !== undefined ? ratio(r.ours.seconds, r.theirs.seconds) : '',
-    ];
-  });
-  const out: string[] = [];
-  out.push(
-    markdownTable(
-      ['model', 'method', 'ours: MB (x float)', 'ours: quality', 'ours: s', 'ours: peak MB', 'theirs: MB (x float)', 'theirs: quality', 'theirs: s', 'theirs: peak MB', 'bytes ours/theirs', 'time ours/theirs'],
-      table,
-    ),
-  );
-  out.push('');
-  out.push('Float models (quality metric; data):');
-  for (const [k, f] of Object.entries(floats)) out.push(`- ${k}: ${mb(f.bytes)} MB, ${f.metricName} ${f.format(f.metric)}; ${f.data}`);
-  out.push('');
-  out.push('Methods (ours = compress ..., theirs = onnxruntime 1.30 python tools):');
-  for (const m of methods) if (wanted.includes(m.key)) out.push(`- ${m.key}: ${m.title}`);
-  out.push('');
-  out.push(
-    'Rows named "-default" run each tool at its own defaults on the model as it is; the other rows use equal settings, and their side first runs the ' +
-      'pre-processing its documentation recommends (quant_pre_process, then opset 13 where lower, counted in its time).',
-  );
-  out.push(
-    'Wall seconds from process start to exit: ours includes node start-up, load, quantize, save, the onnxruntime check and the report; ' +
-      "theirs python start-up, load, quantize and save. Peak MB: the summed resident set of each tool's process tree, sampled every 50 ms. " +
-      'Every output is scored by the same evaluator (onnxruntime-node 1.30, its default graph optimizations, one thread).',
-  );
-  out.push(
-    `Run ${result.date}, ${result.minutes.toFixed(1)} min; 1/5/15-minute load average ${result.loadAverage.before.join(' / ')} before, ${result.loadAverage.after.join(' / ')} after.`,
-  );
-  process.stdout.write(out.join('\n') + '\n');
+  return result;
+}
+
+async function main(): Promise<void> {
+  const from = arg('--from', '');
+  const result = from !== '' ? (JSON.parse(readFileSync(from, 'utf8')) as PeersResult) : await run();
+  const save = arg('--save', '');
+  if (save !== '') writeFileSync(save, JSON.stringify(result, null, 1) + '\n');
+  process.stdout.write(argv.includes('--json') ? JSON.stringify(result, null, 1) + '\n' : render(result));
 }
 
 main().catch((e) => {

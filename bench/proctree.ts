@@ -171,4 +171,4 @@ export function lastMeaningfulLine(text: string): string {
   return last.length > 160 ? last.slice(0, 157) + '...' : last;
 }
 
-const gb = (bytes: number) => (bytes / 2 ** 30).toFixed(1);
+const gb = (bytes: number) => (bytes / 1e9).toFixed(1);

@@ -1,4 +1,4 @@
-/** Small formatting helpers of the peer benchmarks' tables (bench/peers.ts, bench/llm.ts). */
+/** Small formatting helpers of the peer benchmarks' tables and messages (bench/peers.ts, bench/llm.ts). */
 
 /** A markdown table (readable in a terminal as it is, and pasted into docs/performance.md). Pipes in cells are escaped. */
 export function markdownTable(headers: readonly string[], rows: readonly (readonly string[])[]): string {
@@ -17,4 +17,10 @@ export function mb(bytes: number): string {
 export function ratio(a: number | undefined, b: number | undefined): string {
   if (a === undefined || b === undefined || b === 0) return '';
   return `${(a / b).toPrecision(3)}x`;
+}
+
+/** The first non-empty line of an error's message, cut to 200 characters: one table cell. */
+export function firstLine(e: unknown): string {
+  const s = (e instanceof Error ? e.message : String(e)).split('\n').find((l) => l.trim() !== '') ?? '';
+  return s.length > 200 ? s.slice(0, 197) + '...' : s;
 }
