@@ -45,6 +45,8 @@ export interface RunResult {
   /** The command, as run. */
   command: string;
   seconds?: number;
+  /** Of `seconds`, the pre-processing their side ran first (bench/peers.py --preprocess). */
+  preSeconds?: number;
   peakRssBytes?: number;
   bytes?: number;
   metric?: number;
@@ -166,13 +168,13 @@ async function score(w: Workload, m: Measured, dir: string, out: string, command
   const notes: string[] = [];
   const pre = /peers: (quant_pre_process failed \([^\n]*?\)); quantizing the model as it is/.exec(m.stderr);
   if (pre) notes.push(`${pre[1]}: quantized as it is`);
-  const preSeconds = /peers: pre-processing took ([\d.]+) s/.exec(m.stderr);
-  if (preSeconds) notes.push(`pre-processing ${preSeconds[1]} s of it`);
+  const pre2 = /peers: pre-processing took ([\d.]+) s/.exec(m.stderr);
+  const preSeconds = pre2 ? Number(pre2[1]) : undefined;
   if (bytes >= 0.95 * statSync(w.path).size) notes.push('output >= 0.95x the input: little or nothing quantized');
   const note = notes.length > 0 ? notes.join('; ') : undefined;
   try {
     const metric = await w.evaluate(out);
-    return { ...base, status: 'ok', bytes, metric, metricText: w.metric.format(metric), note };
+    return { ...base, status: 'ok', bytes, metric, metricText: w.metric.format(metric), note, preSeconds };
   } catch (e) {
     return { ...base, status: 'invalid', bytes, note: [`onnxruntime refuses the output: ${firstLine(e)}`, ...notes].join('; ') };
   }
@@ -211,7 +213,7 @@ export function render(result: PeersResult): string {
   const table = result.rows.map((r) => {
     const f = result.floats[r.model]!;
     const ok = r.ours.status === 'ok' && r.theirs.status === 'ok';
-    const sec = (x: RunResult) => (x.seconds === undefined ? '' : x.seconds.toFixed(1));
+    const sec = (x: RunResult) => (x.seconds === undefined ? '' : x.seconds.toFixed(1) + (x.preSeconds !== undefined ? ` (pre-processing ${x.preSeconds.toFixed(1)})` : ''));
     const size = (x: RunResult) => (x.bytes === undefined ? '' : `${mb(x.bytes)} (${(x.bytes / f.bytes).toFixed(3)}x)`);
     const rss = (x: RunResult) => (x.peakRssBytes ? String(Math.round(x.peakRssBytes / 1e6)) : '');
     return [
@@ -245,7 +247,7 @@ export function render(result: PeersResult): string {
   out.push('');
   out.push(
     'Rows named "-default" run each tool at its own defaults on the model as it is; the other rows use equal settings, and their side first runs the ' +
-      'pre-processing its documentation recommends (quant_pre_process, then opset 13 where lower, counted in its time).',
+      'pre-processing its documentation recommends (quant_pre_process, then opset 13 where lower), counted in its time and shown in brackets.',
   );
   out.push(
     'Wall seconds from process start to exit: ours includes node start-up, load, quantize, save, the onnxruntime check and the report; ' +
