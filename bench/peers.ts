@@ -155,7 +155,8 @@ function outputBytes(dir: string): number {
 
 /** Scores a finished run's output, or says why it has none. */
 async function score(w: Workload, m: Measured, dir: string, out: string, command: string): Promise<RunResult> {
-  const base = { command, seconds: m.seconds, peakRssBytes: m.peakRss };
+  const pre = /peers: pre-processing took ([\d.]+) s/.exec(m.stderr);
+  const base = { command, seconds: m.seconds, preSeconds: pre ? Number(pre[1]) : undefined, peakRssBytes: m.peakRss };
   if (m.code !== 0) return { ...base, status: 'failed', note: failureLine(m) };
   let files: string[] = [];
   try {
@@ -166,15 +167,13 @@ async function score(w: Workload, m: Measured, dir: string, out: string, command
   if (!files.some((f) => join(dir, f) === out)) return { ...base, status: 'failed', note: `exit 0 but no output (${lastMeaningfulLine(m.stderr) || 'nothing said'})` };
   const bytes = outputBytes(dir);
   const notes: string[] = [];
-  const pre = /peers: (quant_pre_process failed \([^\n]*?\)); quantizing the model as it is/.exec(m.stderr);
-  if (pre) notes.push(`${pre[1]}: quantized as it is`);
-  const pre2 = /peers: pre-processing took ([\d.]+) s/.exec(m.stderr);
-  const preSeconds = pre2 ? Number(pre2[1]) : undefined;
+  const preFailed = /peers: (quant_pre_process failed \([^\n]*?\)); quantizing the model as it is/.exec(m.stderr);
+  if (preFailed) notes.push(`${preFailed[1]}: quantized as it is`);
   if (bytes >= 0.95 * statSync(w.path).size) notes.push('output >= 0.95x the input: little or nothing quantized');
   const note = notes.length > 0 ? notes.join('; ') : undefined;
   try {
     const metric = await w.evaluate(out);
-    return { ...base, status: 'ok', bytes, metric, metricText: w.metric.format(metric), note, preSeconds };
+    return { ...base, status: 'ok', bytes, metric, metricText: w.metric.format(metric), note };
   } catch (e) {
     return { ...base, status: 'invalid', bytes, note: [`onnxruntime refuses the output: ${firstLine(e)}`, ...notes].join('; ') };
   }
