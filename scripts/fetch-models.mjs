@@ -1,6 +1,7 @@
 #!/usr/bin/env node
-// Fetch the real ONNX models named in ../shared/README.md into .cache/models/<short-name>.onnx (and
-// ppocr-rec-v4's character list, .cache/models/ppocr-keys-v1.txt, for its char accuracy in bench/peers.ts).
+// Fetch the real ONNX models named in README.md ("Real models the tests and benchmarks use") into
+// .cache/models/<short-name>.onnx, and ppocr-rec-v4's character list (.cache/models/ppocr-keys-v1.txt, for
+// its char accuracy in bench/peers.ts).
 //
 //   node scripts/fetch-models.mjs
 //

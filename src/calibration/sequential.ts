@@ -39,7 +39,7 @@ import { DataType } from '../core/dtype.js';
 import type { Graph } from '../ir/graph.js';
 import type { Model } from '../ir/model.js';
 import type { Node } from '../ir/node.js';
-import type { Tensor } from '../ir/tensor.js';
+import { constantOf, findWeights, promoteConstant, setWeightValues, weightView } from '../ir/weights.js';
 import { nodeDependencies } from '../ir/traversal.js';
 import type { Value } from '../ir/value.js';
 import type { BackendName } from '../runtime/backend.js';
@@ -48,7 +48,7 @@ import type { RTensor } from '../runtime/value.js';
 import type { AccumulatorFactory, ActivationAccumulator, ActivationLayout } from './accumulators/accumulator.js';
 import { createHessian, type HessianAccumulator } from './accumulators/hessian.js';
 
-/** A MatMul or Gemm that multiplies an activation by a constant float32 matrix. */
+/** A MatMul or Gemm that multiplies an activation by a constant float matrix. */
 export interface LinearLayer {
   /** The node's name (the weight's name for nameless nodes): what reports and --exclude use. */
   name: string;
@@ -61,6 +61,8 @@ export interface LinearLayer {
   /** Inputs (the reduction length) and outputs of the layer: the weight acts as a [K, N] matrix. */
   K: number;
   N: number;
+  /** The type the weight is stored in (float32, float16 or bfloat16); the maths runs in float32. */
+  dataType: number;
   /** How the activation holds K (Gemm with transA = 1 reads it transposed). */
   layout: ActivationLayout;
 }
@@ -79,90 +81,70 @@ export interface FindLayersOptions {
   ops?: readonly ('MatMul' | 'Gemm')[];
 }
 
-/** The constant tensor behind a value: an initializer, or the `value` of a Constant node producing it. */
-function constantTensor(v: Value | null): Tensor | undefined {
-  if (!v) return undefined;
-  if (v.initializer) return v.initializer;
-  const p = v.producer;
-  if (p && p.opType === 'Constant' && p.domain === '' && p.outputs.length === 1) return p.attrTensor('value');
-  return undefined;
-}
-
 /**
- * Finds the MatMul and Gemm nodes of the main graph whose second input is a constant float32 matrix, in
- * graph order. Nodes inside subgraphs, weights read by more than one node (compressing them for one
- * reader would change the others), non-float or non-2-D weights and excluded names are returned in
- * `skipped` with the reason, so that passes can say what they left alone.
+ * Finds the MatMul and Gemm nodes of the main graph whose second input is a constant float matrix
+ * (float32, float16 or bfloat16: the weights module, ir/weights.ts, reads them all as float32), in graph
+ * order. Nodes inside subgraphs, weights read by more than one node (compressing them for one reader
+ * would change the others), non-float or non-2-D weights and excluded names are returned in `skipped`
+ * with the reason, so that passes can say what they left alone.
  */
 export function findLinearLayers(model: Model, options: FindLayersOptions = {}): { layers: LinearLayer[]; skipped: SkippedLayer[] } {
   const ops = options.ops ?? ['MatMul', 'Gemm'];
   const layers: LinearLayer[] = [];
   const skipped: SkippedLayer[] = [];
-  const visit = (g: Graph, top: boolean) => {
-    for (const node of g.nodes) {
-      for (const sg of node.subgraphs()) visit(sg, false);
-      if (node.domain !== '' || (node.opType !== 'MatMul' && node.opType !== 'Gemm')) continue;
-      const op = node.opType;
-      const w = node.input(1);
-      const x = node.input(0);
-      const t = constantTensor(w);
-      if (!w || !x || !t) continue;
-      const name = node.name || w.name;
-      if (!(ops as readonly string[]).includes(op)) skipped.push({ node, reason: `${op} is not among the ops this pass compresses` });
-      else if (!top) skipped.push({ node, reason: 'it sits inside a subgraph (If/Loop/Scan body)' });
-      else if (t.dataType !== DataType.FLOAT) skipped.push({ node, reason: `its weight '${w.name}' is not float32` });
-      else if (t.rank !== 2) skipped.push({ node, reason: `its weight '${w.name}' has rank ${t.rank}, not 2` });
-      else if (w.uses.length > 1) skipped.push({ node, reason: `its weight '${w.name}' is read by ${w.uses.length} nodes (tied weights)` });
-      else if (options.exclude?.test(name)) skipped.push({ node, reason: 'excluded by --exclude' });
-      else {
-        const transB = op === 'Gemm' && node.attrInt('transB', 0) !== 0;
-        const transA = op === 'Gemm' && node.attrInt('transA', 0) !== 0;
-        const [r, c] = t.dims as [number, number];
-        const K = transB ? c : r;
-        const N = transB ? r : c;
-        layers.push({ name, node, op, weight: w, input: x, K, N, layout: { K, transposed: transA } });
-      }
+  const { sites, skipped: notWeights } = findWeights(model);
+  for (const s of notWeights) if (s.node.opType === 'MatMul' || s.node.opType === 'Gemm') skipped.push({ node: s.node, reason: s.reason });
+  for (const s of sites) {
+    if (s.op !== 'MatMul' && s.op !== 'Gemm') continue;
+    const node = s.node;
+    const x = node.input(0);
+    if (!x) continue;
+    const op = s.op;
+    const w = s.value;
+    const name = node.name || w.name;
+    if (!(ops as readonly string[]).includes(op)) skipped.push({ node, reason: `${op} is not among the ops this pass compresses` });
+    else if (!s.main) skipped.push({ node, reason: 'it sits inside a subgraph (If/Loop/Scan body)' });
+    else if (w.uses.length > 1) skipped.push({ node, reason: `its weight '${w.name}' is read by ${w.uses.length} nodes (tied weights)` });
+    else if (options.exclude?.test(name)) skipped.push({ node, reason: 'excluded by --exclude' });
+    else {
+      const transA = op === 'Gemm' && node.attrInt('transA', 0) !== 0;
+      const K = s.tensor.dims[s.reductionAxis]!;
+      const N = s.tensor.dims[s.channelAxis]!;
+      layers.push({ name, node, op, weight: w, input: x, K, N, dataType: s.dataType, layout: { K, transposed: transA } });
     }
-  };
-  visit(model.graph, true);
+  }
+  // Graph order (skipped ones too), as the walk of each list was.
+  const order = new Map<Node, number>();
+  model.graph.nodes.forEach((n, i) => order.set(n, i));
+  skipped.sort((p, q) => (order.get(p.node) ?? Infinity) - (order.get(q.node) ?? Infinity));
   return { layers, skipped };
 }
 
 /** Turns Constant-node weights of `layers` into initializers (same name, same tensor). */
 export function promoteWeights(layers: readonly LinearLayer[]): void {
-  for (const l of layers) {
-    const v = l.weight;
-    if (v.initializer) continue;
-    const p = v.producer;
-    const t = constantTensor(v);
-    if (!p || !t) continue;
-    p.graph.removeNode(p, { safe: false, keepOutputs: true });
-    t.name = v.name;
-    v.initializer = t;
-    v.graph.initializers.push(v);
-  }
+  for (const l of layers) promoteConstant(l.weight);
 }
 
 /**
- * The [K, N] matrix a layer multiplies by (a copy): MatMul's weight as it is; a Gemm's B transposed when
- * transB = 1 and scaled by alpha.
+ * The [K, N] matrix a layer multiplies by, as a float32 copy whatever the model stores: MatMul's weight
+ * as it is; a Gemm's B transposed when transB = 1 and scaled by alpha.
  */
 export function weightMatrix(layer: LinearLayer): Float32Array {
-  const t = constantTensor(layer.weight);
+  const t = constantOf(layer.weight);
   if (!t) throw new ModelError(`the weight '${layer.weight.name}' of ${layer.node.describe()} is no longer a constant`);
-  const src = t.data as Float32Array;
+  const src = weightView(t);
   const alpha = layer.op === 'Gemm' ? layer.node.attrFloat('alpha', 1) : 1;
   const transB = layer.op === 'Gemm' && layer.node.attrInt('transB', 0) !== 0;
   const { data } = gemmWeightMatrix(src, t.dims, transB, alpha);
-  return data === src ? src.slice() : data;
+  return data === src && t.dataType === DataType.FLOAT ? src.slice() : data;
 }
 
 /**
  * Writes a [K, N] matrix back into the layer's weight in place (undoing weightMatrix's transpose and
- * alpha), so that the next run of the session sees it. The graph is not changed.
+ * alpha, in the weight's own type), so that the next run of the session sees it. The graph is not changed.
  */
 export function setWeightMatrix(layer: LinearLayer, w: Float32Array): void {
-  const t = constantTensor(layer.weight);
+  const t = constantOf(layer.weight);
   if (!t) throw new ModelError(`the weight '${layer.weight.name}' of ${layer.node.describe()} is no longer a constant`);
   const { K, N } = layer;
   if (w.length !== K * N) throw new RangeError(`${layer.name}: a [${K}, ${N}] weight needs ${K * N} values, got ${w.length}`);
@@ -170,7 +152,7 @@ export function setWeightMatrix(layer: LinearLayer, w: Float32Array): void {
   const transB = layer.op === 'Gemm' && layer.node.attrInt('transB', 0) !== 0;
   const out = transB ? transpose(w, K, N) : w.slice();
   if (alpha !== 1) for (let i = 0; i < out.length; i++) out[i] = out[i]! / alpha;
-  t.data = out;
+  setWeightValues(t, out);
 }
 
 /** A group of layers compressed together after one statistics sweep. */

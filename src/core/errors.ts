@@ -59,3 +59,13 @@ export class GateError extends CompressError {
 export function assertModel(condition: unknown, message: string, hint?: string): asserts condition {
   if (!condition) throw new ModelError(message, hint);
 }
+
+/**
+ * A command found nothing it could compress (no eligible weight): exit 1 with the one line that says why
+ * ("nothing to quantize: 14 MatMul weights are excluded by --exclude"), and nothing is written.
+ */
+export class NothingToDoError extends CompressError {
+  constructor(message: string, hint?: string) {
+    super(message, ExitCode.failure, hint);
+  }
+}

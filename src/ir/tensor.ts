@@ -78,26 +78,103 @@ export function sizeOf(dims: readonly number[]): number {
   return n;
 }
 
+/**
+ * Bytes that wait in a file until someone reads them: external data, which onnx/load leaves on disk. The
+ * IR reads them on first use of the tensor's data and can drop them again (`Tensor.release`), so a model
+ * far larger than memory can be walked weight by weight. `path`, `offset` and `length` say where the raw
+ * (little-endian, ONNX `raw_data` form) bytes are, so that a save can copy them through undecoded.
+ */
+export interface DataSource {
+  /** The file's real path. */
+  readonly path: string;
+  readonly offset: number;
+  readonly length: number;
+  /** Reads and decodes the bytes into the tensor's canonical array (a new array on every call). */
+  read(): TensorData;
+  /** Throws when the file no longer holds what was there when the source was made (checked before a copy). */
+  verify?(): void;
+}
+
+function isSource(x: TensorData | DataSource): x is DataSource {
+  return !Array.isArray(x) && !ArrayBuffer.isView(x) && typeof (x as DataSource).read === 'function';
+}
+
 export class Tensor {
   name: string;
   dataType: number;
   dims: number[];
-  data: TensorData;
   docString?: string;
   /** How the file stored it; opaque to everything but onnx/. Cleared when the data is replaced wholesale. */
   encoding?: unknown;
+  private stored: TensorData | undefined;
+  private src: DataSource | undefined;
 
-  constructor(dataType: number, dims: number[], data: TensorData, name = '') {
+  /** `data` is the canonical array, or a source the data is read from when first needed. */
+  constructor(dataType: number, dims: number[], data: TensorData | DataSource, name = '') {
     const expected = sizeOf(dims) * entriesPerElement(dataType);
-    if (data.length !== expected) {
-      throw new Error(
-        `tensor '${name}' (${dataTypeName(dataType)} [${dims.join(',')}]) needs ${expected} entries, got ${data.length}`,
-      );
-    }
     this.dataType = dataType;
     this.dims = dims;
-    this.data = data;
     this.name = name;
+    if (isSource(data)) {
+      this.src = data;
+    } else {
+      if (data.length !== expected) throw this.lengthError(data.length);
+      this.stored = data;
+    }
+  }
+
+  private lengthError(got: number): Error {
+    const expected = sizeOf(this.dims) * entriesPerElement(this.dataType);
+    return new Error(`tensor '${this.name}' (${dataTypeName(this.dataType)} [${this.dims.join(',')}]) needs ${expected} entries, got ${got}`);
+  }
+
+  /**
+   * The data, for reading and writing: read from its file if it is not in memory yet. The caller may
+   * change the array in place, so the tensor stops tracking its file (a save writes these entries and
+   * `release` keeps them). Code that only reads uses `view()`, which lets the data go again.
+   */
+  get data(): TensorData {
+    const d = this.view();
+    this.src = undefined;
+    return d;
+  }
+
+  set data(d: TensorData) {
+    this.stored = d;
+    this.src = undefined;
+  }
+
+  /**
+   * The data for reading only (never change the array it returns): read from its file if needed; while
+   * it still matches the file, `release` may drop it and a later call reads it again.
+   */
+  view(): TensorData {
+    if (this.stored === undefined) {
+      const d = this.src!.read();
+      if (d.length !== sizeOf(this.dims) * entriesPerElement(this.dataType)) throw this.lengthError(d.length);
+      this.stored = d;
+    }
+    return this.stored;
+  }
+
+  /** The file the data still matches (unchanged since it was read), if any. */
+  get source(): DataSource | undefined {
+    return this.src;
+  }
+
+  /** True when the data is in memory (always, for a tensor that has no file behind it). */
+  get loaded(): boolean {
+    return this.stored !== undefined;
+  }
+
+  /**
+   * Drops data that can be read again from its file, giving the memory back; returns whether it did.
+   * Data that was changed (or never had a file) stays.
+   */
+  release(): boolean {
+    if (this.src === undefined || this.stored === undefined) return false;
+    this.stored = undefined;
+    return true;
   }
 
   /** Number of elements. */
@@ -124,16 +201,23 @@ export class Tensor {
   /** Numeric elements as plain numbers (int64 beyond 2^53 loses precision; not for strings). */
   toNumbers(): number[] {
     if (this.dataType === DataType.STRING) throw new Error(`tensor '${this.name}' holds strings`);
-    return Array.from(this.data as ArrayLike<number | bigint>, Number);
+    return Array.from(this.view() as ArrayLike<number | bigint>, Number);
   }
 
-  /** A deep copy (the encoding is kept: same storage form on save). */
+  /**
+   * A deep copy (the encoding is kept: same storage form on save). Data still on disk stays there: the
+   * copy reads the same file when it needs to.
+   */
   clone(name = this.name): Tensor {
-    const data =
-      this.dataType === DataType.STRING
-        ? (this.data as Uint8Array[]).map((b) => b.slice())
-        : (this.data as NumericArray).slice();
-    const t = new Tensor(this.dataType, [...this.dims], data, name);
+    let t: Tensor;
+    if (this.src && this.stored === undefined) {
+      t = new Tensor(this.dataType, [...this.dims], this.src, name);
+    } else {
+      const src = this.view();
+      const data = this.dataType === DataType.STRING ? (src as Uint8Array[]).map((b) => b.slice()) : (src as NumericArray).slice();
+      t = new Tensor(this.dataType, [...this.dims], data, name);
+      t.src = this.src;
+    }
     t.docString = this.docString;
     t.encoding = this.encoding;
     return t;

@@ -4,6 +4,7 @@
  * model-local functions get a body graph of their own. Whatever the IR does not model goes into the
  * objects' `encoding` (encoding.ts) so that save.ts writes the same model back.
  */
+import { closeSync, fstatSync, openSync, readSync, statSync } from 'node:fs';
 import { realpath, open, readFile, stat } from 'node:fs/promises';
 import { dirname, isAbsolute, relative, resolve, sep } from 'node:path';
 import { DataType, dataTypeName } from '../core/dtype.js';
@@ -43,7 +44,7 @@ import {
   type TypeProto,
   type ValueInfoProto,
 } from './schema.js';
-import { isKnownDataType, rawByteLength } from './dtypes.js';
+import { decodeRawData, isKnownDataType, rawByteLength } from './dtypes.js';
 import { modelError, printable } from './errors.js';
 import { sparseFromProto, tensorFromProto } from './tensors.js';
 
@@ -60,6 +61,12 @@ export interface LoadOptions {
    * the model is given as bytes and keeps tensors in external files.
    */
   baseDir?: string;
+  /**
+   * Read every external tensor now rather than when it is first used. Default false: external data stays
+   * on disk until a pass or the executor needs it (and can be released again), so a model larger than
+   * memory can be compressed; the files must then stay in place, unchanged, while the model is in use.
+   */
+  eager?: boolean;
 }
 
 /**
@@ -88,8 +95,8 @@ export async function loadModel(source: string | Uint8Array, options: LoadOption
     label = 'the model bytes';
   }
   const proto = parseModelBytes(bytes, label);
-  const external = await readExternalData(proto, baseDir, label);
-  const model = new Converter(external.tensors).model(proto, external.files);
+  const external = await readExternalData(proto, baseDir, label, options.eager ?? false);
+  const model = new Converter(external.tensors, external.sources).model(proto, external.files);
   if (path !== undefined) model.path = path;
   return model;
 }
@@ -161,22 +168,22 @@ export function parseModelBytes(bytes: Uint8Array, label: string): ModelProto {
 // External data
 
 /** Calls `fn` on every TensorProto of the model: initializers, attribute tensors, sparse parts, functions, training info. */
-export function forEachTensorProto(model: ModelProto, fn: (t: TensorProto) => void): void {
+export function forEachTensorProto(model: ModelProto, fn: (t: TensorProto, sparse: boolean) => void): void {
   const attr = (a: AttributeProto): void => {
-    if (a.t) fn(a.t);
-    for (const t of a.tensors ?? []) fn(t);
+    if (a.t) fn(a.t, false);
+    for (const t of a.tensors ?? []) fn(t, false);
     for (const s of [a.sparseTensor, ...(a.sparseTensors ?? [])]) {
-      if (s?.values) fn(s.values);
-      if (s?.indices) fn(s.indices);
+      if (s?.values) fn(s.values, true);
+      if (s?.indices) fn(s.indices, true);
     }
     if (a.g) graph(a.g);
     for (const g of a.graphs ?? []) graph(g);
   };
   const graph = (g: GraphProto): void => {
-    for (const t of g.initializer ?? []) fn(t);
+    for (const t of g.initializer ?? []) fn(t, false);
     for (const s of g.sparseInitializer ?? []) {
-      if (s.values) fn(s.values);
-      if (s.indices) fn(s.indices);
+      if (s.values) fn(s.values, true);
+      if (s.indices) fn(s.indices, true);
     }
     for (const n of g.node ?? []) for (const a of n.attribute ?? []) attr(a);
   };
@@ -192,10 +199,54 @@ export function forEachTensorProto(model: ModelProto, fn: (t: TensorProto) => vo
 }
 
 interface ExternalRead {
-  /** TensorProtos whose data came from an external file (now in raw_data) */
+  /** TensorProtos whose data came from an external file (in raw_data when read eagerly) */
   tensors: WeakSet<TensorProto>;
+  /** Where the data of the external tensors left on disk is (lazy loading) */
+  sources: WeakMap<TensorProto, ExternalRegion>;
   /** real paths of the files read */
   files: string[];
+}
+
+/** A tensor's bytes in an external data file, checked against the file's size when the model was loaded. */
+interface ExternalRegion {
+  path: string;
+  location: string;
+  offset: number;
+  length: number;
+  /** The file as it was at load: a later read refuses a file that changed under the model. */
+  size: number;
+  mtimeMs: number;
+}
+
+/** Throws when the file behind a region is not the one the model was loaded with. */
+function verifyRegion(r: ExternalRegion, label: string, size: number, mtimeMs: number): void {
+  if (size !== r.size || mtimeMs !== r.mtimeMs) {
+    throw modelError(`the external data file '${r.location}' changed after the model was loaded (reading ${label})`, "do not modify a model's data files while compress works on it");
+  }
+}
+
+/** Reads a region of a file into a fresh buffer (synchronously: tensor data is read where it is needed). */
+function readRegion(r: ExternalRegion, label: string): Uint8Array {
+  let fd: number;
+  try {
+    fd = openSync(r.path, 'r');
+  } catch (e) {
+    throw modelError(`cannot read the external data of ${label} from '${r.location}': ${oneLine(e)}`, 'the data file must stay beside the model while compress works on it');
+  }
+  try {
+    const info = fstatSync(fd);
+    verifyRegion(r, label, info.size, info.mtimeMs);
+    const bytes = new Uint8Array(r.length);
+    let done = 0;
+    while (done < r.length) {
+      const n = readSync(fd, bytes, done, r.length - done, r.offset + done);
+      if (n === 0) throw modelError(`external data file '${r.location}' ended early while reading ${label}`);
+      done += n;
+    }
+    return bytes;
+  } finally {
+    closeSync(fd);
+  }
 }
 
 function isOutside(rel: string): boolean {
@@ -203,14 +254,19 @@ function isOutside(rel: string): boolean {
 }
 
 /**
- * Reads every external tensor's bytes into its raw_data (and drops the external fields), so that the rest
- * of the loader sees ordinary tensors. Locations are confined to the model's folder.
+ * Checks every external tensor's location (confined to the model's folder) and extent (within its file),
+ * then either leaves the data on disk for lazy reading (`sources`) or, when `eager`, reads it into
+ * raw_data. Either way the external fields are dropped, so that the rest of the loader sees ordinary
+ * tensors.
  */
-async function readExternalData(model: ModelProto, baseDir: string | undefined, label: string): Promise<ExternalRead> {
-  const result: ExternalRead = { tensors: new WeakSet(), files: [] };
+async function readExternalData(model: ModelProto, baseDir: string | undefined, label: string, eager: boolean): Promise<ExternalRead> {
+  const result: ExternalRead = { tensors: new WeakSet(), sources: new WeakMap(), files: [] };
   const list: TensorProto[] = [];
-  forEachTensorProto(model, (t) => {
+  // The parts of sparse tensors are read at load (the IR holds sparse tensors densified).
+  const sparseParts = new WeakSet<TensorProto>();
+  forEachTensorProto(model, (t, sparse) => {
     if (t.dataLocation === DATA_LOCATION_EXTERNAL) list.push(t);
+    if (sparse) sparseParts.add(t);
   });
   if (list.length === 0) return result;
 
@@ -274,15 +330,19 @@ async function readExternalData(model: ModelProto, baseDir: string | undefined, 
         if (w.offset + length > info.size || length < 0) {
           throw modelError(`tensor '${w.name}' wants bytes ${w.offset} to ${w.offset + length} of '${w.location}', which has only ${info.size}`, 'the data file is truncated or belongs to another model');
         }
-        const bytes = new Uint8Array(length);
-        let done = 0;
-        while (done < length) {
-          const { bytesRead } = await handle.read(bytes, done, length - done, w.offset + done);
-          if (bytesRead === 0) throw modelError(`external data file '${w.location}' ended early while reading tensor '${w.name}'`);
-          done += bytesRead;
-        }
         const t = w.tensor as TensorProto & Record<string, unknown>;
-        t.rawData = bytes;
+        if (eager || sparseParts.has(w.tensor)) {
+          const bytes = new Uint8Array(length);
+          let done = 0;
+          while (done < length) {
+            const { bytesRead } = await handle.read(bytes, done, length - done, w.offset + done);
+            if (bytesRead === 0) throw modelError(`external data file '${w.location}' ended early while reading tensor '${w.name}'`);
+            done += bytesRead;
+          }
+          t.rawData = bytes;
+        } else {
+          result.sources.set(w.tensor, { path: file, location: w.location, offset: w.offset, length, size: info.size, mtimeMs: info.mtimeMs });
+        }
         delete t.externalData;
         delete t.dataLocation;
         result.tensors.add(w.tensor);
@@ -293,6 +353,13 @@ async function readExternalData(model: ModelProto, baseDir: string | undefined, 
     result.files.push(file);
   }
   return result;
+}
+
+/** Canonical array entries of a tensor (elements, twice for the complex types). */
+function expectedEntries(t: TensorProto): number {
+  let n = entriesPerElement(t.dataType ?? 0);
+  for (const d of t.dims ?? []) n *= int64ToNumber(d);
+  return n;
 }
 
 /** Raw bytes a tensor's dims and type need, when that can be known. */
@@ -361,7 +428,31 @@ class Converter {
   /** Every graph built, to snapshot their values once the whole model is read. */
   private readonly graphs: Graph[] = [];
 
-  constructor(private readonly external: WeakSet<TensorProto>) {}
+  constructor(
+    private readonly external: WeakSet<TensorProto>,
+    private readonly sources: WeakMap<TensorProto, ExternalRegion>,
+  ) {}
+
+  /** An IR tensor of a TensorProto: decoded now, or (external data left on disk) when first used. */
+  private tensor(tp: TensorProto, label: string): Tensor {
+    const region = this.sources.get(tp);
+    if (!region) return tensorFromProto(tp, label, this.external.has(tp));
+    return tensorFromProto(tp, label, true, {
+      path: region.path,
+      offset: region.offset,
+      length: region.length,
+      read: () => decodeRawData(tp.dataType ?? 0, readRegion(region, label), expectedEntries(tp), label, true),
+      verify: () => {
+        let info;
+        try {
+          info = statSync(region.path);
+        } catch (e) {
+          throw modelError(`cannot read the external data of ${label} from '${region.location}': ${oneLine(e)}`);
+        }
+        verifyRegion(region, label, info.size, info.mtimeMs);
+      },
+    });
+  }
 
   model(p: ModelProto, externalFiles: string[]): Model {
     const graph = this.graph(p.graph!, undefined, 'the main graph');
@@ -441,7 +532,7 @@ class Converter {
     for (const tp of p.initializer ?? []) {
       const name = tp.name ?? '';
       if (name === '') throw modelError(`an initializer of ${where} has no name`);
-      const tensor = tensorFromProto(tp, `initializer '${name}'`, this.external.has(tp));
+      const tensor = this.tensor(tp, `initializer '${name}'`);
       // IR < 4 lists initializers among the graph inputs too: the input is then the constant itself.
       const existing = local.get(name);
       const v = existing && g.inputs.includes(existing) && !existing.initializer ? existing : this.define(g, local, name, where);
@@ -567,7 +658,7 @@ class Converter {
       }
       case AttrType.TENSOR:
         extras.valuePresent = a.t !== undefined && a.t !== null;
-        attr = { name, type, value: a.t ? tensorFromProto(a.t, `the tensor of ${at}`, this.external.has(a.t)) : new Tensor(DataType.FLOAT, [0], new Float32Array(0)) };
+        attr = { name, type, value: a.t ? this.tensor(a.t, `the tensor of ${at}`) : new Tensor(DataType.FLOAT, [0], new Float32Array(0)) };
         break;
       case AttrType.GRAPH:
         extras.valuePresent = a.g !== undefined && a.g !== null;
@@ -588,7 +679,7 @@ class Converter {
         break;
       }
       case AttrType.TENSORS:
-        attr = { name, type, value: (a.tensors ?? []).map((t, i) => tensorFromProto(t, `tensor ${i} of ${at}`, this.external.has(t))) };
+        attr = { name, type, value: (a.tensors ?? []).map((t, i) => this.tensor(t, `tensor ${i} of ${at}`)) };
         break;
       case AttrType.GRAPHS:
         attr = { name, type, value: (a.graphs ?? []).map((g, i) => this.graph(g, graph, `subgraph ${i} of ${at}`)) };

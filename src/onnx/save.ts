@@ -8,7 +8,7 @@
  * the IR's order, and nothing time- or machine-dependent is recorded.
  */
 import { randomBytes } from 'node:crypto';
-import { open, realpath, rename, stat, unlink } from 'node:fs/promises';
+import { mkdir, open, realpath, rename, rm, stat, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
 import { DataType } from '../core/dtype.js';
 import { ModelError, UsageError } from '../core/errors.js';
@@ -56,6 +56,8 @@ const INLINE_TENSOR_LIMIT = PROTOBUF_LIMIT - 64 * 2 ** 20;
 export interface ExternalDataOptions {
   /** Tensors of at least this many bytes go to the data file. Default 1024. */
   threshold?: number;
+  /** Tensors that were external when loaded stay external whatever their size. Default false. */
+  keepExternal?: boolean;
   /** The data file's name, in the model's folder. Default `<model file name>.data`. */
   location?: string;
 }
@@ -86,63 +88,151 @@ export function serializeModel(model: Model): Uint8Array {
 }
 
 /**
- * Writes a model to `path` atomically, with its external data file when there is one.
+ * Writes a model to `path` atomically, with its external data file when there is one (see stageModel).
  *
  * @throws UsageError when `path` is the model's own input file, exists without `force`, is a folder, or
  *   its folder does not exist or is not writable
  */
 export async function saveModel(model: Model, path: string, options: SaveOptions = {}): Promise<void> {
+  const staged = await stageModel(model, path, options);
+  try {
+    await staged.commit();
+  } catch (e) {
+    await staged.abort();
+    throw e;
+  }
+}
+
+/** A model written to a staging folder beside its target, not yet in place. */
+export interface StagedModel {
+  /** The staged model file; its external data file (if any) sits beside it under its final name. */
+  readonly path: string;
+  /** The staged files: the model, then its data file if any. */
+  readonly files: string[];
+  /** Moves the files into place (data first: a reader never finds the model beside missing data). */
+  commit(): Promise<void>;
+  /** Removes the staged files. */
+  abort(): Promise<void>;
+}
+
+/**
+ * Writes a model into a staging folder next to `path` (`.<name>.tmp-<pid>-<random>/`), under the final
+ * file names, so that it can be loaded and checked (onnxruntime finds the external data by its final
+ * name) before `commit` renames it into place; `abort` leaves nothing behind. Tensor data is streamed:
+ * external data is written tensor by tensor, unchanged tensors are copied from their source file without
+ * being decoded, and tensors read only for the copy are released again.
+ *
+ * @throws UsageError as saveModel
+ */
+export async function stageModel(model: Model, path: string, options: SaveOptions = {}): Promise<StagedModel> {
   const out = resolve(path);
-  await checkTarget(model, out, path, options.force ?? false);
+  const force = options.force ?? false;
+  await checkTarget(model, out, path, force);
 
   const plan = planExternalData(model, out, options);
   const bytes = encodeModelProto(new ProtoBuilder(plan).model(model));
   if (bytes.length > PROTOBUF_LIMIT) {
     throw new ModelError(`the model serializes to ${(bytes.length / 2 ** 30).toFixed(2)} GiB, more than protobuf allows (2 GiB), even with its large tensors external`);
   }
+  const dataPath = plan && plan.chunks.length > 0 ? join(dirname(out), plan.location) : undefined;
+  if (dataPath) await checkDataTarget(model, dataPath, force);
 
-  const temps: string[] = [];
+  const stage = join(dirname(out), `.${basename(out)}.tmp-${process.pid}-${randomBytes(6).toString('hex')}`);
+  const abort = () => rm(stage, { recursive: true, force: true }).catch(() => undefined);
   try {
-    let dataTmp: string | undefined;
-    let dataPath: string | undefined;
-    if (plan && plan.chunks.length > 0) {
-      dataPath = join(dirname(out), plan.location);
-      await checkDataTarget(model, dataPath, options.force ?? false);
-      dataTmp = tempName(dataPath);
-      temps.push(dataTmp);
-      await writeFileSynced(dataTmp, plan.chunks);
+    await mkdir(stage);
+    const files: string[] = [join(stage, basename(out))];
+    if (dataPath && plan) {
+      files.push(join(stage, plan.location));
+      await writeDataFile(files[1]!, plan.chunks);
     }
-    const modelTmp = tempName(out);
-    temps.push(modelTmp);
-    await writeFileSynced(modelTmp, [{ offset: 0, bytes }]);
-    // Data first: a reader never finds the new model beside missing or old data.
-    if (dataTmp && dataPath) await rename(dataTmp, dataPath);
-    await rename(modelTmp, out);
-    temps.length = 0;
-    await syncFolder(dirname(out));
+    await writeFileSynced(files[0]!, bytes);
+    let committed = false;
+    return {
+      path: files[0]!,
+      files,
+      commit: async () => {
+        if (committed) return;
+        try {
+          if (dataPath) await rename(files[1]!, dataPath);
+          await rename(files[0]!, out);
+          committed = true;
+          await syncFolder(dirname(out));
+        } catch (e) {
+          throw writeError(e, path);
+        } finally {
+          await abort();
+        }
+      },
+      abort: async () => {
+        if (!committed) await abort();
+      },
+    };
   } catch (e) {
-    await Promise.all(temps.map((t) => unlink(t).catch(() => undefined)));
+    await abort();
     throw writeError(e, path);
   }
 }
 
-function tempName(target: string): string {
-  return `${target}.tmp-${process.pid}-${randomBytes(6).toString('hex')}`;
+async function writeAll(handle: FileHandle, bytes: Uint8Array, at: number): Promise<void> {
+  let done = 0;
+  while (done < bytes.length) {
+    const { bytesWritten } = await handle.write(bytes, done, bytes.length - done, at + done);
+    done += bytesWritten;
+  }
 }
 
-async function writeFileSynced(file: string, chunks: { offset: number; bytes: Uint8Array }[]): Promise<void> {
+async function writeFileSynced(file: string, bytes: Uint8Array): Promise<void> {
   const handle = await open(file, 'wx');
   try {
+    await writeAll(handle, bytes, 0);
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+/** Bytes copied at a time from a source data file. */
+const COPY_PIECE = 16 * 2 ** 20;
+
+/**
+ * Writes the external data file tensor by tensor: a tensor whose data still matches its source file is
+ * copied from there (never decoded); any other is encoded when its turn comes. Only one tensor's bytes
+ * (or one 16 MiB piece) are in memory at a time beyond what the model holds.
+ */
+async function writeDataFile(file: string, chunks: readonly DataChunk[]): Promise<void> {
+  const handle = await open(file, 'wx');
+  const sources = new Map<string, FileHandle>();
+  let piece: Uint8Array | undefined;
+  try {
     for (const c of chunks) {
-      let done = 0;
-      while (done < c.bytes.length) {
-        const { bytesWritten } = await handle.write(c.bytes, done, c.bytes.length - done, c.offset + done);
-        done += bytesWritten;
+      const t = c.tensor;
+      const src = t.source;
+      if (src) {
+        src.verify?.();
+        let from = sources.get(src.path);
+        if (!from) {
+          from = await open(src.path, 'r');
+          sources.set(src.path, from);
+        }
+        piece ??= new Uint8Array(COPY_PIECE);
+        let done = 0;
+        while (done < src.length) {
+          const want = Math.min(piece.length, src.length - done);
+          const { bytesRead } = await from.read(piece, 0, want, src.offset + done);
+          if (bytesRead === 0) throw new ModelError(`the data file of tensor '${t.name}' ended early while it was being copied`);
+          await writeAll(handle, piece.subarray(0, bytesRead), c.offset + done);
+          done += bytesRead;
+        }
+        t.release();
+      } else {
+        await writeAll(handle, encodeRawData(t.dataType, t.view()), c.offset);
       }
     }
     await handle.sync();
   } finally {
     await handle.close();
+    await Promise.all([...sources.values()].map((h) => h.close()));
   }
 }
 
@@ -203,9 +293,16 @@ async function checkDataTarget(model: Model, dataPath: string, force: boolean): 
 // ---------------------------------------------------------------------------------------------------
 // External data planning
 
+/** One tensor's place in the external data file; its bytes are written when the file is. */
+export interface DataChunk {
+  offset: number;
+  length: number;
+  tensor: Tensor;
+}
+
 /** Which tensors go to the data file, and where each lands. */
 export class ExternalPlan {
-  readonly chunks: { offset: number; bytes: Uint8Array }[] = [];
+  readonly chunks: DataChunk[] = [];
   private size = 0;
 
   constructor(
@@ -215,31 +312,32 @@ export class ExternalPlan {
     readonly location: string,
     /** also tensors held in attributes (Constant values), as onnx's convert_attribute does */
     readonly attributes: boolean,
+    /** with 'threshold': also every tensor that was external when loaded */
+    readonly keepExternal = false,
   ) {}
 
-  /** Moves `proto`'s data to the data file when the plan says so. */
-  place(t: Tensor, proto: TensorProto, inAttribute: boolean): void {
-    if (t.dataType === DataType.STRING) return; // string_data cannot be external
+  /** Whether the plan puts `t`'s data in the data file. */
+  wants(t: Tensor, inAttribute: boolean): boolean {
+    if (t.dataType === DataType.STRING) return false; // string_data cannot be external
     const wasExternal = tensorEncodingOf(t)?.external ?? false;
+    if (this.mode === 'keep' || (this.keepExternal && wasExternal)) return wasExternal;
     const bytes = tensorByteLength(t);
-    const go =
-      this.mode === 'keep'
-        ? wasExternal
-        : bytes > 0 && bytes >= this.threshold && (!inAttribute || this.attributes);
-    if (!go) return;
-    const raw = proto.rawData ?? encodeRawData(t.dataType, t.data);
-    const p = proto as Record<string, unknown>;
-    for (const f of ['rawData', 'floatData', 'int32Data', 'int64Data', 'doubleData', 'uint64Data']) delete p[f];
+    return bytes > 0 && bytes >= this.threshold && (!inAttribute || this.attributes);
+  }
+
+  /** Points `proto` (built without data) at the place of `t`'s bytes in the data file. */
+  add(t: Tensor, proto: TensorProto): void {
+    const length = tensorByteLength(t);
     // Page-align big tensors so runtimes can mmap them (onnx.proto asks for multiples of 4096); small ones
     // only need element alignment, and 64 bytes keeps the file compact.
-    const align = raw.length >= 65536 ? 4096 : 64;
+    const align = length >= 65536 ? 4096 : 64;
     const offset = Math.ceil(this.size / align) * align;
-    this.chunks.push({ offset, bytes: raw });
-    this.size = offset + raw.length;
+    this.chunks.push({ offset, length, tensor: t });
+    this.size = offset + length;
     proto.externalData = [
       { key: 'location', value: this.location },
       { key: 'offset', value: String(offset) },
-      { key: 'length', value: String(raw.length) },
+      { key: 'length', value: String(length) },
     ];
     proto.dataLocation = DATA_LOCATION_EXTERNAL;
   }
@@ -265,7 +363,7 @@ export function planExternalData(model: Model, out: string, options: SaveOptions
     if (location === '' || isAbsolute(location) || /[\\/]/.test(location) || location === '.' || location === '..') {
       throw new UsageError(`external data location '${location}' must be a plain file name (it goes next to the model)`);
     }
-    return new ExternalPlan('threshold', threshold, location, false);
+    return new ExternalPlan('threshold', threshold, location, false, o.keepExternal ?? false);
   }
   if (estimateTensorBytes(model) > limit) return new ExternalPlan('threshold', 1024, defaultLocation, true);
   return new ExternalPlan('keep', Infinity, defaultLocation, true);
@@ -406,8 +504,9 @@ class ProtoBuilder {
   }
 
   private tensor(t: Tensor, name: string, inAttribute: boolean): TensorProto {
-    const proto = tensorToProto(t, name);
-    this.plan?.place(t, proto, inAttribute);
+    if (!this.plan?.wants(t, inAttribute)) return tensorToProto(t, name);
+    const proto = tensorToProto(t, name, false);
+    this.plan.add(t, proto);
     return proto;
   }
 

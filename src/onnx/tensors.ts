@@ -4,8 +4,8 @@
  * sparse form, so that save writes a sparse tensor again.
  */
 import { DataType, dataTypeName } from '../core/dtype.js';
-import { entriesPerElement, sizeOf, Tensor, type NumericArray, type TensorData } from '../ir/tensor.js';
-import { canonicalArrayType, decodeTensorData, encodeRawData, encodeTypedData, rawByteLength, type StorageForm } from './dtypes.js';
+import { entriesPerElement, sizeOf, Tensor, type DataSource, type NumericArray, type TensorData } from '../ir/tensor.js';
+import { canonicalArrayType, decodeTensorData, encodeRawData, encodeTypedData, isKnownDataType, rawByteLength, type StorageForm } from './dtypes.js';
 import { modelError } from './errors.js';
 import { encodingOf, keep, restore, type Kept, type SparseEncoding, type TensorEncoding } from './encoding.js';
 import { has, int64ToNumber, type Int64, type SparseTensorProto, type TensorProto } from './schema.js';
@@ -24,13 +24,25 @@ export function dimsOf(dims: Int64[] | undefined, label: string): number[] {
 }
 
 /**
- * An IR tensor from a TensorProto whose external data (if any) has been read into raw_data.
- * `external` says whether it had been external, so that a save can keep it there.
+ * An IR tensor from a TensorProto whose external data (if any) has been read into raw_data, or is left
+ * in its file behind `source` (read when the tensor's data is first used). `external` says whether it
+ * had been external, so that a save can keep it there.
  */
-export function tensorFromProto(proto: TensorProto, label: string, external = false): Tensor {
+export function tensorFromProto(proto: TensorProto, label: string, external = false, source?: DataSource): Tensor {
   const dataType = proto.dataType ?? 0;
   const dims = dimsOf(proto.dims, label);
-  const { data, form } = decodeTensorData(proto, dataType, dims, label);
+  let data: TensorData | DataSource;
+  let form: StorageForm = 'raw';
+  if (source) {
+    if (!isKnownDataType(dataType) || dataType === DataType.STRING) {
+      throw modelError(`${label} keeps ${isKnownDataType(dataType) ? 'STRING' : `data type ${dataType}`} data in an external file, which compress cannot read`);
+    }
+    const bytes = rawByteLength(dataType, sizeOf(dims) * entriesPerElement(dataType));
+    if (bytes !== source.length) throw modelError(`${label} has ${source.length} bytes of external data, expected ${bytes} for its ${dataTypeName(dataType)} [${dims.join(',')}]`);
+    data = source;
+  } else {
+    ({ data, form } = decodeTensorData(proto, dataType, dims, label));
+  }
   const t = new Tensor(dataType, dims, data, proto.name ?? '');
   if (has(proto, 'docString')) t.docString = proto.docString;
   const kept = keep(proto, TENSOR_REST, TENSOR_SCALARS);
@@ -48,14 +60,15 @@ export function tensorEncodingOf(t: Tensor): TensorEncoding | undefined {
  * A TensorProto of an IR tensor, in its original storage form (raw_data for a tensor without encoding;
  * string_data for STRING). `name` overrides the tensor's own name (initializers take their value's).
  */
-export function tensorToProto(t: Tensor, name = t.name): TensorProto {
+export function tensorToProto(t: Tensor, name = t.name, withData = true): TensorProto {
   const enc = tensorEncodingOf(t);
   const out: TensorProto = { dims: t.dims, dataType: t.dataType };
   if (name !== '') out.name = name;
   if (t.docString !== undefined) out.docString = t.docString;
   const form: StorageForm = t.dataType === DataType.STRING ? 'typed' : (enc?.form ?? 'raw');
-  if (form === 'raw') out.rawData = encodeRawData(t.dataType, t.data);
-  else Object.assign(out, encodeTypedData(t.dataType, t.data));
+  // Without data: the caller points the proto at external data (the tensor is never decoded for it).
+  if (withData && form === 'raw') out.rawData = encodeRawData(t.dataType, t.view());
+  else if (withData) Object.assign(out, encodeTypedData(t.dataType, t.view()));
   return restore(out, enc, TENSOR_DEFAULTS);
 }
 
@@ -63,10 +76,10 @@ export function tensorToProto(t: Tensor, name = t.name): TensorProto {
 export function tensorByteLength(t: Tensor): number {
   if (t.dataType === DataType.STRING) {
     let n = 0;
-    for (const s of t.data as Uint8Array[]) n += s.length + 2;
+    for (const s of t.view() as Uint8Array[]) n += s.length + 2;
     return n;
   }
-  return rawByteLength(t.dataType, t.data.length);
+  return rawByteLength(t.dataType, t.size * entriesPerElement(t.dataType));
 }
 
 // ---------------------------------------------------------------------------------------------------

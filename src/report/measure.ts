@@ -45,6 +45,77 @@ export interface MeasureOptions {
   outputName?: string;
   /** Latency runs (default: 5 warm-up, then 20 runs or 2 s). */
   latency?: LatencyOptions | false;
+  /**
+   * What computes the original's outputs: 'onnxruntime' (default), or 'executor', our own executor
+   * streaming the weights one layer at a time (see referenceFor): for an original too big to load whole,
+   * or one onnxruntime's CPU provider cannot run (bfloat16). The compressed model always runs in
+   * onnxruntime, unless `compressedRunner` is 'executor' (a bfloat16 output).
+   */
+  reference?: 'onnxruntime' | 'executor';
+  compressedRunner?: 'onnxruntime' | 'executor';
+  /** Size of the symbolic dims (other than batch) of random:<n> samples (default 32). */
+  symbolicDim?: number;
+}
+
+/** Computes one model's outputs batch by batch: onnxruntime-node, or our executor. */
+interface OutputRunner {
+  readonly outputNames: readonly string[];
+  run(feeds: Record<string, RTensor>, output: string): Promise<OutputNumbers>;
+  /** onnxruntime's session, for latency (our executor is not what users deploy). */
+  readonly ort?: OrtModel;
+  release(): Promise<void>;
+}
+
+function ortRunner(m: OrtModel): OutputRunner {
+  return {
+    outputNames: m.session.outputNames,
+    ort: m,
+    run: (feeds, output) => runOutput(m, ortFeeds(m, feeds), output),
+    release: () => m.session.release(),
+  };
+}
+
+/**
+ * Our executor with streamed weights (each read, used and released again: memory for one layer, not the
+ * model), for references onnxruntime cannot afford or run.
+ */
+async function executorRunner(input: ReportInput, backend: string | undefined, ctx: Context): Promise<OutputRunner> {
+  const { Session } = await import('../runtime/session.js');
+  const session = await Session.create(input.model, { backend: (backend ?? 'auto') as never, logger: ctx.logger, streamWeights: true });
+  return {
+    outputNames: input.model.graph.outputs.map((v) => v.name),
+    run: async (feeds, output) => {
+      const out = session.runSync(feeds, { outputs: [output] });
+      const t = out.get(output)!;
+      const data = t.float32();
+      const dims = t.dims.slice();
+      t.dispose();
+      return { data, dims };
+    },
+    release: async () => session.dispose(),
+  };
+}
+
+/** Bytes a model's float tensors take once onnxruntime's CPU provider holds them in float32. */
+export function onnxruntimeBytes(input: ReportInput): number {
+  let bytes = 0;
+  for (const g of input.model.graph.allGraphs()) {
+    for (const v of g.initializers) {
+      const t = v.initializer!;
+      const each = t.dataType === DataType.FLOAT16 || t.dataType === DataType.BFLOAT16 ? 4 : t.dataType === DataType.FLOAT ? 4 : 1;
+      bytes += t.size * each;
+    }
+  }
+  return bytes;
+}
+
+/** True when a model holds bfloat16 weights or values (onnxruntime's CPU provider runs no bfloat16 ops). */
+export function usesBfloat16(model: import('../ir/model.js').Model): boolean {
+  for (const g of model.graph.allGraphs()) {
+    for (const v of g.initializers) if (v.initializer!.dataType === DataType.BFLOAT16) return true;
+    for (const v of [...g.inputs, ...g.outputs]) if (v.elemType === DataType.BFLOAT16) return true;
+  }
+  return false;
 }
 
 /** Measurements plus what was measured on what. */
@@ -64,7 +135,7 @@ function lmShape(ids: RTensor | undefined, out: OutputNumbers): boolean {
 /** Measures one model, or a compressed model against its original, on `options.data`. */
 export async function measure(original: ReportInput, compressed: ReportInput | undefined, options: MeasureOptions, ctx: Context): Promise<Measurements & { metrics: MeasuredMetrics }> {
   if (options.data === undefined) throw new UsageError('measuring needs samples: give them with --data');
-  const dataset: Dataset = openDataset(options.data, original.model, { samples: options.samples, seed: options.seed, logger: ctx.logger });
+  const dataset: Dataset = openDataset(options.data, original.model, { samples: options.samples, seed: options.seed, symbolicDim: options.symbolicDim, logger: ctx.logger });
   if (dataset.synthetic) ctx.logger.warn(`--data ${options.data} is synthetic: fidelity and latency are measured on random inputs; accuracy cannot be`);
   const labels = options.labels !== undefined ? loadLabels(options.labels) : undefined;
   if (labels && labels.length < dataset.samples) {
@@ -72,29 +143,35 @@ export async function measure(original: ReportInput, compressed: ReportInput | u
   }
   const firstInput = dataset.inputNames[0]!;
 
-  let orig: OrtModel;
-  try {
-    orig = await openOrt(original, 'original');
-  } catch (e) {
-    if (e instanceof UsageError) throw e;
-    throw new ModelError(`onnxruntime-node ${ortVersion()} cannot load the original model '${original.files.path ?? ''}': ${firstLine(e)}`, 'the original must run in onnxruntime to be a reference');
+  let orig: OutputRunner;
+  if (options.reference === 'executor') {
+    orig = await executorRunner(original, options.backend, ctx);
+  } else {
+    try {
+      orig = ortRunner(await openOrt(original, 'original'));
+    } catch (e) {
+      if (e instanceof UsageError) throw e;
+      throw new ModelError(`onnxruntime-node ${ortVersion()} cannot load the original model '${original.files.path ?? ''}': ${firstLine(e)}`, 'the original must run in onnxruntime to be a reference');
+    }
   }
-  const output = options.outputName ?? orig.session.outputNames[0]!;
-  if (!orig.session.outputNames.includes(output)) throw new UsageError(`the model has no output '${output}' (it has: ${orig.session.outputNames.join(', ')})`);
+  const output = options.outputName ?? orig.outputNames[0]!;
+  if (!orig.outputNames.includes(output)) throw new UsageError(`the model has no output '${output}' (it has: ${orig.outputNames.join(', ')})`);
 
   const runtime: RuntimeInfo = { name: 'onnxruntime-node', version: ortVersion(), loaded: true };
-  let comp: OrtModel | undefined;
-  if (compressed) {
+  let comp: OutputRunner | undefined;
+  if (compressed && options.compressedRunner === 'executor') {
+    comp = await executorRunner(compressed, options.backend, ctx);
+  } else if (compressed) {
     try {
-      comp = await openOrt(compressed, 'compressed');
+      comp = ortRunner(await openOrt(compressed, 'compressed'));
     } catch (e) {
       if (e instanceof UsageError) throw e;
       runtime.loaded = false;
       runtime.error = firstLine(e);
       ctx.logger.warn(`onnxruntime-node ${runtime.version} cannot load the compressed model: ${runtime.error}`);
     }
-    if (comp && !comp.session.outputNames.includes(output)) {
-      throw new ModelError(`the compressed model has no output '${output}' (it has: ${comp.session.outputNames.join(', ')}); the two models must have the same outputs`);
+    if (comp && !comp.outputNames.includes(output)) {
+      throw new ModelError(`the compressed model has no output '${output}' (it has: ${comp.outputNames.join(', ')}); the two models must have the same outputs`);
     }
   }
 
@@ -110,8 +187,8 @@ export async function measure(original: ReportInput, compressed: ReportInput | u
 
   for (const batch of dataset.batches(options.batchSize)) {
     firstBatch ??= batch.feeds;
-    const o = await runOutput(orig, ortFeeds(orig, batch.feeds), output);
-    const c = comp ? await runOutput(comp, ortFeeds(comp, batch.feeds), output) : undefined;
+    const o = await orig.run(batch.feeds, output);
+    const c = comp ? await comp.run(batch.feeds, output) : undefined;
     const ids = batch.feeds[firstInput];
     if (task === undefined) {
       task = decideTask(options.task, ids, o, labels !== undefined);
@@ -166,12 +243,12 @@ export async function measure(original: ReportInput, compressed: ReportInput | u
       const r = await measureLatency(() => m.session.run(f, [output]), options.latency || {});
       return { p50: r.p50, p95: r.p95 };
     };
-    latencyMs.original = await timed(orig);
-    if (comp) latencyMs.compressed = await timed(comp);
+    if (orig.ort) latencyMs.original = await timed(orig.ort);
+    if (comp?.ort) latencyMs.compressed = await timed(comp.ort);
     runtime.latencyMs = latencyMs;
   }
-  await orig.session.release();
-  if (comp) await comp.session.release();
+  await orig.release();
+  if (comp) await comp.release();
 
   const result: Measurements & { metrics: MeasuredMetrics } = { metrics, runtime };
   if (comp) result.fidelity = solveFidelity(fid);

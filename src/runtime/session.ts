@@ -26,6 +26,14 @@ import { fromOrtLike, toOrtLike, type OrtLikeTensor } from './feeds.js';
 export interface SessionOptions {
   backend?: BackendName;
   logger?: Logger;
+  /**
+   * Streams the weights: each initializer is converted when a node needs it and dropped again (with the
+   * IR tensor's data, when it can be read again from its file) after its last use in the run, and nothing
+   * derived from constants is kept across runs. Memory then holds one layer's weights rather than the
+   * model's, at the cost of reading them again on every run: for running a model larger than memory once
+   * (the reference outputs of a billion-parameter model). Default false.
+   */
+  streamWeights?: boolean;
 }
 
 export interface RunOptions {
@@ -96,9 +104,12 @@ export class Session {
   /** What fused kernels derived from constants (folded weights and biases), by fusion and key. */
   private readonly fusedConstants = new Map<string, tf.Tensor>();
 
-  private constructor(model: Model, backend: BackendInfo) {
+  private readonly streaming: boolean;
+
+  private constructor(model: Model, backend: BackendInfo, streaming: boolean) {
     this.model = model;
     this.backend = backend;
+    this.streaming = streaming;
   }
 
   /**
@@ -108,7 +119,7 @@ export class Session {
   static async create(model: Model, options: SessionOptions = {}): Promise<Session> {
     const logger = options.logger ?? silentLogger;
     const backend = await initBackend(options.backend ?? 'auto', logger);
-    const s = new Session(model, backend);
+    const s = new Session(model, backend, options.streamWeights ?? false);
     s.resolveKernels();
     return s;
   }
@@ -202,6 +213,8 @@ export class Session {
     if (this.foldable) return this.foldable;
     const set = new Set<Node>();
     this.foldable = set;
+    // Streaming keeps nothing across runs: constant-only nodes run as any other.
+    if (this.streaming) return set;
     const constant = (v: Value | null): boolean => !v || this.isConstantValue(v);
     for (const n of this.model.graph.nodes) {
       if (typeof this.kernels.get(n) !== 'function' || n.subgraphs().length > 0 || nondeterministic.has(n.opType)) continue;
@@ -217,6 +230,8 @@ export class Session {
   }
 
   private epilogueFusions(): Map<Node, Fusion> {
+    // Fused epilogues keep folded weights across runs: not while streaming.
+    if (this.streaming) this.fusions ??= new Map();
     this.fusions ??= planFusions(this.model.graph, (v) => this.isConstantValue(v), (n) => typeof this.kernels.get(n) === 'function');
     return this.fusions;
   }
@@ -354,6 +369,28 @@ export class Session {
     this.fusedConstants.clear();
   }
 
+  /**
+   * Drops the kept tensors of these initializers (all of them by default) and gives back the memory of
+   * their IR data where it can be read again from its file: a pass that walks a model block by block
+   * calls it when it is done with a block. The next run converts them again.
+   */
+  releaseConstants(values?: Iterable<Value>): void {
+    const list = values ? [...values] : [...this.constants.keys()];
+    let any = false;
+    for (const v of list) {
+      const r = this.constants.get(v);
+      if (r) {
+        if (this.isVariableTensor(r)) continue;
+        r.owned = true;
+        r.dispose();
+        this.constants.delete(v);
+        any = true;
+      }
+      v.initializer?.release();
+    }
+    if (any) this.clearFolded();
+  }
+
   /** Forgets cached constants (call after a pass changed initializers in place). */
   invalidateConstants(): void {
     this.clearFolded();
@@ -454,11 +491,16 @@ export class Session {
   private execute(graph: Graph, plan: Plan, env: Env, keep: Set<Value>, options: RunOptions): void {
     const remaining = new Map(plan.useCounts);
     const training = options.training ?? false;
+    const streaming = this.streaming && !training;
     const release = (v: Value) => {
       const c = remaining.get(v);
       if (c === undefined) return;
       if (c <= 1) {
         remaining.delete(v);
+        if (streaming && v.initializer && !keep.has(v)) {
+          this.releaseConstants([v]);
+          return;
+        }
         const t = env.map.get(v);
         if (t && !keep.has(v) && !training) {
           t.dispose();
@@ -564,6 +606,7 @@ export class Session {
       opset,
       training,
       epilogue,
+      streaming: this.streaming,
       runSubgraph: (g, subInputs) => this.runSubgraph(g, subInputs, env, training),
     };
     return k(inputs, ctx);

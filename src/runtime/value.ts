@@ -13,7 +13,7 @@
  */
 import { DataType, dataTypeName, isFloatType } from '../core/dtype.js';
 import { ModelError } from '../core/errors.js';
-import { float16BitsToFloat32, float32ToFloat16Bits, bfloat16BitsToFloat32, float32ToBfloat16Bits } from '../core/float16.js';
+import { float16BitsToFloat32, float32ToFloat16Bits, bfloat16BitsToFloat32, float32ToBfloat16Bits, float16ToFloat32Array, bfloat16ToFloat32Array } from '../core/float16.js';
 import { arrayTypeOf, sizeOf, Tensor, type NumericArray, type TensorData } from '../ir/tensor.js';
 import { tf } from './backend.js';
 import { decodeMiniFloat, encodeMiniFloat, isMiniFloat } from './util/minifloat.js';
@@ -87,9 +87,12 @@ export class RTensor {
     return RTensor.fromHost(dataType, dims, toCanonical(dataType, values));
   }
 
-  /** A view of an IR constant (the array is shared, not copied: do not mutate). */
+  /**
+   * A view of an IR constant (the array is shared, not copied: do not mutate). Data still in its file
+   * is read now; the IR tensor keeps tracking its file, so it may be released again.
+   */
   static fromIr(t: Tensor): RTensor {
-    return RTensor.fromHost(t.dataType, t.dims, t.data);
+    return RTensor.fromHost(t.dataType, t.dims, t.view());
   }
 
   get size(): number {
@@ -173,6 +176,10 @@ export class RTensor {
   /** Values as float32 (fp16/bf16 decoded), for statistics and comparisons. */
   float32(): Float32Array {
     if (this.onDevice && this.tf.dtype === 'float32') return this.tf.dataSync() as Float32Array;
+    const h = this.host();
+    if (this.dataType === DataType.FLOAT) return (h as Float32Array).slice();
+    if (this.dataType === DataType.FLOAT16) return float16ToFloat32Array(h as Uint16Array);
+    if (this.dataType === DataType.BFLOAT16) return bfloat16ToFloat32Array(h as Uint16Array);
     return Float32Array.from(this.numbers());
   }
 
@@ -254,6 +261,8 @@ function hostToTfArray(dataType: number, data: TensorData): Float32Array | Int32
   if (dataType === DataType.FLOAT) return d as Float32Array;
   if (dataType === DataType.BOOL) return d as Uint8Array;
   if (dataType === DataType.INT32) return d as Int32Array;
+  if (dataType === DataType.FLOAT16) return float16ToFloat32Array(d as Uint16Array);
+  if (dataType === DataType.BFLOAT16) return bfloat16ToFloat32Array(d as Uint16Array);
   if (isFloatType(dataType)) return Float32Array.from(decodeToNumbers(dataType, d));
   // Integer types computed in int32: narrow with a range check (int64 ids, uint32 beyond 2^31 fail loudly).
   const out = new Int32Array(d.length);

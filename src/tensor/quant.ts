@@ -18,6 +18,8 @@
  * Rounding is half to even, as numpy's `round` and ONNX QuantizeLinear do.
  */
 
+import { float16ToFloat32Array } from '../core/float16.js';
+
 /** Rounds to the nearest integer, ties to even (numpy `round`, ONNX QuantizeLinear). */
 export function roundHalfEven(x: number): number {
   const r = Math.round(x);
@@ -336,4 +338,171 @@ export function fromMatMulNBits(w: MatMulNBitsWeights): Float32Array {
     }
   }
   return out;
+}
+
+/** 1.5 * 2^52: adding and subtracting it rounds a double to an integer, ties to even. */
+const ROUND_MAGIC = 6755399441055744;
+
+/** What quantizeToMatMulNBits returns: the op's weights and the relative reconstruction error. */
+export interface NBitsResult {
+  weights: MatMulNBitsWeights;
+  /** ||W - Q||^2 / ||W||^2, as relativeError computes it. */
+  error: number;
+}
+
+/** float16 bits -> float32 bits, a table built on first use (the decode of a float16 weight, tile by tile). */
+let halfTable: Float32Array | undefined;
+function halfToFloatTable(): Float32Array {
+  if (!halfTable) {
+    const bits = new Uint16Array(65536);
+    for (let h = 0; h < 65536; h++) bits[h] = h;
+    halfTable = float16ToFloat32Array(bits);
+  }
+  return halfTable;
+}
+
+/**
+ * Round-to-nearest quantization of a weight straight into com.microsoft.MatMulNBits' layout, in one pass
+ * over the weight and without an intermediate code array: the same codes, scales and zero points as
+ * `toMatMulNBits(quantizeTensor(W, [K, N], { kind: 'block', axis: 0, blockSize }, ...))`, bit for bit, at
+ * a fraction of the time and memory (what a billion-parameter model needs).
+ *
+ * `src` holds W [K, N] row-major (a MatMul's B), or W' [N, K] when `transposed` (a Gemm's B with
+ * transB = 1, whose blocks along K are then contiguous); float32 values, or float16 / bfloat16 bits
+ * (`dataType`), decoded a tile at a time. Blocks run along K; the last one is padded with the zero point.
+ */
+export function quantizeToMatMulNBits(
+  src: Float32Array | Uint16Array,
+  dataType: 'float32' | 'float16' | 'bfloat16',
+  K: number,
+  N: number,
+  blockSize: number,
+  bits: 4 | 8,
+  symmetric: boolean,
+  transposed = false,
+): NBitsResult {
+  if (src.length !== K * N) throw new RangeError(`a [${K}, ${N}] weight needs ${K * N} values, got ${src.length}`);
+  if (bits !== 4 && bits !== 8) throw new RangeError(`MatMulNBits is written for 4 or 8 bits here, got ${bits}`);
+  const bs = blockSize;
+  const kBlocks = Math.ceil(K / bs);
+  const blob = (bs * bits) / 8;
+  const B = new Uint8Array(N * kBlocks * blob);
+  const scales = new Float32Array(N * kBlocks);
+  const zpRow = Math.ceil((kBlocks * bits) / 8);
+  const zeroPoints = symmetric ? null : new Uint8Array(N * zpRow);
+  const { qmin, qmax } = quantRange(bits, symmetric, symmetric && bits === 8);
+  const offset = symmetric ? 2 ** (bits - 1) : 0;
+  const fill = tileFiller(src, dataType, K, N, bs, transposed);
+  // One block row of the weight at a time, laid out column by column: tile[n * bs + j] = W[b * bs + j, n].
+  const tile = new Float32Array(N * bs);
+  let num = 0;
+  let den = 0;
+  for (let b = 0; b < kBlocks; b++) {
+    const k0 = b * bs;
+    const rows = Math.min(bs, K - k0);
+    fill(tile, k0, rows);
+    for (let n = 0; n < N; n++) {
+      const o = n * bs;
+      let mn = Infinity;
+      let mx = -Infinity;
+      for (let j = 0; j < rows; j++) {
+        const v = tile[o + j]!;
+        if (v < mn) mn = v;
+        if (v > mx) mx = v;
+      }
+      let scale: number;
+      let zp: number;
+      if (symmetric && bits < 8) {
+        // MLAS: the value of largest magnitude maps to qmin exactly (scale negative when it is positive).
+        const extreme = Math.abs(mx) > Math.abs(mn) ? mx : mn;
+        const s = Math.fround(extreme / qmin);
+        scale = Math.abs(s) > TINY ? s : 1;
+        zp = 0;
+      } else {
+        ({ scale, zeroPoint: zp } = scaleZeroPoint(mn, mx, qmin, qmax, symmetric));
+      }
+      scales[n * kBlocks + b] = scale;
+      const stored = zp + offset;
+      const base = (n * kBlocks + b) * blob;
+      for (let j = 0; j < bs; j++) {
+        let code = stored;
+        if (j < rows) {
+          const v = tile[o + j]!;
+          // x + 1.5 * 2^52 - 1.5 * 2^52 rounds a double to the nearest integer, ties to even (exact for
+          // |x| < 2^51; anything larger is clamped below anyway): roundHalfEven without its branches.
+          let q = v / scale + ROUND_MAGIC - ROUND_MAGIC + zp;
+          q = q < qmin ? qmin : q > qmax ? qmax : q;
+          code = q + offset;
+          const d = v - Math.fround((q - zp) * scale);
+          num += d * d;
+          den += v * v;
+        }
+        if (bits === 8) B[base + j] = code;
+        else if (j & 1) B[base + (j >> 1)]! |= (code & 0xf) << 4;
+        else B[base + (j >> 1)] = code & 0xf;
+      }
+      if (zeroPoints) {
+        if (bits === 8) zeroPoints[n * zpRow + b] = stored;
+        else zeroPoints[n * zpRow + (b >> 1)]! |= b & 1 ? (stored & 0xf) << 4 : stored & 0xf;
+      }
+    }
+  }
+  const error = den === 0 ? (num === 0 ? 0 : Infinity) : num / den;
+  return { weights: { K, N, bits, blockSize: bs, B, scales, zeroPoints, kBlocks }, error };
+}
+
+/**
+ * A function that copies rows k0..k0+rows-1 of a [K, N] weight (or of a [N, K] one, `transposed`) into a
+ * column-major tile [N, bs] as float32, one per source type so that each loop stays monomorphic.
+ */
+function tileFiller(src: Float32Array | Uint16Array, dataType: 'float32' | 'float16' | 'bfloat16', K: number, N: number, bs: number, transposed: boolean): (tile: Float32Array, k0: number, rows: number) => void {
+  if (dataType === 'float32') {
+    const s = src as Float32Array;
+    return transposed
+      ? (tile, k0, rows) => {
+          for (let n = 0; n < N; n++) tile.set(s.subarray(n * K + k0, n * K + k0 + rows), n * bs);
+        }
+      : (tile, k0, rows) => {
+          for (let j = 0; j < rows; j++) {
+            const s0 = (k0 + j) * N;
+            for (let n = 0, t = j; n < N; n++, t += bs) tile[t] = s[s0 + n]!;
+          }
+        };
+  }
+  // float16 through a table of all 65536 values; bfloat16 is the top half of a float32's bits.
+  const table = dataType === 'float16' ? halfToFloatTable() : undefined;
+  const h = src as Uint16Array;
+  if (table) {
+    return transposed
+      ? (tile, k0, rows) => {
+          for (let n = 0; n < N; n++) {
+            const s0 = n * K + k0;
+            const o = n * bs;
+            for (let j = 0; j < rows; j++) tile[o + j] = table[h[s0 + j]!]!;
+          }
+        }
+      : (tile, k0, rows) => {
+          for (let j = 0; j < rows; j++) {
+            const s0 = (k0 + j) * N;
+            for (let n = 0, t = j; n < N; n++, t += bs) tile[t] = table[h[s0 + n]!]!;
+          }
+        };
+  }
+  const tileBits = (tile: Float32Array) => new Uint32Array(tile.buffer, tile.byteOffset, tile.length);
+  return transposed
+    ? (tile, k0, rows) => {
+        const u = tileBits(tile);
+        for (let n = 0; n < N; n++) {
+          const s0 = n * K + k0;
+          const o = n * bs;
+          for (let j = 0; j < rows; j++) u[o + j] = h[s0 + j]! << 16;
+        }
+      }
+    : (tile, k0, rows) => {
+        const u = tileBits(tile);
+        for (let j = 0; j < rows; j++) {
+          const s0 = (k0 + j) * N;
+          for (let n = 0, t = j; n < N; n++, t += bs) u[t] = h[s0 + n]! << 16;
+        }
+      };
 }

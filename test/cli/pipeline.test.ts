@@ -5,8 +5,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Chalk } from 'chalk';
 import { ExitCode, UsageError } from '../../src/core/errors.js';
@@ -20,6 +19,7 @@ import type { Terminal } from '../../src/cli/ui/terminal.js';
 import { describeError } from '../../src/cli/sink.js';
 import { saveModel } from '../../src/onnx/index.js';
 import { tinyModel } from './helpers.js';
+import { tempDir } from '../helpers/tmp.js';
 
 function capture(): { state: CliState; out: string[]; err: string[] } {
   const out: string[] = [];
@@ -39,7 +39,7 @@ const zeroPass: LoadedPass = {
 };
 
 async function setup(): Promise<string> {
-  const dir = mkdtempSync(join(tmpdir(), 'compress-pipeline-'));
+  const dir = tempDir('compress-pipeline-');
   await saveModel(tinyModel(), join(dir, 'a.onnx'));
   await saveModel(tinyModel(), join(dir, 'b.onnx'));
   writeFileSync(join(dir, 'c.onnx'), new Uint8Array(0));
@@ -158,7 +158,7 @@ test('without --data the output is run in onnxruntime on random samples: fidelit
   assert.match(err.join(''), /random samples only/);
 });
 
-test('an output that onnxruntime cannot load fails the command (exit 1) and keeps what the user had', async () => {
+test('an output that onnxruntime cannot load fails the command (exit 1), writes nothing and keeps what the user had', async () => {
   const dir = await setup();
   const { state, err } = capture();
   const a = join(dir, 'a.onnx');
@@ -176,9 +176,10 @@ test('an output that onnxruntime cannot load fails the command (exit 1) and keep
     },
   };
   assert.equal(await runCompress(state, { command: 'prune', inputs: [a], common: parseCommonOptions({}), options: {}, loadPass: async () => broken }), ExitCode.failure);
-  assert.match(err.join(''), /cannot load the compressed model/);
-  const report = JSON.parse(readFileSync(join(dir, 'a.prune.onnx.report.json'), 'utf8'));
-  assert.equal(report.runtime.loaded, false);
-  assert.equal(report.passed, false);
+  assert.match(err.join(''), /cannot load or run the compressed model, so nothing was written to '.*a\.prune\.onnx'/);
+  // Checked in its staging folder before it was renamed into place: no output, no report, no leftovers.
+  assert.equal(existsSync(join(dir, 'a.prune.onnx')), false);
+  assert.equal(existsSync(join(dir, 'a.prune.onnx.report.json')), false);
+  assert.deepEqual(readdirSync(dir).sort(), ['a.onnx', 'b.onnx', 'c.onnx']);
   assert.deepEqual(readFileSync(a), before, 'the input is untouched');
 });

@@ -51,7 +51,7 @@ interface InputPlan {
   value?: number;
 }
 
-/** Valid inputs for the real models of ../shared/README.md (silero: 512 samples of 16 kHz audio, zero LSTM state). */
+/** Valid inputs for the real models of README.md (silero: 512 samples of 16 kHz audio, zero LSTM state). */
 const realInputs: Record<string, Record<string, InputPlan>> = {
   'ppocr-rec-v4': { x: { dims: [1, 3, 48, 320] } },
   'ppocr-det-v4': { x: { dims: [1, 3, 320, 320] } },

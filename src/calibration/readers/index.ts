@@ -33,6 +33,8 @@ export interface OpenDatasetOptions {
   seed?: number;
   /** Sizes for symbolic dims of random:<n> samples, by dim name. */
   dims?: Record<string, number>;
+  /** The size of the other symbolic dims (not the batch axis) of random:<n> samples (default 32). */
+  symbolicDim?: number;
   logger?: Logger;
 }
 

@@ -115,10 +115,11 @@ export function openRandom(
   count: number,
   model: Model,
   inputs: InputSpec[],
-  options: { seed?: number; samples?: number; dims?: Record<string, number>; logger?: Logger } = {},
+  options: { seed?: number; samples?: number; dims?: Record<string, number>; symbolicDim?: number; logger?: Logger } = {},
 ): ColumnDataset {
   const seed = options.seed ?? 0;
-  const dimOf = (d: unknown) => (typeof d === 'number' && d >= 0 ? d : typeof d === 'string' && options.dims?.[d] !== undefined ? options.dims[d]! : defaultSymbolicDim);
+  const other = options.symbolicDim ?? defaultSymbolicDim;
+  const dimOf = (d: unknown) => (typeof d === 'number' && d >= 0 ? d : typeof d === 'string' && options.dims?.[d] !== undefined ? options.dims[d]! : other);
   const columns = inputs.map((input, index) => {
     const t = input.dataType ?? DataType.FLOAT;
     if (!supported.has(t)) {

@@ -6,7 +6,7 @@ import { mkdir } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import type { Model } from '../../ir/model.js';
 import { encodingOf, type ModelEncoding } from '../../onnx/encoding.js';
-import { loadModel, saveModel, serializeModel } from '../../onnx/index.js';
+import { loadModel, saveModel, serializeModel, stageModel, type StagedModel } from '../../onnx/index.js';
 import { allConstants, bytesOnDisk, tensorBytes, type FileBytes } from '../../report/size.js';
 
 /** A loaded model and the bytes of the files it came from. */
@@ -52,4 +52,31 @@ function initializerBytes(model: Model): number {
   let n = 0;
   for (const c of allConstants(model)) n += tensorBytes(c.tensor);
   return n;
+}
+
+/** A compressed model written to its staging folder: measured and checked there, then committed. */
+export interface StagedOutput {
+  staged: StagedModel;
+  /** The staged files' bytes (paths inside the staging folder). */
+  files: FileBytes;
+  /** The same files under their final names, for the report once committed. */
+  final: FileBytes;
+}
+
+/**
+ * Writes a model into a staging folder beside `out` (creating the output folder), so that it can be
+ * loaded and run in onnxruntime before it is renamed into place (`staged.commit()`), or dropped without a
+ * trace (`staged.abort()`). External data is written (tensor by tensor) when `external` (the input had
+ * it) or when the model would pass protobuf's 2 GiB.
+ */
+export async function stageOutput(model: Model, out: string, force: boolean, external: boolean): Promise<StagedOutput> {
+  await mkdir(dirname(resolve(out)), { recursive: true });
+  // A model that came with external data keeps its weights in a data file (its new ones included);
+  // any other goes external only if it would pass protobuf's 2 GiB (saveModel's default).
+  const staged = await stageModel(model, out, { force, externalData: external ? { keepExternal: true } : undefined });
+  const files = bytesOnDisk(staged.files[0]!, staged.files.slice(1));
+  const finalDir = dirname(resolve(out));
+  const rename = (p: string) => resolve(finalDir, p.slice(dirname(staged.files[0]!).length + 1));
+  const final: FileBytes = { path: out, bytes: files.bytes, files: files.files.map((f) => ({ path: rename(f.path), bytes: f.bytes })) };
+  return { staged, files, final };
 }

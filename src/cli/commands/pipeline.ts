@@ -15,6 +15,9 @@ import type { Model } from '../../ir/model.js';
 import type { Report } from '../../report/schema.js';
 import type { CommonOptions, DataOptions } from '../options.js';
 import type { CliState } from '../program.js';
+import { planBatch } from '../batch/plan.js';
+import { BatchRun, type ModelOutcome } from '../batch/run.js';
+import { mirrored } from '../batch/tree.js';
 import { describeError, paintErrorLines } from '../sink.js';
 import { loadPass, type LoadedPass, type PassContext, type PassName } from './registry.js';
 
@@ -56,25 +59,29 @@ export function checkInput(input: string): void {
 
 /**
  * Output and report paths for each input (CLI.md): beside the input by default; `-o` names the file for
- * one input, a folder for several. Checked before any work: the input exists and is a file, the output
- * is not the input, an existing output needs --force (unless --dry-run, which writes nothing).
+ * one input, a folder for several, where the inputs' folders are mirrored below `root` (their common
+ * root; docs/batch.md). Checked before any work: the input exists and is a file, the output is not the
+ * input, an existing output needs --force (unless --dry-run, which writes nothing, or --skip-existing,
+ * which decides for itself).
  */
-export function planOutput(command: string, input: string, common: CommonOptions, several: boolean): PlannedOutput {
+export function planOutput(command: string, input: string, common: CommonOptions, several: boolean, root?: string): PlannedOutput {
   checkInput(input);
+  const name = defaultOutputName(input, command);
+  const under = (dir: string, file: string) => (root === undefined ? join(dir, file) : mirrored(dir, root, input, file));
   let output: string;
-  if (common.output === undefined) output = join(dirname(input), defaultOutputName(input, command));
-  else if (several) output = join(common.output, defaultOutputName(input, command));
-  else output = existsSync(common.output) && statSync(common.output).isDirectory() ? join(common.output, defaultOutputName(input, command)) : common.output;
+  if (common.output === undefined) output = join(dirname(input), name);
+  else if (several) output = under(common.output, name);
+  else output = existsSync(common.output) && statSync(common.output).isDirectory() ? join(common.output, name) : common.output;
   if (sameFile(output, input)) {
     throw new UsageError(`the output '${output}' is the input model itself; compress never overwrites its input`, 'choose another path with -o');
   }
-  if (!common.dryRun && existsSync(output) && !common.force) {
-    throw new UsageError(`the output '${output}' already exists`, 'pass --force to overwrite it, or choose another path with -o');
+  if (!common.dryRun && existsSync(output) && !common.force && !common.skipExisting) {
+    throw new UsageError(`the output '${output}' already exists`, 'pass --force to overwrite it, --skip-existing to keep it when it is complete, or choose another path with -o');
   }
   let reportPath: string | undefined;
   if (common.report === false) reportPath = undefined;
   else if (common.report === undefined) reportPath = `${output}.report.json`;
-  else reportPath = several ? join(common.report, `${basename(output)}.report.json`) : common.report;
+  else reportPath = several ? under(common.report, `${basename(output)}.report.json`) : common.report;
   if (reportPath !== undefined && sameFile(reportPath, input)) throw new UsageError(`the report path '${reportPath}' is the input model itself`);
   return { input, output, reportPath };
 }
@@ -100,13 +107,8 @@ export interface CompressRequest {
   jobs?: number;
 }
 
-interface Outcome {
-  input: string;
-  output?: string;
-  exitCode: number;
-  report?: Report;
-  error?: string;
-}
+/** One model's result (the batch's bookkeeping adds its status, note and time). */
+type Outcome = ModelOutcome;
 
 /** The pass's report keys that our measurements own; everything else the pass says is kept. */
 const measuredKeys = new Set(['schema', 'command', 'original', 'compressed', 'sizeRatio', 'gates', 'passed', 'opCountsDiff']);
@@ -115,10 +117,14 @@ function ratioText(a: number, b: number): string {
   return b > 0 ? `${(a / b).toFixed(2)}x smaller` : '';
 }
 
-/** Runs a compressing command over its inputs; returns the worst exit code. */
+/**
+ * Runs a compressing command over its inputs (files, globs or folders, expanded; under --shard this
+ * run's share); returns the worst exit code.
+ */
 export async function runCompress(state: CliState, req: CompressRequest): Promise<number> {
   const { term } = state;
-  const several = req.inputs.length > 1;
+  const batch = planBatch(req.command, req.inputs, req.common);
+  const several = batch.several;
   const limits = req.common.gates ?? {};
   const dataGate = (['maxAccuracyDrop', 'maxPerplexityIncrease', 'minAgreement'] as const).find((k) => limits[k] !== undefined);
   if (dataGate !== undefined && req.data?.data === undefined && !req.common.dryRun) {
@@ -127,6 +133,10 @@ export async function runCompress(state: CliState, req: CompressRequest): Promis
   }
   const { createCliContext } = await import('../ui/logger.js');
   const ctx = createCliContext(term, req.common);
+  if (batch.shard) {
+    const { index, count } = batch.shard;
+    ctx.logger.info(`${req.command}: shard ${index}/${count}: ${batch.selected.length} of ${batch.all.length} models`);
+  }
 
   const failed = new Map<string, Outcome>();
   const fail = (input: string, e: unknown) => {
@@ -137,7 +147,7 @@ export async function runCompress(state: CliState, req: CompressRequest): Promis
   };
   // Missing inputs first (cheap, and no reason to load a pass), then the pass and its option check (a bad
   // combination of flags is reported before anything about outputs), then the outputs.
-  for (const input of req.inputs) {
+  for (const input of batch.selected) {
     try {
       checkInput(input);
     } catch (e) {
@@ -147,20 +157,21 @@ export async function runCompress(state: CliState, req: CompressRequest): Promis
   const pass = await (req.loadPass ?? loadPass)(req.command);
   const options = (pass.parseOptions ? pass.parseOptions(req.options) : req.options) as Record<string, unknown>;
   const plans: (PlannedOutput | Outcome)[] = [];
-  for (const input of req.inputs) {
+  for (const input of batch.selected) {
     const early = failed.get(input);
     if (early) {
       plans.push(early);
       continue;
     }
     try {
-      plans.push(planOutput(req.command, input, req.common, several));
+      plans.push(planOutput(req.command, input, req.common, several, batch.root));
     } catch (e) {
       fail(input, e);
       plans.push(failed.get(input)!);
     }
   }
   if (several) {
+    // Every output and its external data file (<output>.data) must be one model's alone.
     const outs = new Map<string, string>();
     for (const p of plans) {
       if ('exitCode' in p) continue;
@@ -173,7 +184,23 @@ export async function runCompress(state: CliState, req: CompressRequest): Promis
 
   if (req.prepare) await req.prepare(options);
 
-  const outcomes: Outcome[] = [];
+  const { packageVersion } = await import('../program.js');
+  const run = new BatchRun({
+    command: req.command,
+    tool: `compress ${packageVersion()}`,
+    keyParts: { options, data: req.data, gates: req.common.gates, backend: req.common.backend },
+    dryRun: req.common.dryRun,
+    skipExisting: req.common.skipExisting === true,
+    summary: req.common.summary,
+    shard: batch.shard,
+    inputs: batch.all.length,
+    total: plans.length,
+    showProgress: several,
+    ctx,
+    interactive: term.interactive && !req.common.quiet,
+  });
+  if (batch.shard && plans.length === 0) ctx.logger.info(`${req.command}: shard ${batch.shard.index}/${batch.shard.count} has no models (${batch.all.length} over ${batch.shard.count} shards)`);
+
   const jobs = Math.min(req.jobs ?? (req.common as CommonOptions & { jobs?: number }).jobs ?? 1, plans.filter((p) => !('exitCode' in p)).length);
   const parallel = several && jobs > 1 && req.loadPass === undefined && req.prepare === undefined;
   // The wasm backend's threads: --threads, else COMPRESS_THREADS, else the cores shared among the jobs.
@@ -181,59 +208,74 @@ export async function runCompress(state: CliState, req: CompressRequest): Promis
   if (req.common.threads !== undefined) setWasmThreads(req.common.threads);
   const threads = parallel && req.common.threads === undefined ? Math.max(1, Math.floor(wasmThreadCount() / jobs)) : wasmThreadCount();
   if (several && jobs > 1 && !parallel) ctx.logger.info(`--jobs ${jobs}: ${req.command} runs its models one after the other (it loads shared state once, which worker threads cannot share)`);
-  if (parallel) {
-    ctx.logger.info(`${req.command}: ${plans.length} models, ${jobs} at a time (worker threads)`);
-    const queue = plans.map((p, i) => ({ p, i }));
-    const results: Outcome[] = new Array<Outcome>(plans.length);
-    const lane = async () => {
-      for (let next = queue.shift(); next !== undefined; next = queue.shift()) {
-        const { p, i } = next;
-        if ('exitCode' in p) {
-          results[i] = p;
-          continue;
-        }
-        try {
-          results[i] = await compressInWorker(state, { ...req, common: { ...req.common, threads } }, p);
-        } catch (e) {
-          // The job could not be handed over (options that do not survive a structured clone).
-          const d = describeError(e, req.common.verbose);
-          term.err(paintErrorLines(d.lines, term.color));
-          results[i] = { input: p.input, exitCode: d.exitCode, error: d.lines[0] };
-        }
+  if (parallel) ctx.logger.info(`${req.command}: ${plans.length} models, ${jobs} at a time (worker threads)`);
+
+  // One model, start to end: kept when --skip-existing finds it complete, else compressed (in turn or in
+  // a worker thread) with its manifest removed first and written last. With one model, its error is
+  // thrown once the summary is written.
+  let thrown: { error: unknown } | undefined;
+  const runPlan = async (p: PlannedOutput | Outcome): Promise<Outcome> => {
+    if ('exitCode' in p) return p;
+    const t0 = performance.now();
+    let o: Outcome;
+    try {
+      const decision = await run.decide(p);
+      if (decision.skip) {
+        o = decision.skip;
+        term.err(`${req.command}: ${p.input} -> ${p.output}: skipped (${o.note})\n`);
+      } else {
+        if (decision.note) ctx.logger.info(`${req.command}: ${p.output}: ${decision.note}`);
+        const planReq = decision.replace ? { ...req, common: { ...req.common, force: true } } : req;
+        await run.before(p);
+        o = parallel ? await compressInWorker(state, { ...planReq, common: { ...planReq.common, threads } }, p) : await compressOne(state, planReq, pass, options, p, ctx);
+        o = { ...o, reportPath: p.reportPath, ...(decision.note ? { note: decision.note } : {}) };
+        await run.after(p, o);
       }
-    };
-    await Promise.all(Array.from({ length: jobs }, lane));
-    outcomes.push(...results);
-  } else {
-    for (const p of plans) {
-      if ('exitCode' in p) {
-        outcomes.push(p);
-        continue;
-      }
-      try {
-        outcomes.push(await compressOne(state, req, pass, options, p, ctx));
-      } catch (e) {
-        if (!several) throw e;
-        const d = describeError(e, req.common.verbose);
-        term.err(paintErrorLines(d.lines, term.color));
-        outcomes.push({ input: p.input, exitCode: d.exitCode, error: d.lines[0] });
-      }
+    } catch (e) {
+      const d = describeError(e, req.common.verbose);
+      if (several) term.err(paintErrorLines(d.lines, term.color));
+      else thrown = { error: e };
+      o = { input: p.input, output: p.output, reportPath: p.reportPath, exitCode: d.exitCode, error: d.lines[0] };
     }
-  }
+    o.seconds = (performance.now() - t0) / 1000;
+    run.finished(o);
+    return o;
+  };
+
+  const outcomes: Outcome[] = new Array<Outcome>(plans.length);
+  const queue = plans.map((p, i) => ({ p, i }));
+  const lane = async () => {
+    for (let next = queue.shift(); next !== undefined; next = queue.shift()) outcomes[next.i] = await runPlan(next.p);
+  };
+  await Promise.all(Array.from({ length: parallel ? jobs : 1 }, lane));
+  await run.writeSummary(outcomes);
+  if (thrown) throw thrown.error;
 
   const worst = outcomes.reduce<number>((w, o) => Math.max(w, o.exitCode), ExitCode.ok);
   if (several) {
-    const ok = outcomes.filter((o) => o.exitCode === ExitCode.ok).length;
-    const lines = [`summary: ${ok} of ${outcomes.length} models ${req.common.dryRun ? 'planned' : 'compressed'}`];
+    const ok = outcomes.filter((o) => o.exitCode === ExitCode.ok && o.status !== 'skipped').length;
+    const skipped = outcomes.filter((o) => o.status === 'skipped').length;
+    const lines = [`summary: ${ok} of ${outcomes.length} models ${req.common.dryRun ? 'planned' : 'compressed'}${skipped > 0 ? `, ${skipped} skipped (complete)` : ''}`];
     for (const o of outcomes) {
-      lines.push(o.exitCode === ExitCode.ok ? `  ok      ${o.input} -> ${o.output}` : `  failed  ${o.input} (exit ${o.exitCode}): ${(o.error ?? '').replace(/^compress: error: /, '')}`);
+      if (o.status === 'skipped') lines.push(`  skipped ${o.input} -> ${o.output}${o.exitCode !== ExitCode.ok ? ` (exit ${o.exitCode}, as recorded)` : ''}`);
+      else lines.push(o.exitCode === ExitCode.ok ? `  ok      ${o.input} -> ${o.output}` : `  failed  ${o.input} (exit ${o.exitCode}): ${(o.error ?? '').replace(/^compress: error: /, '')}`);
     }
     term.err(`${lines.join('\n')}\n`);
   }
   if (req.common.json) {
     const { formatJson } = await import('../../report/format/json.js');
     const value = several
-      ? { command: req.command, results: outcomes.map((o) => ({ input: o.input, output: o.output ?? null, exitCode: o.exitCode, error: o.error ?? null, report: o.report ?? null })) }
+      ? {
+          command: req.command,
+          results: outcomes.map((o) => ({
+            input: o.input,
+            output: o.output ?? null,
+            exitCode: o.exitCode,
+            status: o.status ?? (req.common.dryRun ? 'planned' : o.exitCode === ExitCode.ok ? 'ok' : 'failed'),
+            error: o.error ?? null,
+            report: o.report ?? null,
+          })),
+        }
       : outcomes[0]?.report;
     if (value !== undefined) term.out(formatJson(value));
   }
@@ -244,35 +286,83 @@ export async function runCompress(state: CliState, req: CompressRequest): Promis
 const smokeSamples = 4;
 
 /**
- * Without --data: runs original and output in onnxruntime-node on `random:4` samples. The output must
- * load (else `runtime.loaded` is false and the command fails); fidelity on random inputs is reported with
- * a warning. A model whose inputs random samples cannot satisfy (e.g. free spatial sizes) is only loaded.
+ * Beyond this many bytes of float32 weights (what onnxruntime's CPU provider would hold for the original:
+ * float16 weights count twice), the original is not loaded into onnxruntime as a reference: our
+ * executor computes its outputs with the weights streamed one layer at a time, on fewer, shorter samples,
+ * so that checking a multi-GB model costs no more memory than compressing it.
+ */
+export const largeReferenceBytes = 2 ** 30;
+
+/** How a check compares the two models: who computes each side, on how much data, and what it says. */
+export interface CheckPlan {
+  reference: 'onnxruntime' | 'executor';
+  compressedRunner: 'onnxruntime' | 'executor';
+  samples: number;
+  symbolicDim?: number;
+  /** What is reduced, for the report and the summary line (undefined: the full check). */
+  reduced?: string;
+}
+
+/** The check for a pair of models (see largeReferenceBytes; bfloat16 outputs run in our executor). */
+export async function checkPlan(reference: import('../../report/index.js').ReportInput, compressed: import('../../report/index.js').ReportInput): Promise<CheckPlan> {
+  const { onnxruntimeBytes, usesBfloat16 } = await import('../../report/measure.js');
+  const notes: string[] = [];
+  const plan: CheckPlan = { reference: 'onnxruntime', compressedRunner: 'onnxruntime', samples: smokeSamples };
+  if (usesBfloat16(reference.model) || onnxruntimeBytes(reference) > largeReferenceBytes) {
+    plan.reference = 'executor';
+    plan.samples = 2;
+    plan.symbolicDim = 8;
+    notes.push(
+      usesBfloat16(reference.model)
+        ? "the original's outputs came from compress's executor (onnxruntime's CPU provider runs no bfloat16)"
+        : `the original (${(onnxruntimeBytes(reference) / 2 ** 30).toFixed(1)} GiB as float32) was run in compress's executor with its weights streamed, on 2 samples of 8 per free axis, to keep memory bounded`,
+    );
+  }
+  if (usesBfloat16(compressed.model)) {
+    plan.compressedRunner = 'executor';
+    notes.push("the bfloat16 output was run in compress's executor: onnxruntime's CPU provider runs no bfloat16 ops (it was not loaded in onnxruntime)");
+  }
+  if (notes.length > 0) plan.reduced = notes.join('; ');
+  return plan;
+}
+
+/**
+ * Without --data: runs original and output on random samples (`checkPlan` says where and how many). The
+ * output must load and run in onnxruntime (else `runtime.loaded` is false and the command fails); fidelity
+ * on random inputs is reported with a warning. A model whose inputs random samples cannot satisfy (e.g.
+ * free spatial sizes) is only loaded.
  */
 async function smokeCheck(
   reference: import('../../report/index.js').ReportInput,
   compressed: import('../../report/index.js').ReportInput,
   req: CompressRequest,
   ctx: Context,
-): Promise<{ runtime: NonNullable<Report['runtime']>; fidelity?: Report['fidelity']; warning: string }> {
+): Promise<{ runtime: NonNullable<Report['runtime']>; fidelity?: Report['fidelity']; warning: string; reduced?: string }> {
   const { measure } = await import('../../report/measure.js');
   const { openOrt, ortVersion } = await import('../../report/ort.js');
+  const plan = await checkPlan(reference, compressed);
   // Its own warning says what matters; the reader's 'synthetic data' warning would repeat it.
   const quiet: Context = { ...ctx, logger: { debug: (m) => ctx.logger.debug(m), info: (m) => ctx.logger.info(m), warn: (m) => ctx.logger.debug(m) } };
+  const where = plan.compressedRunner === 'executor' ? "compress's executor" : 'onnxruntime-node';
   try {
-    const m = await measure(reference, compressed, { data: `random:${smokeSamples}`, task: 'auto', batchSize: smokeSamples, seed: req.common.seed, latency: false }, quiet);
+    const m = await measure(reference, compressed, { data: `random:${plan.samples}`, task: 'auto', batchSize: plan.samples, seed: req.common.seed, latency: false, backend: req.common.backend, reference: plan.reference, compressedRunner: plan.compressedRunner, symbolicDim: plan.symbolicDim }, quiet);
     const runtime = m.runtime ?? { name: 'onnxruntime-node' as const, version: ortVersion(), loaded: true };
     return {
       runtime,
       fidelity: runtime.loaded ? m.fidelity : undefined,
-      warning: `no --data: the output was run in onnxruntime-node on ${smokeSamples} random samples only; the fidelity figures say nothing about accuracy (give --data to measure it)`,
+      warning: `no --data: the output was run in ${where} on ${plan.samples} random samples only; the fidelity figures say nothing about accuracy (give --data to measure it)`,
+      reduced: plan.reduced,
     };
   } catch (e) {
     // Random inputs may not fit the model; loading the output is still checked.
     const reason = e instanceof Error ? e.message.split('\n')[0]! : String(e);
+    if (plan.compressedRunner === 'executor') {
+      return { runtime: { name: 'onnxruntime-node', version: ortVersion(), loaded: false, error: reason }, warning: `the output could not be run in compress's executor: ${reason}`, reduced: plan.reduced };
+    }
     try {
       const o = await openOrt(compressed, 'compressed');
       await o.session.release();
-      return { runtime: { name: 'onnxruntime-node', version: ortVersion(), loaded: true }, warning: `no --data: the output loads in onnxruntime-node, but random samples could not run (${reason}); give --data to check it on real inputs` };
+      return { runtime: { name: 'onnxruntime-node', version: ortVersion(), loaded: true }, warning: `no --data: the output loads in onnxruntime-node, but random samples could not run (${reason}); give --data to check it on real inputs`, reduced: plan.reduced };
     } catch (le) {
       const error = le instanceof Error ? le.message.split('\n')[0]! : String(le);
       return { runtime: { name: 'onnxruntime-node', version: ortVersion(), loaded: false, error }, warning: `the output does not load in onnxruntime-node: ${error}` };
@@ -314,20 +404,31 @@ async function compressOne(state: CliState, req: CompressRequest, pass: LoadedPa
   const { formatJson } = await import('../../report/format/json.js');
   const { writeFile, mkdir } = await import('node:fs/promises');
 
+  const clock = { start: performance.now(), mark: performance.now() };
+  const timings: Record<string, number> = {};
+  const lap = (name: string) => {
+    const now = performance.now();
+    timings[name] = Math.round(now - clock.mark) / 1000;
+    clock.mark = now;
+  };
   const original = await io.openModel(plan.input);
-  const hadExternal = original.files.files.length > 1;
+  lap('load');
   // The pass may edit the model it is given; measure the original first.
   const originalReport = buildReport(original, undefined, { command: req.command });
   ctx.logger.debug(`${req.command}: ${plan.input}: ${original.files.bytes} bytes, ${originalReport.original.params} params`);
   const passCtx: PassContext = { ...ctx, ...(await dataContext(req, original.model, ctx)) };
   const result = await pass.run(original.model, options, passCtx);
+  lap('compress');
   const compressedModel: Model = result.model;
   const { currentBackend, describeBackend } = await import('../../runtime/backend.js');
   const backend = currentBackend();
   const dry = req.common.dryRun;
 
-  const files = dry ? io.bytesInMemory(compressedModel) : await io.writeModel(compressedModel, plan.output, req.common.force, hadExternal);
-  if (!dry) files.path = plan.output;
+  // The output is written to a staging folder beside its place, checked there, and renamed into place
+  // only once onnxruntime has loaded and run it: a failure leaves nothing behind.
+  const staged = dry ? undefined : await io.stageOutput(compressedModel, plan.output, req.common.force, original.files.files.length > 1);
+  lap('save');
+  const files = staged ? { ...staged.files, path: plan.output } : io.bytesInMemory(compressedModel);
   // A dry run leaves the model as it was: the pass's plan says what the weights would weigh.
   if (dry && result.plan?.bytes) files.bytes = Math.max(0, original.files.bytes - result.plan.bytes.before + result.plan.bytes.after);
   const measured = buildReport({ model: compressedModel, files }, undefined, { command: req.command });
@@ -351,27 +452,53 @@ async function compressOne(state: CliState, req: CompressRequest, pass: LoadedPa
   // samples, so one command both compresses and gates; without --data, a smoke check in onnxruntime.
   // The reference is read again from its file: the pass edited the loaded model in place.
   let loaded = true;
+  let reduced: string | undefined;
+  // The reference is the input read again (lazily: its weights stay on disk until the check runs them).
   const reference = dry ? undefined : await io.openModel(plan.input);
-  if (reference && req.data?.data !== undefined) {
-    const { measure } = await import('../../report/measure.js');
-    const m = await measure(reference, { model: compressedModel, files }, { ...req.data, seed: req.common.seed, backend: req.common.backend }, ctx);
-    report.metrics = { ...m.metrics, measured: true };
-    if (m.fidelity) report.fidelity = m.fidelity;
-    if (m.runtime) report.runtime = m.runtime;
-    loaded = m.runtime?.loaded !== false;
-  } else if (reference) {
-    // No --data: still prove the output loads and runs in onnxruntime-node (the deployment runtime), and
-    // compare it with the original on a few random samples, saying loudly that this measures no accuracy.
-    const check = await smokeCheck(reference, { model: compressedModel, files }, req, ctx);
-    if (check.fidelity) report.fidelity = check.fidelity;
-    report.runtime = check.runtime;
-    loaded = check.runtime.loaded;
-    warnings.push(check.warning);
-    if (loaded) ctx.logger.warn(check.warning);
-    if (!passReport.metrics) {
-      report.metrics = { measured: false, note: `accuracy was not measured by ${req.command}: give --data (and --labels) to measure it after compressing, or run compress report <original> <compressed> --data <samples>` };
+  try {
+    if (reference && req.data?.data !== undefined) {
+      const { measure } = await import('../../report/measure.js');
+      const check = await checkPlan(reference, { model: compressedModel, files });
+      reduced = check.reduced;
+      const m = await measure(reference, { model: compressedModel, files }, { ...req.data, seed: req.common.seed, backend: req.common.backend, reference: check.reference, compressedRunner: check.compressedRunner }, ctx);
+      report.metrics = { ...m.metrics, measured: true };
+      if (m.fidelity) report.fidelity = m.fidelity;
+      if (m.runtime) report.runtime = m.runtime;
+      loaded = m.runtime?.loaded !== false;
+    } else if (reference) {
+      // No --data: still prove the output loads and runs in onnxruntime-node (the deployment runtime), and
+      // compare it with the original on a few random samples, saying loudly that this measures no accuracy.
+      const check = await smokeCheck(reference, { model: compressedModel, files }, req, ctx);
+      reduced = check.reduced;
+      if (check.fidelity) report.fidelity = check.fidelity;
+      report.runtime = check.runtime;
+      loaded = check.runtime.loaded;
+      warnings.push(check.warning);
+      if (loaded) ctx.logger.warn(check.warning);
+      if (!passReport.metrics) {
+        report.metrics = { measured: false, note: `accuracy was not measured by ${req.command}: give --data (and --labels) to measure it after compressing, or run compress report <original> <compressed> --data <samples>` };
+      }
     }
+  } catch (e) {
+    await staged?.staged.abort();
+    throw e;
   }
+  lap('check');
+  if (reduced) {
+    report.check = { reduced };
+    warnings.push(`the check was reduced: ${reduced}`);
+  }
+  // Only a model onnxruntime loaded and ran goes into place; otherwise nothing is left behind.
+  if (staged && loaded) {
+    await staged.staged.commit();
+    report.compressed = { ...report.compressed!, path: plan.output, files: staged.final.files };
+  } else if (staged) {
+    await staged.staged.abort();
+  }
+  // Wall seconds of each step (the report's, so that CI logs and benchmarks see where time goes).
+  timings.total = Math.round(performance.now() - clock.start) / 1000;
+  report.timings = timings;
+  ctx.logger.debug(`${req.command}: timings ${Object.entries(timings).map(([k, v]) => `${k} ${v.toFixed(1)} s`).join(', ')}`);
 
   const limits = { ...(req.common.gates ?? {}) };
   if (dry) {
@@ -405,23 +532,44 @@ async function compressOne(state: CliState, req: CompressRequest, pass: LoadedPa
         `  opset needed: ai.onnx ${opset}${domains.length > 0 ? ` + ${[...new Set(domains)].join(', ')}` : ''}`,
       ].join('\n') + '\n',
     );
-  } else {
+  } else if (loaded) {
     if (plan.reportPath !== undefined) {
       await mkdir(dirname(resolve(plan.reportPath)), { recursive: true });
       await writeFile(plan.reportPath, formatJson(report));
     }
+    const left = leftAloneText(report);
     term.err(
       `${req.command}: ${plan.input} -> ${plan.output}: ${o.bytes} -> ${c.bytes} bytes (${ratioText(o.bytes, c.bytes)}), ` +
-        `${bpw(o.bitsPerWeight)} -> ${bpw(c.bitsPerWeight)} bits/weight${plan.reportPath ? `; report: ${plan.reportPath}` : ''}\n`,
+        `${bpw(o.bitsPerWeight)} -> ${bpw(c.bitsPerWeight)} bits/weight${left ? `; ${left}` : ''}${plan.reportPath ? `; report: ${plan.reportPath}` : ''}\n`,
     );
     const measuredLine = measuredSummary(report);
     if (measuredLine) term.err(`${req.command}: ${measuredLine}\n`);
+    if (reduced) term.err(`${req.command}: check reduced at this size: ${reduced}\n`);
   }
-  if (!loaded) term.err(`compress: error: onnxruntime-node ${report.runtime?.version ?? ''} cannot load the compressed model '${plan.output}': ${report.runtime?.error ?? ''}\n`);
+  if (!loaded) {
+    const where = report.runtime?.error?.startsWith('compress') ? "compress's executor" : `onnxruntime-node ${report.runtime?.version ?? ''}`;
+    term.err(`compress: error: ${where} cannot load or run the compressed model, so nothing was written to '${plan.output}': ${report.runtime?.error ?? ''}\n`);
+  }
   for (const g of gates.filter((x) => !x.pass)) {
     term.err(`compress: gate failed: ${g.name}: ${g.value === null ? 'not measured' : g.value} (limit ${g.limit})\n`);
   }
   return { input: plan.input, output: plan.output, exitCode: report.passed ? ExitCode.ok : ExitCode.failure, report };
+}
+
+/**
+ * What the pass left alone, for the summary line: "12 weights left in float: 10 excluded by --exclude,
+ * 2 output head kept" (the report's layers list each with its reason).
+ */
+function leftAloneText(report: Report): string | undefined {
+  const left = (report.layers ?? []).filter((l) => (l.bits === 32 || l.bits === undefined) && l.sparsity === undefined && l.rank === undefined && typeof l.note === 'string');
+  if (left.length === 0) return undefined;
+  const reasons = new Map<string, number>();
+  for (const l of left) {
+    const why = String(l.note).replace(/'[^']*'/g, '').replace(/\s+/g, ' ').trim();
+    reasons.set(why, (reasons.get(why) ?? 0) + 1);
+  }
+  const parts = [...reasons].sort((a, b) => b[1] - a[1]).slice(0, 3).map(([why, n]) => `${n} ${why}`);
+  return `${left.length} ${left.length === 1 ? 'weight' : 'weights'} left as they were (${parts.join('; ')}${reasons.size > 3 ? '; ...' : ''})`;
 }
 
 /** One line of what was measured after compressing ("accuracy 91.90% -> 91.80%, top-1 agreement 99.60%"). */

@@ -25,7 +25,7 @@ import { DataType } from '../../core/dtype.js';
 import { Tensor } from '../../ir/tensor.js';
 import type { Node } from '../../ir/node.js';
 import type { Value } from '../../ir/value.js';
-import { constantOf, promoteConstant } from '../shared/weights.js';
+import { constantOf, promoteConstant } from '../../ir/weights.js';
 import type { PruneLayer } from './layers.js';
 
 /** Where a layer's output shift goes. */

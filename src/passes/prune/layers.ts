@@ -3,12 +3,11 @@
  * columns = inputs. MatMul [K, N] and Gemm without transB are transposed; Gemm with transB [N, K] is already
  * in rows; Conv [O, I/g, kh, kw] becomes [O, kh*kw*(I/g)] with input channels innermost.
  */
-import { DataType } from '../../core/dtype.js';
 import { transpose } from '../../tensor/linalg.js';
 import type { Model } from '../../ir/model.js';
 import type { Node } from '../../ir/node.js';
 import type { Value } from '../../ir/value.js';
-import { findWeights, promoteConstant, type WeightSite } from '../shared/weights.js';
+import { findWeights, promoteConstant, setWeightValues, weightView, type WeightSite } from '../../ir/weights.js';
 import type { PruneOptions } from './options.js';
 import type { RowMatrix } from './solve.js';
 
@@ -33,9 +32,9 @@ export interface SkippedLayer {
   reason: string;
 }
 
-/** The weight of a layer in row layout (a copy). */
+/** The weight of a layer in row layout (a float32 copy, whatever type the model stores it in). */
 export function toRows(l: PruneLayer): RowMatrix {
-  const w = l.weight.initializer!.data as Float32Array;
+  const w = weightView(l.weight.initializer!);
   const { rows, cols } = l;
   const out = new Float32Array(rows * cols);
   if (l.op === 'Conv') {
@@ -51,7 +50,7 @@ export function toRows(l: PruneLayer): RowMatrix {
   return { rows, cols, data: out };
 }
 
-/** Writes a row-layout matrix back into the layer's weight initializer (same shape). */
+/** Writes a row-layout matrix back into the layer's weight initializer (same shape, its own type). */
 export function fromRows(l: PruneLayer, m: Float32Array): void {
   const t = l.weight.initializer!;
   const w = new Float32Array(t.size);
@@ -65,8 +64,7 @@ export function fromRows(l: PruneLayer, m: Float32Array): void {
   } else {
     w.set(m);
   }
-  t.data = w;
-  t.encoding = undefined;
+  setWeightValues(t, w);
 }
 
 /** True when the stored weight is [K, N] (MatMul, Gemm without transB). */
@@ -122,10 +120,6 @@ export function pruneLayers(model: Model, options: Pick<PruneOptions, 'exclude' 
       skipped.push({ name, op: s.op, reason: `${s.role === 'head' ? 'output head' : 'first layer'}: kept dense by default (--no-keep-sensitive prunes it)` });
       continue;
     }
-    if (s.tensor.dataType !== DataType.FLOAT) {
-      skipped.push({ name, op: s.op, reason: 'weight is not float32' });
-      continue;
-    }
     const l = layerOf(s);
     if (typeof l === 'string') {
       skipped.push({ name, op: s.op, reason: l });
@@ -148,6 +142,10 @@ export function refreshLayer(l: PruneLayer): PruneLayer {
     inputIndex: idx,
     value: v,
     tensor: t,
+    dataType: t.dataType,
+    storage: 'initializer',
+    external: t.source !== undefined,
+    main: true,
     channelAxis: 0,
     reductionAxis: 1,
     params: t.size,

@@ -33,7 +33,7 @@ import { Tensor, type NumericArray } from '../../ir/tensor.js';
 import type { Value } from '../../ir/value.js';
 import { Session } from '../../runtime/session.js';
 import { RTensor } from '../../runtime/value.js';
-import { constantOf, promoteConstant } from '../shared/weights.js';
+import { constantOf, promoteConstant } from '../../ir/weights.js';
 import type { PruneLayer } from './layers.js';
 
 /** The channel set carried along a value. */

@@ -3,12 +3,12 @@
  * every weight (precision, layout, format), raises the opset when the plan needs it, then runs the mode:
  * weight-only round-to-nearest, dynamic int8, static QDQ with calibration, or float16.
  */
-import { UsageError } from '../../core/errors.js';
+import { NothingToDoError, UsageError } from '../../core/errors.js';
 import type { Context } from '../../core/logger.js';
 import type { Model } from '../../ir/model.js';
 import type { LayerReport } from '../../report/schema.js';
 import { upgradeOpset } from '../shared/opset.js';
-import { constantOf, promoteConstant } from '../shared/weights.js';
+import { constantOf, nothingToDoMessage, promoteConstant } from '../../ir/weights.js';
 import { assertNotQuantized } from './detect.js';
 import { quantizeDynamic } from './dynamic.js';
 import { convertFloat16 } from './fp16.js';
@@ -70,7 +70,8 @@ export async function quantize(model: Model, options: QuantizeOptions, ctx: Quan
   }
   const quantized = plan.weights.filter((d) => d.bits !== 'float');
   if (quantized.length === 0 && mode !== 'static') {
-    warn(`nothing to quantize: no ${options.ops.join('/')} node with a constant float32 weight${options.exclude ? ' outside --exclude' : ''}`);
+    const reasons = [...plan.weights.map((d) => ({ op: d.op, reason: d.reason ?? 'left in float' })), ...plan.skipped];
+    throw new NothingToDoError(nothingToDoMessage('quantize', `${options.ops.join('/')} weights`, reasons), options.exclude ? 'check --exclude and --ops' : undefined);
   }
   if (options.dryRun) {
     return { model, modified: false, layers: plan.weights.map((d) => layerReport(d)), plan, warnings };

@@ -5,14 +5,14 @@
  */
 import { ModelError } from '../../core/errors.js';
 import type { Model } from '../../ir/model.js';
-import { findWeights, type WeightRole, type WeightSite } from '../shared/weights.js';
+import { findWeights, type WeightRole, type WeightSite } from '../../ir/weights.js';
 import { planOpsetUpgrade, type OpsetUpgradePlan } from '../shared/opset.js';
 import { scaleShape, type QuantLayout } from '../../tensor/quant.js';
 import { dequantizeBytes, layoutFor, matmulNBitsBytes, nbitsBlockSize } from './solve.js';
 import type { Granularity, QuantizeMode, QuantizeOptions } from './options.js';
 
 /** How a weight is stored after the pass. */
-export type WeightFormat = 'float' | 'float16' | 'matmulnbits' | 'dequantizelinear' | 'com.microsoft.dequantizelinear' | 'integer' | 'qdq';
+export type WeightFormat = 'float' | 'float16' | 'matmulnbits' | 'gatherblockquantized' | 'dequantizelinear' | 'com.microsoft.dequantizelinear' | 'integer' | 'qdq';
 
 /** One weight (an initializer, possibly read by several nodes) and what happens to it. */
 export interface WeightDecision {
@@ -50,7 +50,7 @@ export interface QuantizePlan {
   /** Opset domains the result imports that the input did not (e.g. com.microsoft). */
   newDomains: string[];
   /** Nodes that read constant weights left alone, with the reason. */
-  skipped: { node: string; reason: string }[];
+  skipped: { node: string; op: string; reason: string }[];
   /** Weight bytes before and after (float32 before). */
   bytes: { before: number; after: number };
   /** Activation tensors that get Q/DQ (static) or are quantized at run time (dynamic). */
@@ -83,7 +83,11 @@ function decide(sites: WeightSite[], options: QuantizeOptions, mode: QuantizeMod
   let reason: string | undefined;
   if (bits === 4 && options.keepSensitive && base.role !== 'body') {
     bits = 8;
-    granularity = 'channel';
+    // A head or an embedding table kept at 8 bits keeps the asked groups where the weight-only formats
+    // take them (8-bit MatMulNBits, GatherBlockQuantized: compact and fast in onnxruntime, which would
+    // otherwise materialise a float copy of a DequantizeLinear'd table on every run); else per channel.
+    const blocked = mode === 'weight-only' && granularity === 'group' && (site.op === 'MatMul' || site.op === 'Gemm' || site.op === 'Gather');
+    granularity = blocked ? granularity : 'channel';
     reason = `${roleNames[base.role]} kept at 8 bits (--no-keep-sensitive quantizes it to 4)`;
   } else if (bits === 4 && site.op === 'Conv' && !options.explicit.has('ops')) {
     // 4-bit convolutions cost CNNs far more than 4-bit MatMuls cost transformers (measured on
@@ -141,6 +145,22 @@ function decide(sites: WeightSite[], options: QuantizeOptions, mode: QuantizeMod
       bytes: { before: base.bytes.before, after: matmulNBitsBytes(K, N, bits, bs, symmetric) },
     };
   }
+  const gbq = gatherBlock(site, mode, granularity, options);
+  if (gbq !== undefined) {
+    const [V, D] = dims as [number, number];
+    return {
+      ...base,
+      bits,
+      granularity,
+      groupSize: gbq,
+      symmetric,
+      format: 'gatherblockquantized',
+      reason,
+      layout: { kind: 'block', axis: 1, blockSize: gbq },
+      // The table as MatMulNBits would store its transpose: V rows of D codes in blocks, a scale per block.
+      bytes: { before: base.bytes.before, after: matmulNBitsBytes(D, V, bits, gbq, symmetric) },
+    };
+  }
   // A grouped Conv weight [O, I, kh, kw] is quantized as the matrix [O, I * kh * kw] in groups along its
   // rows: each group spans input channels and kernel taps, so a depthwise 3x3 kernel is one group (not
   // nine scales for nine weights, which is what blocks along the input-channel axis alone would give).
@@ -159,6 +179,18 @@ function decide(sites: WeightSite[], options: QuantizeOptions, mode: QuantizeMod
     layout,
     bytes: { before: base.bytes.before, after: dequantizeBytes(site.params, nScales, bits, symmetric, !symmetric) },
   };
+}
+
+/**
+ * The block size com.microsoft.GatherBlockQuantized gets for an embedding table [V, D] (weight-only, in
+ * groups, not shared with a MatMul head): the group size when it is a power of two >= 16 dividing D, else
+ * undefined (the table then goes through DequantizeLinear).
+ */
+function gatherBlock(site: WeightSite, mode: QuantizeMode, granularity: Granularity, options: QuantizeOptions): number | undefined {
+  if (site.op !== 'Gather' || site.shared || mode !== 'weight-only' || granularity !== 'group' || options.format === 'qdq') return undefined;
+  const D = site.tensor.dims[1]!;
+  const bs = options.groupSize;
+  return isPow2AtLeast16(bs) && D % bs === 0 ? bs : undefined;
 }
 
 function isPow2AtLeast16(n: number): boolean {
@@ -212,11 +244,11 @@ export function planWeights(model: Model, options: QuantizeOptions, mode: Quanti
   }
   const newDomains = new Set<string>();
   for (const d of weights) {
-    if (d.format === 'matmulnbits' || d.format === 'com.microsoft.dequantizelinear') newDomains.add('com.microsoft');
+    if (d.format === 'matmulnbits' || d.format === 'gatherblockquantized' || d.format === 'com.microsoft.dequantizelinear') newDomains.add('com.microsoft');
   }
   for (const d of [...newDomains]) if (model.opset(d) !== undefined) newDomains.delete(d);
   const bytes = weights.reduce((acc, d) => ({ before: acc.before + d.bytes.before, after: acc.after + d.bytes.after }), { before: 0, after: 0 });
-  return { mode, weights, opset, newDomains: [...newDomains], skipped: skipped.map((s) => ({ node: s.node.name, reason: s.reason })), bytes };
+  return { mode, weights, opset, newDomains: [...newDomains], skipped: skipped.map((s) => ({ node: s.node.name, op: s.node.opType, reason: s.reason })), bytes };
 }
 
 /** A decision rewritten to avoid an opset the model cannot be raised to. */

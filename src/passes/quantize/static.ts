@@ -31,7 +31,7 @@ import { createObserver, type RangeObserver } from '../../calibration/observers/
 import type { FeedBatches, QuantizeOptions } from './options.js';
 import type { QuantizePlan, WeightDecision } from './plan.js';
 import { applyWeightDecision, layerReport } from './weights.js';
-import { constantOf } from '../shared/weights.js';
+import { constantOf } from '../../ir/weights.js';
 
 /** Which inputs of a quantized op carry activations to quantize. */
 function activationInputs(n: Node): number[] {
@@ -321,7 +321,7 @@ export async function quantizeStatic(model: Model, plan: QuantizePlan, options: 
       if (s.op !== 'Conv' && s.op !== 'Gemm') continue;
       const x = s.node.input(0);
       if (!x || !sel.tensors.has(x) || !groupRange.has(groups.find(x))) continue;
-      quantizeBias(s.node, paramsOf(x).scale, q, domain);
+      if (q) quantizeBias(s.node, paramsOf(x).scale, q, domain);
     }
   }
 

@@ -5,11 +5,12 @@
  */
 import type { Model } from '../../ir/model.js';
 import type { LayerReport } from '../../report/schema.js';
-import { toMatMulNBits, type QuantizedTensor } from '../../tensor/quant.js';
+import { quantizeToMatMulNBits, type QuantizedTensor } from '../../tensor/quant.js';
+import { releaseWeight, weightView } from '../../ir/weights.js';
 import { DataType } from '../../core/dtype.js';
 import { Tensor } from '../../ir/tensor.js';
 import type { Value } from '../../ir/value.js';
-import { addDequantizeLinear, replaceWeight, writeMatMulNBits } from '../shared/writers.js';
+import { addDequantizeLinear, replaceWeight, writeGatherBlockQuantized, writeMatMulNBits } from '../shared/writers.js';
 import type { WeightDecision } from './plan.js';
 import { gemmWeightMatrix, quantizeWeight } from './solve.js';
 
@@ -30,38 +31,62 @@ export function layerReport(d: WeightDecision, error?: number): LayerReport {
  * 'com.microsoft.dequantizelinear') and rewrites the graph. Returns the relative reconstruction error and
  * the quantized tensor (static quantization derives bias scales from its scales).
  */
-export function applyWeightDecision(model: Model, d: WeightDecision): { error: number; q: QuantizedTensor } {
+export function applyWeightDecision(model: Model, d: WeightDecision): { error: number; q?: QuantizedTensor } {
   const site = d.sites[0]!;
   const bits = d.bits as number;
   const symmetric = d.symmetric ?? true;
-  if (d.format === 'matmulnbits') {
-    const t = site.tensor;
-    const isGemm = site.op === 'Gemm';
-    const w = isGemm
-      ? gemmWeightMatrix(t.data as Float32Array, t.dims, site.node.attrInt('transB', 0) !== 0, site.node.attrFloat('alpha', 1))
-      : { data: t.data as Float32Array, dims: t.dims as [number, number] };
-    const { q, error } = quantizeWeight(w.data, w.dims, d.layout!, bits, symmetric);
-    writeMatMulNBits(model, site.node, toMatMulNBits(q), site.value.name);
-    return { error, q };
-  }
-  if (d.format === 'dequantizelinear' || d.format === 'com.microsoft.dequantizelinear') {
-    const { q, error } = quantizeWeight(site.tensor.data as Float32Array, d.matrixDims ?? site.tensor.dims, d.layout!, bits, symmetric);
-    const domain = d.format === 'dequantizelinear' ? '' : 'com.microsoft';
-    let out = addDequantizeLinear(site.value.graph, q, { name: site.value.name, domain });
-    if (d.matrixDims) out = reshapeAfter(out, site.tensor.dims, site.value.name);
-    replaceWeight(site.value, out);
-    if (domain) model.ensureOpset(domain, 1);
-    return { error, q };
+  const t = site.tensor;
+  // Scales (and a Gemm's bias) are stored in the weight's own float type: a float16 model stays float16.
+  const floatType = site.dataType;
+  try {
+    if (d.format === 'matmulnbits') {
+      const transB = site.op === 'Gemm' && site.node.attrInt('transB', 0) !== 0;
+      const alpha = site.op === 'Gemm' ? site.node.attrFloat('alpha', 1) : 1;
+      const [K, N] = [t.dims[site.reductionAxis]!, t.dims[site.channelAxis]!];
+      const blockSize = d.layout!.kind === 'block' ? d.layout!.blockSize : K;
+      let r;
+      if (alpha === 1) {
+        // Straight from the stored values (float32, or float16 / bfloat16 bits decoded tile by tile).
+        const kind = floatType === DataType.FLOAT16 ? 'float16' : floatType === DataType.BFLOAT16 ? 'bfloat16' : 'float32';
+        r = quantizeToMatMulNBits(t.view() as Float32Array | Uint16Array, kind, K, N, blockSize, bits as 4 | 8, symmetric, transB);
+      } else {
+        const w = gemmWeightMatrix(weightView(t), t.dims, transB, alpha);
+        r = quantizeToMatMulNBits(w.data, 'float32', K, N, blockSize, bits as 4 | 8, symmetric);
+      }
+      writeMatMulNBits(model, site.node, r.weights, site.value.name, undefined, floatType);
+      return { error: r.error };
+    }
+    if (d.format === 'gatherblockquantized') {
+      // Rows of D codes in blocks along D: the layout of a transposed MatMulNBits weight, bit for bit.
+      const [V, D] = t.dims as [number, number];
+      const kind = floatType === DataType.FLOAT16 ? 'float16' : floatType === DataType.BFLOAT16 ? 'bfloat16' : 'float32';
+      const bs = (d.layout as { blockSize: number }).blockSize;
+      const r = quantizeToMatMulNBits(t.view() as Float32Array | Uint16Array, kind, D, V, bs, bits as 4 | 8, symmetric, true);
+      writeGatherBlockQuantized(model, site.node, r.weights, site.value.name, floatType);
+      return { error: r.error };
+    }
+    if (d.format === 'dequantizelinear' || d.format === 'com.microsoft.dequantizelinear') {
+      const { q, error } = quantizeWeight(weightView(t), d.matrixDims ?? t.dims, d.layout!, bits, symmetric);
+      const domain = d.format === 'dequantizelinear' ? '' : 'com.microsoft';
+      let out = addDequantizeLinear(site.value.graph, q, { name: site.value.name, domain, floatType });
+      if (d.matrixDims) out = reshapeAfter(out, t.dims, site.value.name, floatType);
+      replaceWeight(site.value, out);
+      if (domain) model.ensureOpset(domain, 1);
+      return { error, q };
+    }
+  } finally {
+    // A weight another node still reads keeps its initializer: give back what reading it took.
+    releaseWeight(t);
   }
   throw new Error(`applyWeightDecision cannot write format '${d.format}'`);
 }
 
 /** A Reshape of a dequantized matrix back to the weight's own shape (grouped Conv weights). */
-function reshapeAfter(v: Value, dims: readonly number[], name: string): Value {
+function reshapeAfter(v: Value, dims: readonly number[], name: string, floatType: number): Value {
   const g = v.graph;
   const shape = g.addInitializer(`${name}_shape`, Tensor.int64([dims.length], dims));
   const node = g.createNode({ opType: 'Reshape', name: `${name}_Reshape`, inputs: [v, shape], outputs: [`${name}_reshaped`], after: v.producer ?? undefined });
   const out = node.output(0)!;
-  out.type = { kind: 'tensor', elemType: DataType.FLOAT, shape: dims.slice() };
+  out.type = { kind: 'tensor', elemType: floatType, shape: dims.slice() };
   return out;
 }

@@ -17,6 +17,7 @@ import type { Node } from '../../ir/node.js';
 import { Tensor } from '../../ir/tensor.js';
 import type { Value } from '../../ir/value.js';
 import type { MatMulNBitsWeights, QuantizedTensor } from '../../tensor/quant.js';
+import { floatTensor, isWeightFloatType, weightView } from '../../ir/weights.js';
 
 /** The ONNX integer type that stores codes of this width and signedness. */
 export function codeType(bits: number, signed: boolean): number {
@@ -52,6 +53,11 @@ export interface DequantizeTarget {
   name: string;
   /** '' for ai.onnx (the caller makes sure the opset allows it), or 'com.microsoft' (no blocks). */
   domain: '' | 'com.microsoft';
+  /**
+   * The float type of the scale and of the dequantized output: the weight's own (float16 for a float16
+   * model, which needs opset 19 for a float16 scale in ai.onnx). Default float32.
+   */
+  floatType?: number;
 }
 
 /**
@@ -63,7 +69,8 @@ export function addDequantizeLinear(graph: Graph, q: QuantizedTensor, target: De
     throw new Error('com.microsoft.DequantizeLinear has no block_size: write blocks with the ai.onnx op at opset 21');
   }
   const codes = graph.addInitializer(`${target.name}_quantized`, codeTensor(q.codes, q.dims.slice(), q.bits, q.signed));
-  const scale = graph.addInitializer(`${target.name}_scale`, Tensor.float32(q.scaleDims.slice(), q.scales.slice()));
+  const floatType = target.floatType ?? DataType.FLOAT;
+  const scale = graph.addInitializer(`${target.name}_scale`, floatTensor(floatType, q.scaleDims.slice(), q.scales.slice()));
   const inputs: Value[] = [codes, scale];
   // Symmetric codes have zero point 0, the operator's default: no zero-point tensor.
   if (q.zeroPoints) inputs.push(graph.addInitializer(`${target.name}_zero_point`, codeTensor(q.zeroPoints, q.scaleDims.slice(), q.bits, q.signed)));
@@ -80,7 +87,7 @@ export function addDequantizeLinear(graph: Graph, q: QuantizedTensor, target: De
     before: graph.nodes[0],
   });
   const out = node.output(0)!;
-  out.type = { kind: 'tensor', elemType: DataType.FLOAT, shape: q.dims.slice() };
+  out.type = { kind: 'tensor', elemType: floatType, shape: q.dims.slice() };
   return out;
 }
 
@@ -99,8 +106,8 @@ function gemmBias(node: Node, N: number): { bias?: Float32Array; addAfter?: Valu
   const c = node.input(2);
   if (!c || beta === 0) return { beta };
   const t = c.initializer;
-  if (t && t.dataType === DataType.FLOAT && (t.size === N || t.size === 1) && (t.rank <= 1 || (t.rank === 2 && t.dims[0] === 1))) {
-    const src = t.data as Float32Array;
+  if (t && isWeightFloatType(t.dataType) && (t.size === N || t.size === 1) && (t.rank <= 1 || (t.rank === 2 && t.dims[0] === 1))) {
+    const src = weightView(t);
     const bias = new Float32Array(N);
     for (let i = 0; i < N; i++) bias[i] = Math.fround(beta * src[t.size === 1 ? 0 : i]!);
     return { bias, beta };
@@ -111,10 +118,11 @@ function gemmBias(node: Node, N: number): { bias?: Float32Array; addAfter?: Valu
 /**
  * Replaces a MatMul (A x W) or a Gemm (alpha A W' + beta C, transA = 0) by com.microsoft.MatMulNBits on
  * the packed weights `w` of W' (the caller transposed B when transB = 1 and folded alpha in). A constant
- * C of N values becomes the op's bias input; any other C is added by an Add node after it. Returns the
+ * C of N values becomes the op's bias input; any other C is added by an Add node after it. Scales and bias
+ * are stored in `floatType`, the type of A (MatMulNBits' T1: float16 for a float16 model). Returns the
  * new node; the old one is removed and its output value kept.
  */
-export function writeMatMulNBits(model: Model, node: Node, w: MatMulNBitsWeights, name: string, accuracyLevel?: number): Node {
+export function writeMatMulNBits(model: Model, node: Node, w: MatMulNBitsWeights, name: string, accuracyLevel?: number, floatType: number = DataType.FLOAT): Node {
   const g = node.graph;
   if (node.opType === 'Gemm' && node.attrInt('transA', 0) !== 0) {
     throw new ModelError(`${node.describe()} has transA = 1, which MatMulNBits cannot express`, 'use --format qdq for it');
@@ -124,7 +132,7 @@ export function writeMatMulNBits(model: Model, node: Node, w: MatMulNBitsWeights
   const inputs: (Value | null)[] = [
     a,
     g.root().addInitializer(`${name}_Q${w.bits}`, new Tensor(DataType.UINT8, [w.N, w.kBlocks, (w.blockSize * w.bits) / 8], w.B)),
-    g.root().addInitializer(`${name}_scales`, Tensor.float32([w.N, w.kBlocks], w.scales)),
+    g.root().addInitializer(`${name}_scales`, floatTensor(floatType, [w.N, w.kBlocks], w.scales)),
   ];
   if (w.zeroPoints) inputs.push(g.root().addInitializer(`${name}_zero_points`, new Tensor(DataType.UINT8, [w.N, w.zeroPoints.length / w.N], w.zeroPoints)));
   let addAfter: Value | undefined;
@@ -135,7 +143,7 @@ export function writeMatMulNBits(model: Model, node: Node, w: MatMulNBitsWeights
     addAfter = b.addAfter;
     if (b.bias) {
       while (inputs.length < 5) inputs.push(null);
-      inputs.push(g.root().addInitializer(`${name}_bias`, Tensor.float32([w.N], b.bias)));
+      inputs.push(g.root().addInitializer(`${name}_bias`, floatTensor(floatType, [w.N], b.bias)));
     }
   }
   const attributes = [makeAttr('K', w.K, 'int'), makeAttr('N', w.N, 'int'), makeAttr('bits', w.bits, 'int'), makeAttr('block_size', w.blockSize, 'int')];
@@ -149,7 +157,7 @@ export function writeMatMulNBits(model: Model, node: Node, w: MatMulNBitsWeights
   if (addAfter) {
     let c: Value = addAfter;
     if (beta !== 1) {
-      const betaV = g.root().addInitializer(`${name}_beta`, Tensor.float32([], [beta]));
+      const betaV = g.root().addInitializer(`${name}_beta`, floatTensor(floatType, [], Float32Array.of(beta)));
       c = g.createNode({ opType: 'Mul', inputs: [addAfter, betaV], outputs: [`${name}_beta_C`], after: mm }).output(0)!;
     }
     g.createNode({ opType: 'Add', inputs: [result, c], outputs: [out], name: `${node.name || name}_bias`, after: c.producer === null || c === addAfter ? mm : c.producer });
@@ -157,4 +165,33 @@ export function writeMatMulNBits(model: Model, node: Node, w: MatMulNBitsWeights
   for (const v of oldInputs) if (v.initializer && v.uses.length === 0 && !v.isGraphOutput) v.graph.removeInitializer(v);
   model.ensureOpset('com.microsoft', 1);
   return mm;
+}
+
+/**
+ * Replaces a Gather of a float table [V, D] (gather axis 0) by com.microsoft.GatherBlockQuantized on the
+ * table quantized in blocks along D (`w` as quantizeToMatMulNBits lays out the transposed table: rows of
+ * packed codes, low bits first, a scale per block, the op's default zero point 2^(bits-1) when symmetric).
+ * The gathered rows come out in `floatType`, dequantized; the float table is dropped once nothing reads it.
+ */
+export function writeGatherBlockQuantized(model: Model, node: Node, w: MatMulNBitsWeights, name: string, floatType: number = DataType.FLOAT): Node {
+  const g = node.graph;
+  const table = node.input(0)!;
+  const indices = node.input(1)!;
+  const out = node.output(0)!;
+  const V = w.N;
+  const D = w.K;
+  const inputs: (Value | null)[] = [
+    g.root().addInitializer(`${name}_Q${w.bits}`, new Tensor(DataType.UINT8, [V, (w.kBlocks * w.blockSize * w.bits) / 8], w.B)),
+    indices,
+    g.root().addInitializer(`${name}_scales`, floatTensor(floatType, [V, w.kBlocks], w.scales)),
+  ];
+  if (w.zeroPoints) inputs.push(g.root().addInitializer(`${name}_zero_points`, new Tensor(DataType.UINT8, [V, w.zeroPoints.length / V], w.zeroPoints)));
+  if (w.kBlocks * w.blockSize !== D) throw new RangeError(`GatherBlockQuantized needs D (${D}) to be a whole number of blocks of ${w.blockSize}`);
+  const next = g.nodes[g.nodes.indexOf(node) + 1];
+  g.removeNode(node, { safe: false, keepOutputs: true });
+  const attributes = [makeAttr('gather_axis', 0, 'int'), makeAttr('quantize_axis', 1, 'int'), makeAttr('block_size', w.blockSize, 'int'), makeAttr('bits', w.bits, 'int')];
+  const gbq = g.createNode({ opType: 'GatherBlockQuantized', domain: 'com.microsoft', name: `${node.name || name}_Q${w.bits}`, inputs, outputs: [out], attributes, before: next });
+  if (table.initializer && table.uses.length === 0 && !table.isGraphOutput) table.graph.removeInitializer(table);
+  model.ensureOpset('com.microsoft', 1);
+  return gbq;
 }

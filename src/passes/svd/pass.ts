@@ -26,7 +26,7 @@ import { initBackend } from '../../runtime/backend.js';
 import { Session } from '../../runtime/session.js';
 import type { RTensor } from '../../runtime/value.js';
 import type { LayerReport } from '../../report/schema.js';
-import { constantOf } from '../shared/weights.js';
+import { findWeights } from '../../ir/weights.js';
 import type { SvdOptions } from './options.js';
 import { matmul, transpose } from '../../tensor/linalg.js';
 import { chooseFactorization, factorsAt, greedyRanks, maxSavingRank, paramsAt, rankByShape, relativeError, spectrumOf, whitening, type Spectrum } from './solve.js';
@@ -49,16 +49,15 @@ export interface SvdSkip {
   reason: string;
 }
 
-/** Finds the factorizable layers of the main graph. */
+/** Finds the factorizable layers of the main graph (through the weights module, ir/weights.ts). */
 export function findSites(model: Model, exclude?: RegExp): { sites: SvdSite[]; skipped: SvdSkip[] } {
   const sites: SvdSite[] = [];
   const skipped: SvdSkip[] = [];
-  for (const node of model.graph.nodes) {
-    if (node.domain !== '' || !(node.opType === 'MatMul' || node.opType === 'Gemm' || node.opType === 'Conv')) continue;
-    const op = node.opType;
-    const weight = node.input(1);
-    const tensor = constantOf(weight);
-    if (!weight || !tensor) continue;
+  const found = findWeights(model);
+  for (const s of found.skipped) if (['MatMul', 'Gemm', 'Conv'].includes(s.node.opType) && s.node.graph === model.graph) skipped.push({ node: s.node, reason: s.reason });
+  for (const site of found.sites) {
+    if (!site.main || site.op === 'Gather') continue;
+    const { node, op, value: weight, tensor } = site;
     if (exclude && exclude.test(node.name)) {
       skipped.push({ node, reason: 'excluded by --exclude' });
       continue;
@@ -80,14 +79,13 @@ export function findSites(model: Model, exclude?: RegExp): { sites: SvdSite[]; s
       else sites.push({ node, op, weight, tensor, K: d[1]! * d[2]! * d[3]!, N: d[0]!, params: tensor.size });
       continue;
     }
-    if (d.length !== 2) {
-      skipped.push({ node, reason: `only 2-D weights are factorized (rank ${d.length})` });
-      continue;
-    }
-    const transB = op === 'Gemm' && node.attrInt('transB', 0) === 1;
-    const [K, N] = transB ? [d[1]!, d[0]!] : [d[0]!, d[1]!];
+    const K = d[site.reductionAxis]!;
+    const N = d[site.channelAxis]!;
     sites.push({ node, op, weight, tensor, K, N, params: tensor.size });
   }
+  const order = new Map<Node, number>();
+  model.graph.nodes.forEach((n, i) => order.set(n, i));
+  skipped.sort((p, q) => (order.get(p.node) ?? Infinity) - (order.get(q.node) ?? Infinity));
   return { sites, skipped };
 }
 

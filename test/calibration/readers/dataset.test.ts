@@ -5,8 +5,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { zipSync } from 'fflate';
 import { DataType } from '../../../src/core/dtype.js';
@@ -16,9 +15,10 @@ import { loadLabels, openDataset, ortFeeds, readNpz, type Dataset } from '../../
 import { loadModel, readTensorProto, writeTensorProto } from '../../../src/onnx/index.js';
 import { repoRoot, tinyModel } from '../../cli/helpers.js';
 import { npyBytes } from './npyfile.js';
+import { tempDir } from '../../helpers/tmp.js';
 
 function tmp(): string {
-  return mkdtempSync(join(tmpdir(), 'compress-data-'));
+  return tempDir('compress-data-');
 }
 
 function f32npy(shape: number[], values: Float32Array): Uint8Array {
