@@ -32,7 +32,7 @@ import { readNpy } from '../src/calibration/readers/npy.js';
 import { accumulatePerplexity, createPerplexity, solvePerplexity } from '../src/report/metrics.js';
 import { repoRoot } from '../test/helpers/repo.js';
 import { runEach } from './peers-data.js';
-import { failureLine, runMeasured } from './proctree.js';
+import { failureLine, killChildrenOnSignals, runMeasured } from './proctree.js';
 import { arg } from './cases.js';
 import { peerPython } from './peer-python.js';
 import { firstLine, markdownTable, mb, ratio } from './table.js';
@@ -282,6 +282,7 @@ async function main(): Promise<void> {
   process.stdout.write(lines.join('\n') + '\n');
 }
 
+killChildrenOnSignals();
 main().catch((e) => {
   log(`bench:llm: ${firstLine(e)}`);
   if (argv.includes('--verbose')) console.error(e);

@@ -30,7 +30,7 @@ import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { repoRoot } from '../test/helpers/repo.js';
 import { modelKeys, prepare, type Workload } from './peers-data.js';
-import { failureLine, lastMeaningfulLine, runMeasured, type Measured } from './proctree.js';
+import { failureLine, killChildrenOnSignals, lastMeaningfulLine, runMeasured, type Measured } from './proctree.js';
 import { arg } from './cases.js';
 import { peerPython } from './peer-python.js';
 import { firstLine, markdownTable, mb, ratio } from './table.js';
@@ -343,6 +343,7 @@ async function main(): Promise<void> {
   process.stdout.write(argv.includes('--json') ? JSON.stringify(result, null, 1) + '\n' : render(result));
 }
 
+killChildrenOnSignals();
 main().catch((e) => {
   log(`bench:peers: ${firstLine(e)}`);
   if (argv.includes('--verbose')) console.error(e);

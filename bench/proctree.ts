@@ -99,6 +99,27 @@ export function treeRss(root: number): number {
   return sum;
 }
 
+/** Children of runMeasured still running, so that a benchmark stopped by a signal takes them down with it. */
+const live = new Set<number>();
+
+/** Kills every process tree runMeasured started and that still runs (children before parents). */
+export function killLiveChildren(): void {
+  for (const pid of live) for (const p of processTree(pid).reverse()) killQuietly(p);
+}
+
+/**
+ * On SIGINT or SIGTERM, kills the measured children (their trees) before exiting with 128 + the signal's
+ * number: a stopped benchmark leaves no quantizer running on a shared machine.
+ */
+export function killChildrenOnSignals(): void {
+  for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {
+    process.once(signal, () => {
+      killLiveChildren();
+      process.exit(code);
+    });
+  }
+}
+
 /**
  * Runs `command args`, sampling its process tree's memory every `intervalMs` until it exits. Resolves
  * with the exit status, never rejects for a failing child (only when it cannot be started at all).
@@ -118,6 +139,7 @@ export function runMeasured(command: string, args: readonly string[], options: M
       stderr += d;
       options.onStderr?.(d);
     });
+    if (child.pid !== undefined) live.add(child.pid);
     const sample = () => {
       if (child.pid === undefined) return;
       peakRss = Math.max(peakRss, treeRss(child.pid));
@@ -137,6 +159,7 @@ export function runMeasured(command: string, args: readonly string[], options: M
       reject(e);
     });
     child.on('close', (code, signal) => {
+      if (child.pid !== undefined) live.delete(child.pid);
       clearInterval(timer);
       if (killer) clearTimeout(killer);
       resolve({ code, signal, seconds: (performance.now() - t0) / 1000, peakRss, samples, stdout, stderr, timedOut });

@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { failureLine, lastMeaningfulLine, processTree, runMeasured, treeRss } from '../../bench/proctree.js';
+import { failureLine, killLiveChildren, lastMeaningfulLine, processTree, runMeasured, treeRss } from '../../bench/proctree.js';
 
 const procfs = existsSync('/proc/self/status');
 
@@ -64,4 +64,13 @@ test('processTree finds this process; treeRss counts at least its own resident s
   assert.deepEqual(processTree(process.pid, new Map([[process.pid, 1], [42, process.pid], [43, 42], [44, 1]])), [process.pid, 42, 43]);
   assert.ok(processTree(process.pid).includes(process.pid));
   assert.ok(treeRss(process.pid) >= process.memoryUsage().rss * 0.5);
+});
+
+test('killLiveChildren takes down the trees of runs still going (what a stopped benchmark does)', { skip: !procfs && 'no /proc' }, async () => {
+  const running = runMeasured(process.execPath, holder(10, 10, 60000));
+  await new Promise((r) => setTimeout(r, 500));
+  killLiveChildren();
+  const m = await running;
+  assert.equal(m.signal, 'SIGKILL');
+  assert.ok(m.seconds < 20, `${m.seconds} s`);
 });
