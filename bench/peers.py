@@ -16,10 +16,12 @@ loading, quantizing and saving, as a user's script would, and a crash or an OOM 
 
 --preprocess (before the tool's name) first runs what onnxruntime's documentation recommends before
 quantizing, quant_pre_process (symbolic shape inference and onnxruntime's basic graph optimizations, which
-also turn Constant nodes into initializers), and raises an opset below 13 to 13 with onnx's version
-converter (per-channel QDQ needs opset 13: without it onnxruntime writes an axis attribute opset 11 does not
-have); both count in the run's time (a line "peers: pre-processing took N s" gives their share). When quant_pre_process itself fails, a line starting "peers:
-quant_pre_process failed" says so and the model is quantized as it is.
+also turn Constant nodes into initializers), then makes any Constant left an initializer (where
+quant_pre_process failed: a line "peers: quant_pre_process failed ..." says so) and raises an opset below
+13 to 13 with onnx's version converter (per-channel QDQ needs opset 13: without it onnxruntime writes an
+axis attribute opset 11 lacks). These are the steps a user must take before onnxruntime's quantizers can
+quantize paddle2onnx's models; they count in the run's time, and a line "peers: pre-processing took N s"
+gives their share.
 
 CALIB.npz holds one array per model input (first axis = samples): the file our side calibrates on.
 Runs in the venv of bench/peers-venv.sh (onnx 1.23.1, onnxruntime 1.30.0, torch for HQQ).
@@ -33,6 +35,7 @@ import tempfile
 import time
 
 import numpy as np
+import onnx
 from onnxruntime.quantization import CalibrationDataReader, CalibrationMethod, QuantType, quantize_dynamic, quantize_static
 
 
@@ -96,7 +99,6 @@ def nbits(args, rest):
 
 def preprocess(model, tmp):
     """quant_pre_process, then opset 13 at least; returns the path of the model to quantize."""
-    import onnx
     from onnx import version_converter
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
@@ -104,14 +106,33 @@ def preprocess(model, tmp):
     try:
         quant_pre_process(model, out)
     except Exception as e:  # noqa: BLE001 - any failure of the optional step: go on without it, as a user would
-        print(f"peers: quant_pre_process failed ({type(e).__name__}: {str(e).splitlines()[0] if str(e) else 'no message'}); quantizing the model as it is", file=sys.stderr)
+        print(f"peers: quant_pre_process failed ({type(e).__name__}: {str(e).splitlines()[0] if str(e) else 'no message'}); going on without it", file=sys.stderr)
         shutil.copyfile(model, out)
     m = onnx.load(out)
+    constants_to_initializers(m.graph)
     opset = next((o.version for o in m.opset_import if o.domain in ("", "ai.onnx")), 0)
     if opset < 13:
         m = version_converter.convert_version(m, 13)
-        onnx.save(m, out)
+    onnx.save(m, out)
     return out
+
+
+def constants_to_initializers(graph):
+    """Constant nodes holding a tensor become initializers of the same name: onnxruntime's quantizers only
+    quantize weights that are initializers (paddle2onnx writes them as Constants), and quant_pre_process,
+    which does this as part of its graph optimization, fails on some models."""
+    kept = []
+    for node in graph.node:
+        value = next((a for a in node.attribute if a.name == "value" and a.type == onnx.AttributeProto.TENSOR), None)
+        if node.op_type == "Constant" and node.domain in ("", "ai.onnx") and value is not None:
+            t = onnx.TensorProto()
+            t.CopyFrom(value.t)
+            t.name = node.output[0]
+            graph.initializer.append(t)
+        else:
+            kept.append(node)
+    del graph.node[:]
+    graph.node.extend(kept)
 
 
 def main():

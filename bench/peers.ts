@@ -167,9 +167,9 @@ async function score(w: Workload, m: Measured, dir: string, out: string, command
   if (!files.some((f) => join(dir, f) === out)) return { ...base, status: 'failed', note: `exit 0 but no output (${lastMeaningfulLine(m.stderr) || 'nothing said'})` };
   const bytes = outputBytes(dir);
   const notes: string[] = [];
-  const preFailed = /peers: (quant_pre_process failed \([^\n]*?\)); quantizing the model as it is/.exec(m.stderr);
-  if (preFailed) notes.push(`${preFailed[1]}: quantized as it is`);
-  if (bytes >= 0.95 * statSync(w.path).size) notes.push('output >= 0.95x the input: little or nothing quantized');
+  const preFailed = /peers: quant_pre_process failed \(([^:\n]*)/.exec(m.stderr);
+  if (preFailed) notes.push(`quant_pre_process failed (${preFailed[1]})`);
+  if (bytes >= 0.95 * statSync(w.path).size) notes.push('>= 0.95x the input: next to nothing quantized');
   const note = notes.length > 0 ? notes.join('; ') : undefined;
   try {
     const metric = await w.evaluate(out);
@@ -246,7 +246,7 @@ export function render(result: PeersResult): string {
   out.push('');
   out.push(
     'Rows named "-default" run each tool at its own defaults on the model as it is; the other rows use equal settings, and their side first runs the ' +
-      'pre-processing its documentation recommends (quant_pre_process, then opset 13 where lower), counted in its time and shown in brackets.',
+      'pre-processing its documentation recommends (quant_pre_process; then Constants made initializers and opset 13 where lower), counted in its time and shown in brackets.',
   );
   out.push(
     'Wall seconds from process start to exit: ours includes node start-up, load, quantize, save, the onnxruntime check and the report; ' +
