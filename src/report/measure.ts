@@ -55,6 +55,56 @@ export interface MeasureOptions {
   compressedRunner?: 'onnxruntime' | 'executor';
   /** Size of the symbolic dims (other than batch) of random:<n> samples (default 32). */
   symbolicDim?: number;
+  /** The original's outputs, recorded before (recordReference): replayed instead of running it again. */
+  recorded?: RecordedReference;
+}
+
+/** The original's outputs on every batch of a data set, in order (recordReference). */
+export interface RecordedReference {
+  output: string;
+  outputNames: string[];
+  outputs: OutputNumbers[];
+}
+
+/**
+ * Runs the original in our executor with its weights streamed (one layer's weights in memory at a time)
+ * over the batches `options` describe, and keeps its outputs, so that it can be compared with the
+ * compressed model later (measure's `recorded`). `onWeightDone` sees each weight as the run finishes with
+ * it, still in memory: a pass can use that one read for its own work.
+ */
+export async function recordReference(original: ReportInput, options: MeasureOptions, ctx: Context, onWeightDone?: (value: import('../ir/value.js').Value) => void): Promise<RecordedReference> {
+  if (options.data === undefined) throw new UsageError('recording a reference needs samples');
+  const dataset: Dataset = openDataset(options.data, original.model, { samples: options.samples, seed: options.seed, symbolicDim: options.symbolicDim, logger: ctx.logger });
+  const { Session } = await import('../runtime/session.js');
+  const session = await Session.create(original.model, { backend: (options.backend ?? 'auto') as never, logger: ctx.logger, streamWeights: true, onWeightDone });
+  const outputNames = original.model.graph.outputs.map((v) => v.name);
+  const output = options.outputName ?? outputNames[0]!;
+  const outputs: OutputNumbers[] = [];
+  try {
+    for (const batch of dataset.batches(options.batchSize)) {
+      const t = session.runSync(batch.feeds, { outputs: [output] }).get(output)!;
+      outputs.push({ data: t.float32(), dims: t.dims.slice() });
+      t.dispose();
+    }
+  } finally {
+    session.dispose();
+  }
+  return { output, outputNames, outputs };
+}
+
+/** Replays recorded outputs batch by batch, in the order they were recorded. */
+function replayRunner(r: RecordedReference): OutputRunner {
+  let next = 0;
+  return {
+    outputNames: r.outputNames,
+    run: async (_feeds, output) => {
+      if (output !== r.output) throw new Error(`the recorded reference holds '${r.output}', not '${output}'`);
+      const o = r.outputs[next++];
+      if (!o) throw new Error('the recorded reference has fewer batches than the data');
+      return o;
+    },
+    release: async () => undefined,
+  };
 }
 
 /** Computes one model's outputs batch by batch: onnxruntime-node, or our executor. */
@@ -144,7 +194,9 @@ export async function measure(original: ReportInput, compressed: ReportInput | u
   const firstInput = dataset.inputNames[0]!;
 
   let orig: OutputRunner;
-  if (options.reference === 'executor') {
+  if (options.recorded) {
+    orig = replayRunner(options.recorded);
+  } else if (options.reference === 'executor') {
     orig = await executorRunner(original, options.backend, ctx);
   } else {
     try {

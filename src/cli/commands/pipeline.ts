@@ -12,13 +12,14 @@ import { basename, dirname, extname, join, resolve } from 'node:path';
 import { ExitCode, UsageError } from '../../core/errors.js';
 import type { Context } from '../../core/logger.js';
 import type { Model } from '../../ir/model.js';
-import type { Report } from '../../report/schema.js';
+import type { LayerReport, Report } from '../../report/schema.js';
 import type { CommonOptions, DataOptions } from '../options.js';
 import type { CliState } from '../program.js';
 import { planBatch } from '../batch/plan.js';
 import { BatchRun, type ModelOutcome } from '../batch/run.js';
 import { mirrored } from '../batch/tree.js';
 import { describeError, paintErrorLines } from '../sink.js';
+import type { MeasureOptions, RecordedReference } from '../../report/measure.js';
 import { loadPass, type LoadedPass, type PassContext, type PassName } from './registry.js';
 
 /** One input model and where its results go. */
@@ -304,11 +305,11 @@ export interface CheckPlan {
 }
 
 /** The check for a pair of models (see largeReferenceBytes; bfloat16 outputs run in our executor). */
-export async function checkPlan(reference: import('../../report/index.js').ReportInput, compressed: import('../../report/index.js').ReportInput): Promise<CheckPlan> {
+export async function checkPlan(reference: import('../../report/index.js').ReportInput, compressed: import('../../report/index.js').ReportInput, large = largeReferenceBytes): Promise<CheckPlan> {
   const { onnxruntimeBytes, usesBfloat16 } = await import('../../report/measure.js');
   const notes: string[] = [];
   const plan: CheckPlan = { reference: 'onnxruntime', compressedRunner: 'onnxruntime', samples: smokeSamples };
-  if (usesBfloat16(reference.model) || onnxruntimeBytes(reference) > largeReferenceBytes) {
+  if (usesBfloat16(reference.model) || onnxruntimeBytes(reference) > large) {
     plan.reference = 'executor';
     plan.samples = 2;
     plan.symbolicDim = 8;
@@ -326,6 +327,16 @@ export async function checkPlan(reference: import('../../report/index.js').Repor
   return plan;
 }
 
+/** The measuring options of the no-data check (random samples, as many and as long as the plan says). */
+function smokeOptions(plan: CheckPlan, req: CompressRequest): MeasureOptions {
+  return { data: `random:${plan.samples}`, task: 'auto', batchSize: plan.samples, seed: req.common.seed, latency: false, backend: req.common.backend, reference: plan.reference, compressedRunner: plan.compressedRunner, symbolicDim: plan.symbolicDim };
+}
+
+/** The context without warnings (the check's own warning says what matters; the reader's would repeat it). */
+function quietContext(ctx: Context): Context {
+  return { ...ctx, logger: { debug: (m) => ctx.logger.debug(m), info: (m) => ctx.logger.info(m), warn: (m) => ctx.logger.debug(m) } };
+}
+
 /**
  * Without --data: runs original and output on random samples (`checkPlan` says where and how many). The
  * output must load and run in onnxruntime (else `runtime.loaded` is false and the command fails); fidelity
@@ -337,15 +348,15 @@ async function smokeCheck(
   compressed: import('../../report/index.js').ReportInput,
   req: CompressRequest,
   ctx: Context,
+  recorded?: RecordedReference,
 ): Promise<{ runtime: NonNullable<Report['runtime']>; fidelity?: Report['fidelity']; warning: string; reduced?: string }> {
   const { measure } = await import('../../report/measure.js');
   const { openOrt, ortVersion } = await import('../../report/ort.js');
   const plan = await checkPlan(reference, compressed);
-  // Its own warning says what matters; the reader's 'synthetic data' warning would repeat it.
-  const quiet: Context = { ...ctx, logger: { debug: (m) => ctx.logger.debug(m), info: (m) => ctx.logger.info(m), warn: (m) => ctx.logger.debug(m) } };
+  const quiet = quietContext(ctx);
   const where = plan.compressedRunner === 'executor' ? "compress's executor" : 'onnxruntime-node';
   try {
-    const m = await measure(reference, compressed, { data: `random:${plan.samples}`, task: 'auto', batchSize: plan.samples, seed: req.common.seed, latency: false, backend: req.common.backend, reference: plan.reference, compressedRunner: plan.compressedRunner, symbolicDim: plan.symbolicDim }, quiet);
+    const m = await measure(reference, compressed, { ...smokeOptions(plan, req), recorded }, quiet);
     const runtime = m.runtime ?? { name: 'onnxruntime-node' as const, version: ortVersion(), loaded: true };
     return {
       runtime,
@@ -417,6 +428,21 @@ async function compressOne(state: CliState, req: CompressRequest, pass: LoadedPa
   const originalReport = buildReport(original, undefined, { command: req.command });
   ctx.logger.debug(`${req.command}: ${plan.input}: ${original.files.bytes} bytes, ${originalReport.original.params} params`);
   const passCtx: PassContext = { ...ctx, ...(await dataContext(req, original.model, ctx)) };
+  // A large original is checked against outputs our executor computes with its weights streamed. Without
+  // --data that run needs only random samples, so it comes first: it reads every weight once, and a pass
+  // that can (quantize) takes each weight from it as the run finishes with it, instead of reading the
+  // model a second time.
+  let recorded: RecordedReference | undefined;
+  if (!req.common.dryRun && req.data?.data === undefined && pass.prepare) {
+    const plan0 = await checkPlan(original, original);
+    const prepared = plan0.reference === 'executor' ? pass.prepare(original.model, options) : undefined;
+    if (prepared) {
+      const { recordReference } = await import('../../report/measure.js');
+      recorded = await recordReference(original, smokeOptions(plan0, req), quietContext(ctx), (v) => prepared.onWeight(v));
+      passCtx.prepared = prepared;
+      lap('reference');
+    }
+  }
   const result = await pass.run(original.model, options, passCtx);
   lap('compress');
   const compressedModel: Model = result.model;
@@ -468,7 +494,7 @@ async function compressOne(state: CliState, req: CompressRequest, pass: LoadedPa
     } else if (reference) {
       // No --data: still prove the output loads and runs in onnxruntime-node (the deployment runtime), and
       // compare it with the original on a few random samples, saying loudly that this measures no accuracy.
-      const check = await smokeCheck(reference, { model: compressedModel, files }, req, ctx);
+      const check = await smokeCheck(reference, { model: compressedModel, files }, req, ctx, recorded);
       reduced = check.reduced;
       if (check.fidelity) report.fidelity = check.fidelity;
       report.runtime = check.runtime;
@@ -521,7 +547,7 @@ async function compressOne(state: CliState, req: CompressRequest, pass: LoadedPa
   const c = report.compressed!;
   const bpw = (x?: number) => (x ? x.toFixed(2) : '-');
   if (dry) {
-    const touched = (report.layers ?? []).filter((l) => l.bits === undefined || l.bits < 32).map((l) => l.name);
+    const touched = (report.layers ?? []).filter((l) => leftAloneReason(l) === undefined && (l.bits === undefined || l.bits < 32)).map((l) => l.name);
     const opset = result.plan?.opset?.to ?? compressedModel.opset('') ?? 0;
     const domains = [...compressedModel.opsetImports.filter((x) => x.domain !== '').map((x) => x.domain), ...(result.plan?.newDomains ?? [])];
     term.err(
@@ -557,19 +583,29 @@ async function compressOne(state: CliState, req: CompressRequest, pass: LoadedPa
 }
 
 /**
- * What the pass left alone, for the summary line: "12 weights left in float: 10 excluded by --exclude,
- * 2 output head kept" (the report's layers list each with its reason).
+ * Why the pass left a layer of the report alone: its `skipped` reason, or (passes that write it as a
+ * note) the note of a layer still in float32 with nothing compressed.
  */
-function leftAloneText(report: Report): string | undefined {
-  const left = (report.layers ?? []).filter((l) => (l.bits === 32 || l.bits === undefined) && l.sparsity === undefined && l.rank === undefined && typeof l.note === 'string');
+function leftAloneReason(l: LayerReport): string | undefined {
+  if (typeof l.skipped === 'string') return l.skipped;
+  if ((l.bits === 32 || l.bits === undefined) && l.sparsity === undefined && l.rank === undefined && typeof l.note === 'string') return l.note;
+  return undefined;
+}
+
+/**
+ * What the pass left alone, for the summary line: "12 weights left as they were (10 excluded by
+ * --exclude; 2 output head kept)" (the report's layers list each with its reason).
+ */
+export function leftAloneText(report: Report): string | undefined {
+  const left = (report.layers ?? []).map(leftAloneReason).filter((r): r is string => r !== undefined);
   if (left.length === 0) return undefined;
   const reasons = new Map<string, number>();
-  for (const l of left) {
-    const why = String(l.note).replace(/'[^']*'/g, '').replace(/\s+/g, ' ').trim();
+  for (const note of left) {
+    const why = note.replace(/'[^']*'/g, '').replace(/\s+/g, ' ').trim();
     reasons.set(why, (reasons.get(why) ?? 0) + 1);
   }
   const parts = [...reasons].sort((a, b) => b[1] - a[1]).slice(0, 3).map(([why, n]) => `${n} ${why}`);
-  return `${left.length} ${left.length === 1 ? 'weight' : 'weights'} left as they were (${parts.join('; ')}${reasons.size > 3 ? '; ...' : ''})`;
+  return `${left.length} ${left.length === 1 ? 'weight left as it was' : 'weights left as they were'} (${parts.join('; ')}${reasons.size > 3 ? '; ...' : ''})`;
 }
 
 /** One line of what was measured after compressing ("accuracy 91.90% -> 91.80%, top-1 agreement 99.60%"). */

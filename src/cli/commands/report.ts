@@ -37,7 +37,12 @@ export interface ReportCliOptions extends DataOptions {
 
 /** The measuring step's module (issue 9): fidelity, task metrics and latency from data. */
 export interface MeasureModule {
-  measure(original: ReportInput, compressed: ReportInput | undefined, options: DataOptions & { seed: number; backend: string }, ctx: Context): Promise<Measurements>;
+  measure(
+    original: ReportInput,
+    compressed: ReportInput | undefined,
+    options: DataOptions & { seed: number; backend: string; reference?: 'onnxruntime' | 'executor'; compressedRunner?: 'onnxruntime' | 'executor' },
+    ctx: Context,
+  ): Promise<Measurements>;
 }
 
 /** Validates the report flags for one or two models. */
@@ -197,12 +202,19 @@ export async function runReport(state: CliState, originalPath: string, compresse
 
   const original = await openModel(originalPath);
   const compressed = compressedPath === undefined ? undefined : await openModel(compressedPath);
-  const measured = measureModule ? await measureModule.measure(original, compressed, { ...options, seed: options.seed, backend: options.backend }, ctx) : undefined;
+  // Who computes each side: onnxruntime, or our executor for what its CPU provider cannot run (bfloat16)
+  // or a reference too big to load whole (the same choice as the compressing commands' check).
+  const { checkPlan } = await import('./pipeline.js');
+  const check = measureModule ? await checkPlan(original, compressed ?? original) : undefined;
+  const measured = measureModule
+    ? await measureModule.measure(original, compressed, { ...options, seed: options.seed, backend: options.backend, reference: check?.reference, compressedRunner: check?.compressedRunner }, ctx)
+    : undefined;
   // With one model, the per-weight rows still feed the size-by-layer tables and plots.
   const layers = compressed === undefined ? layerRows(original.model) : undefined;
   const report = buildReport(original, compressed, { command: 'report', gates: options.gates, measured, layers });
   const unloadable = measured?.runtime?.loaded === false;
   if (unloadable) report.passed = false;
+  if (check?.reduced) report.check = { reduced: check.reduced };
 
   const text = formatReport(report, options.json ? 'json' : options.format);
   if (options.output !== undefined) {

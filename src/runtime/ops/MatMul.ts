@@ -54,9 +54,9 @@ function streamable(a: RTensor, b: RTensor): boolean {
  * from float16 / bfloat16 slab by slab), so that neither the whole float32 weight nor the backend's
  * packed copy of it is ever held: an output head of 128k x 3072 costs 32 MB at a time, not 3 GB.
  */
-function streamedMatMul(a: RTensor, b: RTensor): RTensor {
+export function streamedMatMul(a: RTensor, b: RTensor, pieceBytes = streamPieceBytes): RTensor {
   const [K, N] = b.dims as [number, number];
-  const cols = Math.max(1, Math.floor(streamPieceBytes / 4 / K));
+  const cols = Math.max(1, Math.floor(pieceBytes / 4 / K));
   const host = b.host();
   const rows = tf.reshape(a.tf, [-1, K]) as tf.Tensor2D;
   const parts: tf.Tensor[] = [];

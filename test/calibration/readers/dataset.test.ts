@@ -241,3 +241,24 @@ test('labels: integer .npy of shape [n] or [n, 1]', () => {
   writeFileSync(join(dir, 'yn.npy'), i64npy([2], [1, -1]));
   assert.throws(() => loadLabels(join(dir, 'yn.npy')), /label -1 at index 1/);
 });
+
+test('float16 and bfloat16 inputs: float32 samples are converted (rounded to nearest even), random:<n> draws them too', () => {
+  const dir = tmp();
+  // 1 + 2^-11 is halfway between two float16 values: it rounds to the even one, 1.
+  writeFileSync(join(dir, 'x.npy'), f32npy([2, 2], Float32Array.from([1, -2.5, 1 + 2 ** -11, 3.14159])));
+  for (const [type, bits] of [
+    [DataType.FLOAT16, [0x3c00, 0xc100, 0x3c00, 0x4248]],
+    [DataType.BFLOAT16, [0x3f80, 0xc020, 0x3f80, 0x4049]],
+  ] as const) {
+    const g = new Graph('h');
+    g.addInput('x', { kind: 'tensor', elemType: type, shape: ['batch', 2] });
+    const m = new Model(g);
+    const [b] = [...openDataset(join(dir, 'x.npy'), m).batches(2)];
+    assert.equal(b!.feeds.x!.dataType, type);
+    assert.deepEqual(Array.from(b!.feeds.x!.host() as Uint16Array), bits);
+    const r = [...openDataset('random:64', m, { seed: 1 }).batches(64)][0]!.feeds.x!;
+    assert.equal(r.dataType, type);
+    const values = r.float32();
+    assert.ok(values.every((v) => Number.isFinite(v)) && Math.max(...values) > 1 && Math.min(...values) < -1, 'standard normal values');
+  }
+});
