@@ -103,11 +103,18 @@ def preprocess(model, tmp):
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
     out = os.path.join(tmp, "preprocessed.onnx")
+    cwd = os.getcwd()
+    # On a failed shape inference, onnxruntime leaves sym_shape_infer_temp.onnx (and its data) in the
+    # working directory: run it inside our temporary folder, which is removed at the end.
+    model = os.path.abspath(model)
+    os.chdir(tmp)
     try:
         quant_pre_process(model, out)
     except Exception as e:  # noqa: BLE001 - any failure of the optional step: go on without it, as a user would
         print(f"peers: quant_pre_process failed ({type(e).__name__}: {str(e).splitlines()[0] if str(e) else 'no message'}); going on without it", file=sys.stderr)
         shutil.copyfile(model, out)
+    finally:
+        os.chdir(cwd)
     m = onnx.load(out)
     constants_to_initializers(m.graph)
     opset = next((o.version for o in m.opset_import if o.domain in ("", "ai.onnx")), 0)

@@ -184,12 +184,15 @@ export function failureLine(m: Measured): string {
   return `exit ${m.code}${last ? `: ${last}` : ''}`;
 }
 
-/** The last non-empty stderr line that is not a progress bar or a python traceback frame, cut to 160 characters. */
+/**
+ * The last non-empty stderr line that is not a progress bar, a python traceback frame or our CLI's closing
+ * "hint:" line (the error it follows says more), cut to 160 characters.
+ */
 export function lastMeaningfulLine(text: string): string {
   const lines = text
     .split(/\r?\n|\r/)
     .map((l) => l.replace(/\x1b\[[0-9;]*[A-Za-z]/g, '').trim())
-    .filter((l) => l !== '' && !l.startsWith('File "') && !(/\d+%/.test(l) && /[|█]/.test(l)));
+    .filter((l) => l !== '' && !l.startsWith('File "') && !l.startsWith('hint:') && !(/\d+%/.test(l) && /[|█]/.test(l)));
   const last = lines[lines.length - 1] ?? '';
   return last.length > 160 ? last.slice(0, 157) + '...' : last;
 }

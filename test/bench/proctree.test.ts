@@ -53,9 +53,10 @@ test('a run past its timeout is killed with its children and reported as timed o
   assert.match(failureLine(m), /^timed out after \d+ s$/);
 });
 
-test('lastMeaningfulLine skips progress bars, colour codes and traceback frames', () => {
+test('lastMeaningfulLine skips progress bars, colour codes, traceback frames and our closing hint', () => {
   assert.equal(lastMeaningfulLine('loading\n\x1b[33mwarning: x\x1b[0m\n 45%|████      | 9/20\n'), 'warning: x');
   assert.equal(lastMeaningfulLine('a\n  File "q.py", line 3, in f\n'), 'a');
+  assert.equal(lastMeaningfulLine('compress: error: boom\nhint: run again with --verbose for the stack trace\n'), 'compress: error: boom');
   assert.equal(lastMeaningfulLine(''), '');
   assert.equal(lastMeaningfulLine('x'.repeat(300)).length, 160);
 });
