@@ -21,7 +21,7 @@
  * Options: --models small-fp32,small-fp16,tinyllama-fp32,llama3b-fp16 (the default; any <shape>-<dtype>
  * of make_llm.py, e.g. tiny-fp16, tinyllama4-fp32); --dir <dir>; --python <path> (or PEERS_PYTHON);
  * --ours-only; --no-make (skip missing models instead of making them); --timeout <s> per run (3600);
- * --keep (keep the outputs, in <dir>/bench-out); --json.
+ * --keep (keep the outputs, in <dir>/bench-out/<pid>: a folder per run, so two runs never share one); --json.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
@@ -32,7 +32,7 @@ import { readNpy } from '../src/calibration/readers/npy.js';
 import { accumulatePerplexity, createPerplexity, solvePerplexity } from '../src/report/metrics.js';
 import { repoRoot } from '../test/helpers/repo.js';
 import { runEach } from './peers-data.js';
-import { failureLine, killChildrenOnSignals, runMeasured } from './proctree.js';
+import { failureLine, killChildrenOnSignals, removeIfEmpty, runMeasured } from './proctree.js';
 import { arg } from './cases.js';
 import { peerPython } from './peer-python.js';
 import { firstLine, markdownTable, mb, ratio } from './table.js';
@@ -165,7 +165,7 @@ async function main(): Promise<void> {
   const needPython = !oursOnly || (missing.length > 0 && !argv.includes('--no-make'));
   const python = needPython ? peerPython(root, arg('--python', process.env.PEERS_PYTHON ?? ''), log) : undefined;
   mkdirSync(dir, { recursive: true });
-  const work = join(dir, 'bench-out');
+  const work = join(dir, 'bench-out', String(process.pid));
   const load0 = loadavg();
   const t0 = Date.now();
   const results: ModelResult[] = [];
@@ -214,7 +214,10 @@ async function main(): Promise<void> {
       results.push(res);
     }
   } finally {
-    if (!argv.includes('--keep')) rmSync(work, { recursive: true, force: true });
+    if (!argv.includes('--keep')) {
+      rmSync(work, { recursive: true, force: true });
+      removeIfEmpty(join(dir, 'bench-out'));
+    }
   }
   const load1 = loadavg();
   const summary = {

@@ -21,7 +21,7 @@
  *
  * Options: --models mlp,cnn,lm,ppocr-rec,ppocr-cls,ppocr-det,silero (default all); --methods <keys> (default all,
  * see `methods` below); --python <path> (or PEERS_PYTHON: a python with onnxruntime 1.30, skipping the
- * venv script); --ours-only; --timeout <s> per run (1800); --work <dir> (default .cache/bench-peers,
+ * venv script); --ours-only; --timeout <s> per run (1800); --work <dir> (default .cache/bench-peers/<pid>, a folder per run,
  * emptied first and removed at the end unless --keep); --json (the results as JSON on stdout instead of
  * the table); --save <file> (also write the JSON there); --from <file> (print the table of a saved run).
  */
@@ -30,7 +30,7 @@ import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { repoRoot } from '../test/helpers/repo.js';
 import { modelKeys, prepare, type Workload } from './peers-data.js';
-import { failureLine, killChildrenOnSignals, lastMeaningfulLine, runMeasured, type Measured } from './proctree.js';
+import { failureLine, killChildrenOnSignals, lastMeaningfulLine, removeIfEmpty, runMeasured, type Measured } from './proctree.js';
 import { arg } from './cases.js';
 import { peerPython } from './peer-python.js';
 import { firstLine, markdownTable, mb, ratio } from './table.js';
@@ -266,7 +266,7 @@ async function run(): Promise<PeersResult> {
   const wanted = arg('--methods', methods.map((m) => m.key).join(',')).split(',');
   for (const k of wanted) if (!methods.some((m) => m.key === k)) throw new Error(`unknown method '${k}': expected some of ${methods.map((m) => m.key).join(', ')}`);
   const timeoutSeconds = Number(arg('--timeout', '1800'));
-  const work = arg('--work', join(root, '.cache', 'bench-peers'));
+  const work = arg('--work', join(root, '.cache', 'bench-peers', String(process.pid)));
   rmSync(work, { recursive: true, force: true });
   mkdirSync(work, { recursive: true });
   const python = argv.includes('--ours-only') ? undefined : peerPython(root, arg('--python', process.env.PEERS_PYTHON ?? ''), log);
@@ -320,7 +320,10 @@ async function run(): Promise<PeersResult> {
       }
     }
   } finally {
-    if (!argv.includes('--keep')) rmSync(work, { recursive: true, force: true });
+    if (!argv.includes('--keep')) {
+      rmSync(work, { recursive: true, force: true });
+      removeIfEmpty(join(root, '.cache', 'bench-peers'));
+    }
   }
   const load1 = loadavg();
   const result: PeersResult = {

@@ -8,7 +8,7 @@
  * result like any other, never an exception: the benchmark prints it in its table.
  */
 import { spawn } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, rmdirSync } from 'node:fs';
 
 /** The outcome of one measured run. */
 export interface Measured {
@@ -198,3 +198,12 @@ export function lastMeaningfulLine(text: string): string {
 }
 
 const gb = (bytes: number) => (bytes / 1e9).toFixed(1);
+
+/** Removes `dir` when it is empty (the parent of a finished run's own folder); leaves it otherwise. */
+export function removeIfEmpty(dir: string): void {
+  try {
+    if (readdirSync(dir).length === 0) rmdirSync(dir);
+  } catch {
+    // Missing, or another run is using it: nothing to do.
+  }
+}
