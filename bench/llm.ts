@@ -21,10 +21,11 @@
  * Options: --models small-fp32,small-fp16,tinyllama-fp32,llama3b-fp16 (the default; any <shape>-<dtype>
  * of make_llm.py, e.g. tiny-fp16, tinyllama4-fp32); --dir <dir>; --python <path> (or PEERS_PYTHON);
  * --ours-only; --no-make (skip missing models instead of making them); --timeout <s> per run (3600);
- * --keep (keep the outputs, in <dir>/bench-out/<pid>: a folder per run, so two runs never share one); --json.
+ * --keep (keep the outputs, in <dir>/bench-out/<pid>: a folder per run, so two runs never share one); --json (the
+ * results as JSON instead of the tables); --save <file> (also write the JSON there); --from <file> (print a saved run).
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
 import * as ort from 'onnxruntime-node';
@@ -64,6 +65,15 @@ interface ModelResult {
   params?: number;
   floatPerplexity?: number;
   runs: LlmRun[];
+}
+
+/** Everything one run of the benchmark measured (what --json prints and --save writes; --from reads it back). */
+export interface LlmSummary {
+  date: string;
+  minutes: number;
+  loadAverage: { before: number[]; after: number[] };
+  python: string | null;
+  models: ModelResult[];
 }
 
 /** Bytes of a model folder's model.onnx and its external data. */
@@ -154,7 +164,8 @@ async function measureRun(root: string, spec: RunSpec, timeoutSeconds: number): 
   }
 }
 
-async function main(): Promise<void> {
+/** Runs both tools on every wanted model. */
+async function run(): Promise<LlmSummary> {
   const root = repoRoot();
   const dir = resolve(arg('--dir', process.env.COMPRESS_LLM_DIR ?? join(root, '.cache', 'llm')));
   const names = arg('--models', 'small-fp32,small-fp16,tinyllama-fp32,llama3b-fp16').split(',');
@@ -220,21 +231,22 @@ async function main(): Promise<void> {
     }
   }
   const load1 = loadavg();
-  const summary = {
+  const summary: LlmSummary = {
     date: new Date().toISOString(),
     minutes: (Date.now() - t0) / 60000,
     loadAverage: { before: load0.map((l) => Number(l.toFixed(2))), after: load1.map((l) => Number(l.toFixed(2))) },
     python: python ?? null,
     models: results,
   };
-  if (argv.includes('--json')) {
-    process.stdout.write(JSON.stringify(summary, null, 1) + '\n');
-    return;
-  }
+  return summary;
+}
+
+/** The tables (speed and memory; perplexity where the models have held-out rows) and their notes. */
+export function render(summary: LlmSummary): string {
   const gb = (b: number) => (b / 1e9).toFixed(2);
   const sizeCell = (r: LlmRun) => mb(r.bytes!) + (r.note ? ` (${r.note})` : '');
   const cell = (r: LlmRun | undefined, f: (r: LlmRun) => string) => (r === undefined ? 'not run' : r.status === 'ok' ? f(r) : `**${r.status}**: ${r.note}`);
-  const speed = results.map((m) => {
+  const speed = summary.models.map((m) => {
     const o = m.runs.find((r) => r.tool === 'ours');
     const t = m.runs.find((r) => r.tool === 'theirs');
     const both = o?.status === 'ok' && t?.status === 'ok';
@@ -259,7 +271,7 @@ async function main(): Promise<void> {
       speed,
     ),
   );
-  const withPpl = results.filter((m) => m.floatPerplexity !== undefined);
+  const withPpl = summary.models.filter((m) => m.floatPerplexity !== undefined);
   if (withPpl.length > 0) {
     lines.push('');
     const rowsP: string[][] = [];
@@ -272,7 +284,7 @@ async function main(): Promise<void> {
   lines.push('');
   lines.push('Commands (model.onnx and out.onnx stand for the paths):');
   const seen = new Set<string>();
-  for (const m of results) for (const r of m.runs) if (!seen.has(r.command)) {
+  for (const m of summary.models) for (const r of m.runs) if (!seen.has(r.command)) {
     seen.add(r.command);
     lines.push(`- ${r.tool}, ${r.setting}: \`${r.command}\``);
   }
@@ -282,7 +294,15 @@ async function main(): Promise<void> {
       "Peak GB: the summed resident set of each tool's whole process tree, sampled every 50 ms. Perplexity: onnxruntime-node on the model's held-out rows (test.npy), the same evaluator for both.",
   );
   lines.push(`Run ${summary.date}, ${summary.minutes.toFixed(1)} min; 1/5/15-minute load average ${summary.loadAverage.before.join(' / ')} before, ${summary.loadAverage.after.join(' / ')} after.`);
-  process.stdout.write(lines.join('\n') + '\n');
+  return lines.join('\n') + '\n';
+}
+
+async function main(): Promise<void> {
+  const from = arg('--from', '');
+  const summary = from !== '' ? (JSON.parse(readFileSync(from, 'utf8')) as LlmSummary) : await run();
+  const save = arg('--save', '');
+  if (save !== '') writeFileSync(save, JSON.stringify(summary, null, 1) + '\n');
+  process.stdout.write(argv.includes('--json') ? JSON.stringify(summary, null, 1) + '\n' : render(summary));
 }
 
 killChildrenOnSignals();

@@ -23,7 +23,8 @@
  * see `methods` below); --python <path> (or PEERS_PYTHON: a python with onnxruntime 1.30, skipping the
  * venv script); --ours-only; --timeout <s> per run (1800); --work <dir> (default .cache/bench-peers/<pid>, a folder per run,
  * emptied first and removed at the end unless --keep); --json (the results as JSON on stdout instead of
- * the table); --save <file> (also write the JSON there); --from <file> (print the table of a saved run).
+ * the table); --save <file> (also write the JSON there); --from <file>[,<file>...] (print the table of a saved
+ * run; the rows of each later file replace those of the same model and method: `overlay`).
  */
 import { mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
@@ -167,7 +168,7 @@ async function score(w: Workload, m: Measured, dir: string, out: string, command
   if (!files.some((f) => join(dir, f) === out)) return { ...base, status: 'failed', note: `exit 0 but no output (${lastMeaningfulLine(m.stderr) || 'nothing said'})` };
   const bytes = outputBytes(dir);
   const notes: string[] = [];
-  const preFailed = /peers: quant_pre_process failed \(([^:\n]*)/.exec(m.stderr);
+  const preFailed = /peers: quant_pre_process failed \((.*?)\); going on/.exec(m.stderr);
   if (preFailed) notes.push(`quant_pre_process failed (${preFailed[1]})`);
   if (bytes >= 0.95 * statSync(w.path).size) notes.push('>= 0.95x the input: next to nothing quantized');
   const note = notes.length > 0 ? notes.join('; ') : undefined;
@@ -205,6 +206,29 @@ export interface PeersResult {
   /** Method key -> what it compares. */
   methods: Record<string, string>;
   rows: Row[];
+  /** Later runs whose rows replaced or joined these (see `overlay`): when, and which rows. */
+  later?: { date: string; minutes: number; loadAverage: { before: number[]; after: number[] }; rows: string[] }[];
+}
+
+/**
+ * `base` with the rows of `later` (a run of some models and methods, e.g. after a fix) in place of its
+ * rows of the same model and method, or added; the table then says which rows came from which run.
+ */
+export function overlay(base: PeersResult, later: PeersResult): PeersResult {
+  const rows = [...base.rows];
+  for (const r of later.rows) {
+    const i = rows.findIndex((x) => x.model === r.model && x.method === r.method);
+    if (i >= 0) rows[i] = r;
+    else rows.push(r);
+  }
+  const mark = { date: later.date, minutes: later.minutes, loadAverage: later.loadAverage, rows: later.rows.map((r) => `${r.model} ${r.method}`) };
+  return {
+    ...base,
+    floats: { ...base.floats, ...later.floats },
+    methods: { ...base.methods, ...later.methods },
+    rows,
+    later: [...(base.later ?? []), ...(later.later ?? []), mark],
+  };
 }
 
 /** The markdown table and its notes. */
@@ -256,6 +280,11 @@ export function render(result: PeersResult): string {
   out.push(
     `Run ${result.date}, ${result.minutes.toFixed(1)} min; 1/5/15-minute load average ${result.loadAverage.before.join(' / ')} before, ${result.loadAverage.after.join(' / ')} after.`,
   );
+  for (const l of result.later ?? []) {
+    out.push(
+      `Rows ${l.rows.join(', ')}: run ${l.date}, ${l.minutes.toFixed(1)} min; load average ${l.loadAverage.before.join(' / ')} before, ${l.loadAverage.after.join(' / ')} after.`,
+    );
+  }
   return out.join('\n') + '\n';
 }
 
@@ -340,7 +369,7 @@ async function run(): Promise<PeersResult> {
 
 async function main(): Promise<void> {
   const from = arg('--from', '');
-  const result = from !== '' ? (JSON.parse(readFileSync(from, 'utf8')) as PeersResult) : await run();
+  const result = from !== '' ? from.split(',').map((f) => JSON.parse(readFileSync(f, 'utf8')) as PeersResult).reduce(overlay) : await run();
   const save = arg('--save', '');
   if (save !== '') writeFileSync(save, JSON.stringify(result, null, 1) + '\n');
   process.stdout.write(argv.includes('--json') ? JSON.stringify(result, null, 1) + '\n' : render(result));
