@@ -12,7 +12,7 @@ Needs the venv of bench/peers-venv.sh (torch 2.13, transformers 5.17, onnx 1.23,
   python bench/make_llm.py --shape small --dtype fp32,fp16 --train 400 --out 'DIR/small-{dtype}'
         one training, exported once per type (the same weights in fp32 and fp16)
 
-Shapes: tiny (~0.5 M params), small (~3.4 M), tinyllama (1.1 B: d 2048, ff 5632, 22 layers, 32/4 heads,
+Shapes: tiny (~0.5 M params), small (~3.0 M), tinyllama (1.1 B: d 2048, ff 5632, 22 layers, 32/4 heads,
 vocab 32000), tinyllama4 (the same cut to 4 layers, ~0.3 B), llama3b (3.6 B: d 3072, ff 8192, 28 layers,
 24/8 heads, vocab 128256, untied). The model is DIR/model.onnx with DIR/model.onnx.data.
 
