@@ -25,7 +25,7 @@
  * results as JSON instead of the tables); --save <file> (also write the JSON there); --from <file> (print a saved run).
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
 import * as ort from 'onnxruntime-node';
@@ -33,9 +33,10 @@ import { readNpy } from '../src/calibration/readers/npy.js';
 import { accumulatePerplexity, createPerplexity, solvePerplexity } from '../src/report/metrics.js';
 import { repoRoot } from '../test/helpers/repo.js';
 import { runEach } from './peers-data.js';
-import { failureLine, killChildrenOnSignals, removeIfEmpty, runMeasured } from './proctree.js';
+import { failureLine, removeIfEmpty, runMeasured } from './proctree.js';
 import { arg } from './cases.js';
 import { peerPython } from './peer-python.js';
+import { benchMain } from './saved.js';
 import { firstLine, markdownTable, mb, ratio } from './table.js';
 
 const argv = process.argv.slice(2);
@@ -297,17 +298,4 @@ export function render(summary: LlmSummary): string {
   return lines.join('\n') + '\n';
 }
 
-async function main(): Promise<void> {
-  const from = arg('--from', '');
-  const summary = from !== '' ? (JSON.parse(readFileSync(from, 'utf8')) as LlmSummary) : await run();
-  const save = arg('--save', '');
-  if (save !== '') writeFileSync(save, JSON.stringify(summary, null, 1) + '\n');
-  process.stdout.write(argv.includes('--json') ? JSON.stringify(summary, null, 1) + '\n' : render(summary));
-}
-
-killChildrenOnSignals();
-main().catch((e) => {
-  log(`bench:llm: ${firstLine(e)}`);
-  if (argv.includes('--verbose')) console.error(e);
-  process.exitCode = 1;
-});
+benchMain('bench:llm', run, render);

@@ -26,14 +26,15 @@
  * the table); --save <file> (also write the JSON there); --from <file>[,<file>...] (print the table of a saved
  * run; the rows of each later file replace those of the same model and method: `overlay`).
  */
-import { mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { repoRoot } from '../test/helpers/repo.js';
 import { modelKeys, prepare, type Workload } from './peers-data.js';
-import { failureLine, killChildrenOnSignals, lastMeaningfulLine, removeIfEmpty, runMeasured, type Measured } from './proctree.js';
+import { failureLine, lastMeaningfulLine, removeIfEmpty, runMeasured, type Measured } from './proctree.js';
 import { arg } from './cases.js';
 import { peerPython } from './peer-python.js';
+import { benchMain } from './saved.js';
 import { firstLine, markdownTable, mb, ratio } from './table.js';
 
 const argv = process.argv.slice(2);
@@ -367,17 +368,4 @@ async function run(): Promise<PeersResult> {
   return result;
 }
 
-async function main(): Promise<void> {
-  const from = arg('--from', '');
-  const result = from !== '' ? from.split(',').map((f) => JSON.parse(readFileSync(f, 'utf8')) as PeersResult).reduce(overlay) : await run();
-  const save = arg('--save', '');
-  if (save !== '') writeFileSync(save, JSON.stringify(result, null, 1) + '\n');
-  process.stdout.write(argv.includes('--json') ? JSON.stringify(result, null, 1) + '\n' : render(result));
-}
-
-killChildrenOnSignals();
-main().catch((e) => {
-  log(`bench:peers: ${firstLine(e)}`);
-  if (argv.includes('--verbose')) console.error(e);
-  process.exitCode = 1;
-});
+benchMain('bench:peers', run, render, overlay);
