@@ -160,15 +160,24 @@ function siteOf(node: Node): Located | SkippedWeight | undefined {
 }
 
 /**
- * True when a path of non-layer nodes leads from `node`'s outputs to a graph output: the node is (one of)
- * the network's output heads.
+ * True for a decoder's key/value cache output (present.0.key, present_key_values.*, *cache*): the keys
+ * and values a generation step hands to the next, not a prediction. The projections that feed them are
+ * body layers.
+ */
+export function isCacheOutput(v: Value): boolean {
+  return /^present|past_key|key_values|cache/i.test(v.name);
+}
+
+/**
+ * True when a path of non-layer nodes leads from `node`'s outputs to a graph output other than a key/value
+ * cache: the node is (one of) the network's output heads.
  */
 function reachesOutput(node: Node): boolean {
   const seen = new Set<Node>();
   const stack: Value[] = node.outputs.filter((v): v is Value => v !== null);
   while (stack.length > 0) {
     const v = stack.pop()!;
-    if (v.isGraphOutput) return true;
+    if (v.isGraphOutput && !isCacheOutput(v)) return true;
     for (const c of v.consumers()) {
       if (seen.has(c) || layerOps.has(c.opType)) continue;
       seen.add(c);

@@ -530,7 +530,8 @@ class ProtoBuilder {
   private valueInfoList(g: Graph): ValueInfoProto[] {
     const enc = encodingOf<GraphEncoding>(g.encoding, 'onnx.graph');
     const list = g.valueInfo.map((v) => this.valueInfo(v, 'valueInfo', enc));
-    for (const f of enc?.foreignValueInfo ?? []) list.splice(Math.min(f.index, list.length), 0, f.proto);
+    // Each foreign entry was read after `index` local ones and after the foreign entries before it.
+    (enc?.foreignValueInfo ?? []).forEach((f, k) => list.splice(Math.min(f.index + k, list.length), 0, f.proto));
     return list;
   }
 

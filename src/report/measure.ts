@@ -185,13 +185,14 @@ function lmShape(ids: RTensor | undefined, out: OutputNumbers): boolean {
 /** Measures one model, or a compressed model against its original, on `options.data`. */
 export async function measure(original: ReportInput, compressed: ReportInput | undefined, options: MeasureOptions, ctx: Context): Promise<Measurements & { metrics: MeasuredMetrics }> {
   if (options.data === undefined) throw new UsageError('measuring needs samples: give them with --data');
-  const dataset: Dataset = openDataset(options.data, original.model, { samples: options.samples, seed: options.seed, symbolicDim: options.symbolicDim, logger: ctx.logger });
+  const dataset: Dataset = openDataset(options.data, original.model, { samples: options.samples, seed: options.seed, symbolicDim: options.symbolicDim, task: options.task, logger: ctx.logger });
   if (dataset.synthetic) ctx.logger.warn(`--data ${options.data} is synthetic: fidelity and latency are measured on random inputs; accuracy cannot be`);
   const labels = options.labels !== undefined ? loadLabels(options.labels) : undefined;
   if (labels && labels.length < dataset.samples) {
     throw new UsageError(`--labels '${options.labels}' holds ${labels.length} labels for ${dataset.samples} samples of --data '${options.data}'`);
   }
-  const firstInput = dataset.inputNames[0]!;
+  // Token ids go to the first input, or to the one the other inputs were filled around (tokens.ts).
+  const firstInput = dataset.tokens ?? dataset.inputNames[0]!;
 
   let orig: OutputRunner;
   if (options.recorded) {
@@ -206,7 +207,8 @@ export async function measure(original: ReportInput, compressed: ReportInput | u
       throw new ModelError(`onnxruntime-node ${ortVersion()} cannot load the original model '${original.files.path ?? ''}': ${firstLine(e)}`, 'the original must run in onnxruntime to be a reference');
     }
   }
-  const output = options.outputName ?? orig.outputNames[0]!;
+  // The logits of a decoder that also returns its present key/values: the output named so, else the first.
+  const output = options.outputName ?? (orig.outputNames.includes('logits') ? 'logits' : orig.outputNames[0]!);
   if (!orig.outputNames.includes(output)) throw new UsageError(`the model has no output '${output}' (it has: ${orig.outputNames.join(', ')})`);
 
   const runtime: RuntimeInfo = { name: 'onnxruntime-node', version: ortVersion(), loaded: true };
@@ -247,6 +249,7 @@ export async function measure(original: ReportInput, compressed: ReportInput | u
       if (task === 'classification' && !labels) note = 'classification without --labels: accuracy was not measured, only fidelity';
       if (task === 'regression') note = 'regression: no task metric is defined here; fidelity compares the outputs';
       if (task === 'fidelity') note = compressed ? 'no --labels and not a language model: fidelity only, accuracy was not measured' : 'no --labels and not a language model: latency only, accuracy was not measured';
+      if (dataset.filled) note = [note, `token ids fed to '${firstInput}'; filled as for a first step: ${dataset.filled}`].filter(Boolean).join('; ');
       ctx.logger.debug(`measure: task ${task}, output '${output}' [${o.dims.join(', ')}], ${dataset.samples} samples in batches of ${bs}`);
     }
     if (c) {

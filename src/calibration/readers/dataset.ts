@@ -79,6 +79,10 @@ export interface Dataset {
   /** True for random:<n>: results then say nothing about accuracy. */
   readonly synthetic: boolean;
   readonly inputNames: string[];
+  /** The input fed the token ids, when the others were filled from them (tokens.ts). */
+  readonly tokens?: string;
+  /** What was filled, for messages ("attention_mask (ones), 4 past key/values (empty)"). */
+  readonly filled?: string;
   /** Samples available (after --samples, and whole batches only for fixed-batch inputs). */
   readonly samples: number;
   /** The batch size actually used when `requested` is asked (fixed-batch inputs impose theirs). */

@@ -386,7 +386,8 @@ async function dataContext(req: CompressRequest, model: Model, ctx: Context): Pr
   const d = req.data;
   if (!d?.data) return {};
   const { openDataset, loadLabels } = await import('../../calibration/readers/index.js');
-  const dataset = openDataset(d.data, model, { samples: d.samples, seed: req.common.seed, logger: ctx.logger });
+  const dataset = openDataset(d.data, model, { samples: d.samples, seed: req.common.seed, task: d.task, logger: ctx.logger });
+  if (dataset.filled) ctx.logger.info(`${dataset.source}: token ids for '${dataset.tokens}'; the other inputs filled as for a first step: ${dataset.filled}`);
   if (dataset.synthetic) {
     ctx.logger.warn(`--data ${d.data} is synthetic: the result is shaped by random inputs and says nothing about accuracy; give real samples for a real calibration`);
   }
@@ -424,9 +425,6 @@ async function compressOne(state: CliState, req: CompressRequest, pass: LoadedPa
   };
   const original = await io.openModel(plan.input);
   lap('load');
-  // The pass may edit the model it is given; measure the original first.
-  const originalReport = buildReport(original, undefined, { command: req.command });
-  ctx.logger.debug(`${req.command}: ${plan.input}: ${original.files.bytes} bytes, ${originalReport.original.params} params`);
   const passCtx: PassContext = { ...ctx, ...(await dataContext(req, original.model, ctx)) };
   // A large original is checked against outputs our executor computes with its weights streamed. Without
   // --data that run needs only random samples, so it comes first: it reads every weight once, and a pass
@@ -438,12 +436,30 @@ async function compressOne(state: CliState, req: CompressRequest, pass: LoadedPa
     const prepared = plan0.reference === 'executor' ? pass.prepare(original.model, options) : undefined;
     if (prepared) {
       const { recordReference } = await import('../../report/measure.js');
-      recorded = await recordReference(original, smokeOptions(plan0, req), quietContext(ctx), (v) => prepared.onWeight(v));
+      const { noteZeros } = await import('../../report/size.js');
+      recorded = await recordReference(original, smokeOptions(plan0, req), quietContext(ctx), (v) => {
+        noteZeros(v.initializer!);
+        prepared.onWeight(v);
+      });
       passCtx.prepared = prepared;
       lap('reference');
     }
   }
+  // The pass may edit the model it is given; measure the original first (after the reference run, which
+  // counted the zeros of each weight it read, so that a model larger than memory is not read again here).
+  const originalReport = buildReport(original, undefined, { command: req.command });
+  ctx.logger.debug(`${req.command}: ${plan.input}: ${original.files.bytes} bytes, ${originalReport.original.params} params`);
+  // optimum's merged decoder: the pass works on its first-step branch, and its rewrites are mirrored into the with-past one.
+  const merged = await import('../../passes/shared/merged.js');
+  const unfolded = merged.unfoldMergedDecoder(original.model);
+  if (unfolded) ctx.logger.debug(`${plan.input}: a merged decoder (If on '${unfolded.cond.name}'): the pass runs on its first-step branch`);
   const result = await pass.run(original.model, options, passCtx);
+  if (unfolded) {
+    const refolded = merged.refoldMergedDecoder(unfolded, result.model);
+    ctx.logger.info(`merged decoder: the pass ran on the first-step branch; ${refolded.mirrored} of its rewrites were repeated in the with-past branch`);
+    for (const w of refolded.warnings) ctx.logger.warn(w);
+    result.warnings = [...(result.warnings ?? []), ...refolded.warnings];
+  }
   lap('compress');
   const compressedModel: Model = result.model;
   const { currentBackend, describeBackend } = await import('../../runtime/backend.js');

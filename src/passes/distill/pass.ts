@@ -546,7 +546,7 @@ interface Evaluation {
 
 function openEvaluation(opts: DistillOptions, model: Model, task: string, ctx: DistillContext, batchSize: number, teacher: Session): Evaluation | undefined {
   if (opts.evalData === undefined) return undefined;
-  const dataset = openDataset(opts.evalData, model, { seed: opts.seed, logger: ctx.logger });
+  const dataset = openDataset(opts.evalData, model, { seed: opts.seed, task: opts.task, logger: ctx.logger });
   const labels = opts.evalLabels !== undefined ? loadLabels(opts.evalLabels) : undefined;
   if (labels && labels.length < dataset.samples) throw new UsageError(`--eval-labels holds ${labels.length} labels for ${dataset.samples} eval samples`);
   const output = model.graph.outputs[0]!.name;
@@ -570,7 +570,7 @@ function openEvaluation(opts: DistillOptions, model: Model, task: string, ctx: D
         const c = dims[dims.length - 1]!;
         if (kind.name === 'accuracy') accumulateAccuracy(s, data, c, labels!.subarray(batch.start, batch.start + batch.size));
         else if (kind.name === 'perplexity') {
-          const ids = batch.feeds[dataset.inputNames[0]!]!.host() as ArrayLike<number | bigint>;
+          const ids = batch.feeds[dataset.tokens ?? dataset.inputNames[0]!]!.host() as ArrayLike<number | bigint>;
           accumulateNll(s, data, ids, dims[0]!, dims[1]!, c);
         } else if (isTeacher) {
           s.count += data.length / c;
