@@ -501,14 +501,15 @@ async function compressOne(state: CliState, req: CompressRequest, pass: LoadedPa
 
 /**
  * What the pass left alone, for the summary line: "12 weights left in float: 10 excluded by --exclude,
- * 2 output head kept" (the report's layers list each with its reason).
+ * 2 output head kept" (the report's layers list each with its reason, in `skipped` or, for quantize and
+ * gptq, `note`).
  */
 function leftAloneText(report: Report): string | undefined {
-  const left = (report.layers ?? []).filter((l) => (l.bits === 32 || l.bits === undefined) && l.sparsity === undefined && l.rank === undefined && typeof l.note === 'string');
+  const left = (report.layers ?? []).filter((l) => typeof l.skipped === 'string' || ((l.bits === 32 || l.bits === undefined) && l.sparsity === undefined && l.rank === undefined && typeof l.note === 'string'));
   if (left.length === 0) return undefined;
   const reasons = new Map<string, number>();
   for (const l of left) {
-    const why = String(l.note).replace(/'[^']*'/g, '').replace(/\s+/g, ' ').trim();
+    const why = String(typeof l.skipped === 'string' ? l.skipped : l.note).replace(/'[^']*'/g, '').replace(/\s+/g, ' ').trim();
     reasons.set(why, (reasons.get(why) ?? 0) + 1);
   }
   const parts = [...reasons].sort((a, b) => b[1] - a[1]).slice(0, 3).map(([why, n]) => `${n} ${why}`);
