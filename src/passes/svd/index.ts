@@ -14,7 +14,7 @@ import { parseSvdOptions, type SvdOptions } from './options.js';
 import { applySvd, layerReport, modelParams, planSvd, skippedReport } from './pass.js';
 import { paramsAt } from './solve.js';
 
-export { parseSvdOptions, defaultRatio, isWholeModel, svdFlags, modelSensitivityLayers, type SvdOptions, type RankRule, type Sensitivity } from './options.js';
+export { parseSvdOptions, defaultRatio, isWholeModel, svdFlags, type SvdOptions, type RankRule, type Sensitivity } from './options.js';
 export { findSites, planSvd, applySvd, layerReport, skippedReport, modelParams, rewriteSite, measureModelErrors, type SvdSite, type SvdDecision, type SvdSkip, type FoundSites, type SvdPlanResult } from './pass.js';
 export * from './solve.js';
 
@@ -59,7 +59,7 @@ export async function svd(model: Model, options: SvdOptions | Record<string, unk
   const chosen = decisions.filter((d) => d.rank !== null);
   if (chosen.length === 0) {
     const reasons = [...decisions.map((d) => ({ op: d.site.op, reason: d.reason ?? 'left whole' })), ...held.map((h) => ({ op: h.site.op, reason: h.reason })), ...skipped.map((s) => ({ op: s.node.opType, reason: s.reason }))];
-    throw new NothingToDoError(nothingToDoMessage('factorize', 'MatMul/Gemm/Conv weights', reasons), opts.exclude || held.length > 0 ? 'check --exclude, or factorize the head too with --no-keep-head' : undefined);
+    throw new NothingToDoError(nothingToDoMessage('factorize', 'MatMul/Gemm/Conv weights', reasons), opts.exclude ? 'check --exclude' : undefined);
   }
   const before = modelParams(model);
   let saved = 0;

@@ -17,15 +17,12 @@ export type RankRule =
   | { kind: 'budget'; params?: number; bytes?: number };
 
 /**
- * What a layer's sensitivity to a lower rank is measured by, for the whole-model targets: `model`, the
- * model's output error with that layer alone factorized (needs --data); `layer`, the layer's own
- * truncation error (whitened with --data: its output error on the data; the weight spectrum without);
- * `auto`, `model` with --data for up to `modelSensitivityLayers` layers, `layer` otherwise.
+ * What a layer's sensitivity to a lower rank is measured by, for the whole-model targets: `layer` (the
+ * default), the layer's own relative truncation error: its output error on the calibration data with
+ * --data (the whitened spectrum), its weight error without; `model`, the model's output error with that
+ * layer alone factorized, measured at a few ranks (needs --data; one forward pass per layer and rank).
  */
-export type Sensitivity = 'auto' | 'model' | 'layer';
-
-/** With `--sensitivity auto`, models with more factorizable layers than this are ranked by `layer`. */
-export const modelSensitivityLayers = 64;
+export type Sensitivity = 'layer' | 'model';
 
 /** The validated options of the svd pass. */
 export interface SvdOptions {
@@ -59,7 +56,7 @@ export const svdFlags: readonly { flag: string; key: string; values: string; def
   { flag: '--budget', key: 'budget', values: 'parameters (1e6) or bytes (10MB)', default: 'none', help: 'whole-model target: parameters of the factorizable weight matrices, or bytes of all weights' },
   { flag: '--per-layer', key: 'perLayer', values: 'switch', default: 'off', help: 'apply --ratio to each matrix alike instead of spreading ranks by sensitivity' },
   { flag: '--no-keep-head', key: 'keepHead', values: 'switch', default: 'keep', help: 'also factorize the output head (left whole by default)' },
-  { flag: '--sensitivity', key: 'sensitivity', values: 'auto | model | layer', default: 'auto', help: `how layers are ranked for a whole-model target: the model's output error per layer and rank (model, needs --data), or each layer's own truncation error (layer); auto: model with --data up to ${modelSensitivityLayers} layers, else layer` },
+  { flag: '--sensitivity', key: 'sensitivity', values: 'layer | model', default: 'layer', help: "how a whole-model target ranks layers: each layer's own truncation error (whitened with --data), or the model's output error with each layer alone at a few ranks (needs --data)" },
   { flag: '--exclude', key: 'exclude', values: 'regex', default: 'none', help: 'leave nodes whose name matches untouched' },
 ];
 
@@ -97,7 +94,7 @@ function num(raw: Record<string, unknown>, key: string, flag: string, lo: number
 
 /**
  * Validates svd options: at most one of rank, ratio, energy, budget; `perLayer` not with budget; defaults
- * `ratio` 0.5 (whole model), the head kept, sensitivity `auto`.
+ * `ratio` 0.5 (whole model), the head kept, sensitivity `layer`.
  */
 export function parseSvdOptions(raw: unknown): SvdOptions {
   const r = (raw ?? {}) as Record<string, unknown>;
@@ -117,8 +114,8 @@ export function parseSvdOptions(raw: unknown): SvdOptions {
   const perLayer = rawBool(r, 'perLayer', '--per-layer') ?? false;
   if (perLayer && rule.kind === 'budget') throw new UsageError('--per-layer does not combine with --budget, which is a whole-model target', 'give --ratio with --per-layer, or drop --per-layer');
   const keepHead = rawBool(r, 'keepHead', '--no-keep-head') ?? true;
-  const sensitivity = r.sensitivity === undefined || r.sensitivity === null ? 'auto' : String(r.sensitivity).trim().toLowerCase();
-  if (sensitivity !== 'auto' && sensitivity !== 'model' && sensitivity !== 'layer') throw new UsageError(`--sensitivity must be one of auto, model, layer; got '${String(r.sensitivity)}'`);
+  const sensitivity = r.sensitivity === undefined || r.sensitivity === null ? 'layer' : String(r.sensitivity).trim().toLowerCase();
+  if (sensitivity !== 'model' && sensitivity !== 'layer') throw new UsageError(`--sensitivity must be one of layer, model; got '${String(r.sensitivity)}'`);
   let exclude: RegExp | undefined;
   if (r.exclude instanceof RegExp) exclude = r.exclude;
   else if (typeof r.exclude === 'string' && r.exclude !== '') {

@@ -31,7 +31,7 @@ import { Session } from '../../runtime/session.js';
 import type { RTensor } from '../../runtime/value.js';
 import type { LayerReport } from '../../report/schema.js';
 import { findWeights, floatTensor, floatTypeName, releaseWeight, weightView, type WeightRole } from '../../ir/weights.js';
-import { isWholeModel, modelSensitivityLayers, type SvdOptions } from './options.js';
+import { isWholeModel, type SvdOptions } from './options.js';
 import { matmul, transpose } from '../../tensor/linalg.js';
 import { truncate } from '../../tensor/svd.js';
 import { allocateRanks, chooseFactorization, factorsAt, interpolatedCosts, maxSavingRank, measuredRanks, paramsAt, rankByShape, relativeError, spectrumOf, whitening, type AllocLayer, type Spectrum } from './solve.js';
@@ -403,8 +403,12 @@ export function modelParams(model: Model): { params: number; bytes: number } {
   return { params, bytes };
 }
 
-/** The candidate factorizations of one site (Conv: channel and spatial), whitened when `white` is given. */
-function candidatesOf(site: SvdSite, white: { l: Float32Array; inv: Float32Array } | undefined, known: number | undefined, seed: number): Spectrum[] {
+/**
+ * The candidate factorizations of one site (Conv: channel and spatial), whitened when `white` is given;
+ * `saving`: only ranks that save parameters will be asked for (a whole-model target), so the others'
+ * singular vectors are not kept.
+ */
+function candidatesOf(site: SvdSite, white: { l: Float32Array; inv: Float32Array } | undefined, known: number | undefined, seed: number, saving: boolean): Spectrum[] {
   const cands: Spectrum[] = [];
   const kind = site.op === 'Conv' ? 'channel' : 'matrix';
   cands.push(spectrumOf(kind, weightMatrix(site), site.K, site.N, site.params, white, site.op === 'Conv' || known === undefined ? { seed } : { rank: known, seed }));
@@ -412,8 +416,7 @@ function candidatesOf(site: SvdSite, white: { l: Float32Array; inv: Float32Array
     const [M, C, kh, kw] = site.tensor.dims as [number, number, number, number];
     if (kh > 1 && kw > 1) cands.push(spectrumOf('spatial', spatialMatrix(site.tensor), C * kh, M * kw, site.params, undefined, { seed }));
   }
-  // Ranks that save nothing are never used: keeping their singular vectors would only cost memory.
-  return cands.map((c) => ({ ...c, svd: truncate(c.svd, Math.max(1, maxSavingRank(c))) }));
+  return saving ? cands.map((c) => ({ ...c, svd: truncate(c.svd, Math.max(1, maxSavingRank(c))) })) : cands;
 }
 
 /** The capacity a whole-model target leaves the factorizable layers, in its unit. */
@@ -434,8 +437,8 @@ function targetOf(model: Model, options: SvdOptions, sites: SvdSite[], held: Fou
 /**
  * Chooses a factorization and rank for every site (no graph change): per layer for --rank, --energy and
  * --per-layer; for the whole-model targets (--ratio, --budget), by `allocateRanks` over each layer's
- * sensitivity: the model's output error per rank (measured, with --data), or the layer's own relative
- * error (whitened with --data, the weight spectrum without).
+ * sensitivity: its own relative error at each rank (whitened with --data: its output error on the data;
+ * the weight spectrum without), or with `--sensitivity model` the model's output error, measured.
  */
 export async function planSvd(model: Model, options: SvdOptions, ctx: Context & { data?: Iterable<Record<string, RTensor>> }): Promise<SvdPlanResult> {
   await initBackend('auto', ctx.logger);
@@ -463,7 +466,7 @@ export async function planSvd(model: Model, options: SvdOptions, ctx: Context & 
       if (acc && acc.samples > 0) white = whitening(acc.gram(), site.K, options.damp);
       // With a rank known in advance only the leading triplets are needed (randomized SVD when large).
       const known = rule.kind === 'rank' || (rule.kind === 'ratio' && options.perLayer) ? Math.max(1, rankByShape(rule, site.K, site.N, site.params)) : undefined;
-      candidates.push(candidatesOf(site, white, known, options.seed));
+      candidates.push(candidatesOf(site, white, known, options.seed, target !== undefined));
       if (site.op === 'Conv' && ctx.data) ctx.logger.debug(`svd: ${site.node.describe()} is factorized by its weights: activation-aware SVD covers MatMul and Gemm`);
       aware.push(white !== undefined);
       releaseWeight(site.tensor);
@@ -478,7 +481,7 @@ export async function planSvd(model: Model, options: SvdOptions, ctx: Context & 
   if (target) {
     // Conv layers: the factorization that is more accurate at half the parameters.
     const chosen = candidates.map((c) => chooseFactorization(c, { kind: 'ratio', ratio: 0.5 }).spectrum);
-    if (ctx.data) sensitivity = options.sensitivity === 'model' || (options.sensitivity === 'auto' && sites.length <= modelSensitivityLayers) ? 'model' : 'layer';
+    if (ctx.data) sensitivity = options.sensitivity;
     else if (options.sensitivity === 'model') warnings.push('--sensitivity model needs --data: the layers were ranked by their weight spectra');
     const layers: AllocLayer[] = sites.map((s) => ({ full: s.params * target.sizeOf(s), options: [] }));
     let ranks: (number | null)[] = chosen.map(() => null);
