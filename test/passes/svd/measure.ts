@@ -19,11 +19,18 @@ type Output = { data: Float32Array; dims: number[] };
 const ctx = { logger: silentLogger, progress: noProgress };
 const out = (s: string) => process.stdout.write(s + '\n');
 
-/** Parameters of the factorizable matrices before and after, from the report's layers. */
+/** Layers left whole although svd could factorize them (kept by the options or by the target). */
+const factorizable = /excluded by --exclude|output head kept|target is met|would not save|no rank saves|leaves no rank/;
+
+/**
+ * Parameters of the factorizable weight matrices (what --ratio and --budget count) before and after, from
+ * the report's layers; layers svd cannot factorize (grouped convolutions, ...) are not counted.
+ */
 function weightsOf(layers: { params: number; paramsBefore?: unknown; skipped?: unknown }[]): { before: number; after: number } {
   let before = 0;
   let after = 0;
   for (const l of layers) {
+    if (typeof l.skipped === 'string' && !factorizable.test(l.skipped)) continue;
     before += l.skipped !== undefined ? l.params : Number(l.paramsBefore);
     after += l.params;
   }
