@@ -43,6 +43,8 @@ interface Case {
   params: Record<string, number[]>;
   /** Constant (non-trainable) initializers with their values. */
   consts?: Record<string, { dims: number[]; values: number[] }>;
+  /** Constant int64 vectors (shapes, axes). */
+  ints?: Record<string, number[]>;
   nodes: NodeDef[];
   opset?: number;
   /** Finite-difference step; the ops linear in every parameter take a large one (no truncation error). */
@@ -60,6 +62,7 @@ function buildModel(c: Case, r: () => number): Model {
     values.set(name, g.addInitializer(name, new Tensor(DataType.FLOAT, dims, data), true));
   }
   for (const [name, { dims, values: v }] of Object.entries(c.consts ?? {})) values.set(name, g.addInitializer(name, new Tensor(DataType.FLOAT, dims, Float32Array.from(v)), true));
+  for (const [name, v] of Object.entries(c.ints ?? {})) values.set(name, g.addInitializer(name, new Tensor(DataType.INT64, [v.length], BigInt64Array.from(v.map(BigInt))), true));
   let last: Value | undefined;
   for (const nd of c.nodes) {
     const attributes = Object.entries(nd.attrs ?? {}).map(([k, v]) => makeAttr(k, v, typeof v === 'number' && !Number.isInteger(v) ? 'float' : undefined));
@@ -157,6 +160,17 @@ const cases: Case[] = [
       { op: 'GlobalAveragePool', inputs: ['a'], out: 'y' },
     ],
     h: 1e-2,
+  },
+  {
+    // Grouped-query attention's key/value repeat in every Llama export (rank 5, which tfjs's Tile cannot differentiate).
+    name: 'Expand rank 5 ([batch, kv, 1, seq, dim] -> [batch, kv, 3, seq, dim]) then Mul',
+    params: { x: [2, 2, 1, 3, 4], w: [2, 2, 3, 3, 4] },
+    ints: { shape: [2, 2, 3, 3, 4] },
+    nodes: [
+      { op: 'Expand', inputs: ['x', 'shape'], out: 'e' },
+      { op: 'Mul', inputs: ['e', 'w'], out: 'y' },
+    ],
+    h: 0.25,
   },
   {
     name: 'LSTM forward with peepholes',

@@ -75,7 +75,7 @@ export function registerSvd(program: Command, state: CliState): void {
     .command('svd')
     .summary('replace weight matrices by low-rank factors')
     .description('Low-rank factorization: each weight matrix becomes two thinner ones (activation-aware with --data).')
-    .argument('<model...>', 'ONNX model file(s)');
+    .argument('<model...>', 'ONNX model files, quoted globs or folders (every .onnx below them); see docs/batch.md');
   cmd
     .addOption(opt('--rank <r>', 'keep this rank in every matrix (default: none)'))
     .addOption(opt('--ratio <x>', `share of the parameters kept, in (0, 1]: of all the factorizable weight matrices together, ranks spread by sensitivity; with --per-layer, of each matrix (default: ${defaultSvdRatio} when no other target is given)`))

@@ -16,6 +16,7 @@ import type { Model } from '../../ir/model.js';
 import { tf } from '../../runtime/backend.js';
 import { Session } from '../../runtime/session.js';
 import type { RTensor } from '../../runtime/value.js';
+import { weightView } from '../../ir/weights.js';
 import type { PruneLayer } from './layers.js';
 
 /** Output-channel index of every element of the layer's stored weight. */
@@ -97,7 +98,7 @@ export async function taylorChannelScores(model: Model, layers: PruneLayer[], da
   }
   const scores = new Map<PruneLayer, Float64Array>();
   for (const l of layers) {
-    const w = l.weight.initializer!.data as Float32Array;
+    const w = weightView(l.weight.initializer!);
     const g = grads.get(l.weight.name);
     const s = new Float64Array(l.rows);
     if (g) {
