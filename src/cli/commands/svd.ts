@@ -83,7 +83,7 @@ export function registerSvd(program: Command, state: CliState): void {
     .addOption(opt('--budget <n>', 'whole-model target: parameters of the factorizable weight matrices (1e6), or bytes of all the weights (10MB) (default: none)'))
     .addOption(opt('--per-layer', 'apply --ratio to each matrix alike instead of spreading ranks across the model (default: off)'))
     .addOption(opt('--no-keep-head', 'also factorize the output head (default: it is kept whole, and counted as kept)'))
-    .addOption(opt('--sensitivity <s>', "how a whole-model target ranks layers: layer (each layer's own truncation error: its output error on --data, whitened; its weight spectrum without) | model (the model's output error with each layer alone at a few ranks; needs --data, one forward pass per layer and rank)", 'layer'))
+    .addOption(opt('--sensitivity <s>', "how a whole-model target ranks layers: model (the model's output error with each layer alone at a few ranks; needs --data, one forward pass per layer and rank) | layer (each layer's own truncation error: its output error on --data, whitened; its weight spectrum without) (default: model with --data, layer without)"))
     .addOption(opt('--exclude <regex>', 'leave nodes whose name matches untouched (default: none)'));
   addDataOptions(cmd, 'samples for activation-aware factorization');
   addCommonOptions(cmd, 'svd');

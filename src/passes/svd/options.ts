@@ -17,10 +17,10 @@ export type RankRule =
   | { kind: 'budget'; params?: number; bytes?: number };
 
 /**
- * What a layer's sensitivity to a lower rank is measured by, for the whole-model targets: `layer` (the
- * default), the layer's own relative truncation error: its output error on the calibration data with
- * --data (the whitened spectrum), its weight error without; `model`, the model's output error with that
- * layer alone factorized, measured at a few ranks (needs --data; one forward pass per layer and rank).
+ * What a layer's sensitivity to a lower rank is measured by, for the whole-model targets: `layer`, the
+ * layer's own relative truncation error: its output error on the calibration data with --data (the
+ * whitened spectrum), its weight error without; `model` (the default with --data), the model's output
+ * error with that layer alone factorized, measured at a few ranks (one forward pass per layer and rank).
  */
 export type Sensitivity = 'layer' | 'model';
 
@@ -31,7 +31,8 @@ export interface SvdOptions {
   perLayer: boolean;
   /** Leave the output head(s) whole (true by default: a small head is the most sensitive layer). */
   keepHead: boolean;
-  sensitivity: Sensitivity;
+  /** Unset: `model` with --data, the weight spectra (`layer`) without. */
+  sensitivity?: Sensitivity;
   /** Nodes whose name matches are left as they are. */
   exclude?: RegExp;
   /**
@@ -56,7 +57,7 @@ export const svdFlags: readonly { flag: string; key: string; values: string; def
   { flag: '--budget', key: 'budget', values: 'parameters (1e6) or bytes (10MB)', default: 'none', help: 'whole-model target: parameters of the factorizable weight matrices, or bytes of all weights' },
   { flag: '--per-layer', key: 'perLayer', values: 'switch', default: 'off', help: 'apply --ratio to each matrix alike instead of spreading ranks by sensitivity' },
   { flag: '--no-keep-head', key: 'keepHead', values: 'switch', default: 'keep', help: 'also factorize the output head (left whole by default)' },
-  { flag: '--sensitivity', key: 'sensitivity', values: 'layer | model', default: 'layer', help: "how a whole-model target ranks layers: each layer's own truncation error (whitened with --data), or the model's output error with each layer alone at a few ranks (needs --data)" },
+  { flag: '--sensitivity', key: 'sensitivity', values: 'layer | model', default: 'model with --data, else the weight spectra', help: "how a whole-model target ranks layers: each layer's own truncation error (whitened with --data), or the model's output error with each layer alone at a few ranks (needs --data)" },
   { flag: '--exclude', key: 'exclude', values: 'regex', default: 'none', help: 'leave nodes whose name matches untouched' },
 ];
 
@@ -94,7 +95,7 @@ function num(raw: Record<string, unknown>, key: string, flag: string, lo: number
 
 /**
  * Validates svd options: at most one of rank, ratio, energy, budget; `perLayer` not with budget; defaults
- * `ratio` 0.5 (whole model), the head kept, sensitivity `layer`.
+ * `ratio` 0.5 (whole model), the head kept, the sensitivity left to the data (see `Sensitivity`).
  */
 export function parseSvdOptions(raw: unknown): SvdOptions {
   const r = (raw ?? {}) as Record<string, unknown>;
@@ -114,8 +115,8 @@ export function parseSvdOptions(raw: unknown): SvdOptions {
   const perLayer = rawBool(r, 'perLayer', '--per-layer') ?? false;
   if (perLayer && rule.kind === 'budget') throw new UsageError('--per-layer does not combine with --budget, which is a whole-model target', 'give --ratio with --per-layer, or drop --per-layer');
   const keepHead = rawBool(r, 'keepHead', '--no-keep-head') ?? true;
-  const sensitivity = r.sensitivity === undefined || r.sensitivity === null ? 'layer' : String(r.sensitivity).trim().toLowerCase();
-  if (sensitivity !== 'model' && sensitivity !== 'layer') throw new UsageError(`--sensitivity must be one of layer, model; got '${String(r.sensitivity)}'`);
+  const sensitivity = r.sensitivity === undefined || r.sensitivity === null ? undefined : String(r.sensitivity).trim().toLowerCase();
+  if (sensitivity !== undefined && sensitivity !== 'model' && sensitivity !== 'layer') throw new UsageError(`--sensitivity must be one of layer, model; got '${String(r.sensitivity)}'`);
   let exclude: RegExp | undefined;
   if (r.exclude instanceof RegExp) exclude = r.exclude;
   else if (typeof r.exclude === 'string' && r.exclude !== '') {
@@ -129,8 +130,9 @@ export function parseSvdOptions(raw: unknown): SvdOptions {
   const seed = num(r, 'seed', '--seed', 0, 2 ** 32, false) ?? 0;
   const batchSize = num(r, 'batchSize', '--batch-size', 1, 1e9, false) ?? 32;
   const samples = num(r, 'samples', '--samples', 1, 1e12, false);
-  const opts: SvdOptions = { rule, perLayer, keepHead, sensitivity, damp, seed, batchSize: Math.floor(batchSize), dryRun: r.dryRun === true };
+  const opts: SvdOptions = { rule, perLayer, keepHead, damp, seed, batchSize: Math.floor(batchSize), dryRun: r.dryRun === true };
   if (exclude) opts.exclude = exclude;
+  if (sensitivity !== undefined) opts.sensitivity = sensitivity;
   if (samples !== undefined) opts.samples = Math.floor(samples);
   return opts;
 }

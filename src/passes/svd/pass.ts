@@ -437,8 +437,9 @@ function targetOf(model: Model, options: SvdOptions, sites: SvdSite[], held: Fou
 /**
  * Chooses a factorization and rank for every site (no graph change): per layer for --rank, --energy and
  * --per-layer; for the whole-model targets (--ratio, --budget), by `allocateRanks` over each layer's
- * sensitivity: its own relative error at each rank (whitened with --data: its output error on the data;
- * the weight spectrum without), or with `--sensitivity model` the model's output error, measured.
+ * sensitivity: with --data, the model's output error measured with each layer alone at a few ranks
+ * (`--sensitivity model`, the default) or the layer's own whitened error (`layer`: its output error on
+ * the data); without data, the layer's weight spectrum.
  */
 export async function planSvd(model: Model, options: SvdOptions, ctx: Context & { data?: Iterable<Record<string, RTensor>> }): Promise<SvdPlanResult> {
   await initBackend('auto', ctx.logger);
@@ -481,7 +482,7 @@ export async function planSvd(model: Model, options: SvdOptions, ctx: Context & 
   if (target) {
     // Conv layers: the factorization that is more accurate at half the parameters.
     const chosen = candidates.map((c) => chooseFactorization(c, { kind: 'ratio', ratio: 0.5 }).spectrum);
-    if (ctx.data) sensitivity = options.sensitivity;
+    if (ctx.data) sensitivity = options.sensitivity ?? 'model';
     else if (options.sensitivity === 'model') warnings.push('--sensitivity model needs --data: the layers were ranked by their weight spectra');
     const layers: AllocLayer[] = sites.map((s) => ({ full: s.params * target.sizeOf(s), options: [] }));
     let ranks: (number | null)[] = chosen.map(() => null);

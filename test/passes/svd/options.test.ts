@@ -24,7 +24,7 @@ test('parseSvdOptions rejects conflicting and out-of-range values, naming the fl
 
 test('parseSvdOptions: whole-model by default, --per-layer, the head kept unless asked, the sensitivity', () => {
   const d = parseSvdOptions({});
-  assert.deepEqual([d.perLayer, d.keepHead, d.sensitivity], [false, true, 'layer']);
+  assert.deepEqual([d.perLayer, d.keepHead, d.sensitivity], [false, true, undefined]);
   assert.equal(isWholeModel(d), true);
   assert.equal(isWholeModel(parseSvdOptions({ ratio: 0.3, perLayer: true })), false);
   assert.equal(isWholeModel(parseSvdOptions({ budget: 1000 })), true);

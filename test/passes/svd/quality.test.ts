@@ -56,10 +56,10 @@ function weights(layers: { params: number }[]): number {
   return layers.reduce((s, l) => s + l.params, 0);
 }
 
-test('fixtures/mlp, --budget 35000 parameters (15 %) with --data: within budget, ranks spread by the whitened errors', async () => {
+test('fixtures/mlp, --budget 35000 parameters (15 %) --sensitivity layer with --data: within budget, ranks spread by the whitened errors', async () => {
   const dir = 'fixtures/mlp/data';
   const m = await loadModel('fixtures/mlp/model.onnx');
-  const r = await svd(m, { budget: 35000 }, { ...ctx, data: batches(readNpy(`${dir}/calib_x.npy`), 'input', 128) });
+  const r = await svd(m, { budget: 35000, sensitivity: 'layer' }, { ...ctx, data: batches(readNpy(`${dir}/calib_x.npy`), 'input', 128) });
   const w = weights(r.layers);
   assert.ok(w <= 35000 && w > 34000, `weights ${w}`);
   assert.equal(r.plan.target?.sensitivity, 'layer');
