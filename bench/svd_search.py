@@ -10,8 +10,8 @@ diag H, as src/passes/svd does), and prints the best combination of each kind. O
 cannot give any layer one more rank within the budget are tried (the others are dominated). The best
 is chosen on the test set itself, so it is an upper bound no method that does not see the test labels can
 be expected to reach. With --ours it also runs `compress svd <model> --ratio <ratio>` without data, with
-`--data calib_x.npy`, with `--data calib_x.npy --sensitivity model` and with `--data calib_x.npy
---no-keep-head`, and measures the written models
+`--data calib_x.npy` (measured sensitivities, the default), with `--data calib_x.npy --sensitivity layer`
+and with `--data calib_x.npy --no-keep-head`, and measures the written models
 in onnxruntime on the same test set. Prints one markdown table row per ratio and method.
 
 The MLP is fixtures/<fixture>/model.onnx (Gemm [transB=1] and Relu, one input [batch, K]), its data
@@ -167,7 +167,7 @@ def main():
                   f"{fmt(best[1])} | {best[2]} ({best[2] / pool:.3f}) | {best[0]:.4f} | {time.time() - t0:.0f} s |")
         if a.ours:
             runs = (([], "compress svd"), (["--data", calib_path], "compress svd --data"),
-                    (["--data", calib_path, "--sensitivity", "model"], "compress svd --data --sensitivity model"),
+                    (["--data", calib_path, "--sensitivity", "layer"], "compress svd --data --sensitivity layer"),
                     (["--data", calib_path, "--no-keep-head"], "compress svd --data --no-keep-head"))
             for extra, label in runs:
                 acc, weights, ranks, secs = run_ours(model, ratio, x, y, extra)
