@@ -16,6 +16,9 @@ import { parseShard, type Shard } from './batch/shard.js';
 /** The backends of CLI.md (the same list as runtime/backend.ts, kept here so --help does not load tfjs). */
 export const backendChoices = ['auto', 'tfjs-node-gpu', 'tfjs-node', 'wasm', 'cpu'] as const satisfies readonly BackendName[];
 
+/** --backend's help line (every command that runs the executor has the flag). */
+export const backendHelp = `executor backend: ${backendChoices.join(' | ')} (auto: $COMPRESS_BACKEND if set, else the first of tfjs-node-gpu, tfjs-node, wasm, cpu that loads; tfjs-node: npm run setup:native)`;
+
 /** The evaluation tasks of CLI.md. */
 export const taskChoices = ['auto', 'classification', 'lm', 'regression'] as const;
 /** A --task value. */
@@ -82,8 +85,8 @@ export function addCommonOptions(cmd: Command, command: string): Command {
   if (batchCommands.includes(command)) addBatchOptions(cmd, command);
   cmd
     .addOption(opt('--seed <n>', 'seed of every random choice: same inputs + options + seed = same output bytes', 0))
-    .addOption(opt('--backend <name>', `executor backend: ${backendChoices.join(' | ')}`, 'auto'))
-    .addOption(opt('--threads <n>', 'threads of the wasm backend (default: $COMPRESS_THREADS, else every core, shared among --jobs)'))
+    .addOption(opt('--backend <name>', backendHelp, 'auto'))
+    .addOption(opt('--threads <n>', 'threads of the wasm backend, and of TensorFlow\'s ops on tfjs-node (default: $COMPRESS_THREADS, else every core, shared among --jobs)'))
     .addOption(opt('--json', 'print the final report as JSON on stdout (human text goes to stderr)', false))
     .addOption(opt('--quiet', 'no progress bars or informational lines', false))
     .addOption(opt('--verbose', 'debug detail, and stack traces for internal errors', false));

@@ -23,6 +23,7 @@ import { openDataset } from '../../src/calibration/readers/index.js';
 import { loadModel, readTensorProto } from '../../src/onnx/index.js';
 import { Session } from '../../src/runtime/session.js';
 import { decodeToNumbers, RTensor } from '../../src/runtime/value.js';
+import { testBackend } from '../helpers/backend.js';
 
 /** Agreement asked of every output: max abs difference over max abs reference value (floored). */
 const REL_TOL = 1e-4;
@@ -142,7 +143,7 @@ async function compare(label: string, path: string, model: Model, feeds: Map<str
   const ortMs = performance.now() - t0;
   await session.release();
 
-  const ours = await Session.create(model, { backend: 'wasm' });
+  const ours = await Session.create(model, { backend: testBackend });
   const rfeeds = new Map<string, RTensor>();
   for (const [k, t] of feeds) rfeeds.set(k, RTensor.fromIr(t));
   t0 = performance.now();

@@ -20,8 +20,9 @@ import type { Value } from '../../src/ir/value.js';
 import { tf, type BackendName } from '../../src/runtime/backend.js';
 import { Session } from '../../src/runtime/session.js';
 import { RTensor } from '../../src/runtime/value.js';
+import { kernelBackends, testBackend } from '../helpers/backend.js';
 
-const backends: BackendName[] = ['cpu', 'wasm'];
+const backends: BackendName[] = kernelBackends;
 const TOL = 1e-2;
 
 const rng = mulberry32;
@@ -250,7 +251,7 @@ for (const c of cases) {
  * gradients in the finite-difference cases above (a fixture takes it ~10 s in pure JS).
  */
 for (const fixture of ['cnn', 'lm']) {
-  for (const backend of ['wasm'] as const) {
+  for (const backend of [testBackend]) {
     const dir = join(process.cwd(), 'fixtures', fixture);
     test(`gradients reach every parameter of fixture ${fixture} on ${backend}`, async (t) => {
       const model = await loadModel(join(dir, 'model.onnx'));

@@ -15,7 +15,7 @@ import type { Context } from '../../core/logger.js';
 import type { GateLimits, Measurements, ReportInput } from '../../report/index.js';
 import { CliLineError } from '../errors.js';
 import { isMissingModule } from './registry.js';
-import { addDataOptions, addGateOptions, backendChoices, opt, parseChoice, parseDataOptions, parseGateLimits, parseInteger, type DataOptions } from '../options.js';
+import { addDataOptions, addGateOptions, backendChoices, backendHelp, opt, parseChoice, parseDataOptions, parseGateLimits, parseInteger, type DataOptions } from '../options.js';
 import type { CliState } from '../program.js';
 
 /** --format values of compress report. */
@@ -116,7 +116,7 @@ export function registerReport(program: Command, state: CliState): void {
     .addOption(opt('--format <f>', 'table | json | md | html (default: table, or from the -o file extension)', 'table'))
     .addOption(opt('-o, --output <file>', 'write the report to this file instead of stdout (default: stdout)'))
     .addOption(opt('--seed <n>', 'seed of every random choice (random:<n> data)', 0))
-    .addOption(opt('--backend <name>', `executor backend: ${backendChoices.join(' | ')}`, 'auto'))
+    .addOption(opt('--backend <name>', backendHelp, 'auto'))
     .addOption(opt('--json', 'print the report as JSON on stdout (human text goes to stderr)', false))
     .addOption(opt('--quiet', 'no progress bars or informational lines', false))
     .addOption(opt('--verbose', 'debug detail, and stack traces for internal errors', false))

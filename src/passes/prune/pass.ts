@@ -143,7 +143,7 @@ export async function prune(model: Model, rawOptions: unknown = {}, ctx: PruneCo
 
   // Checked against the original on data: the first samples of --data, before and after.
   const feeds = checkFeeds(ctx);
-  const ref = feeds ? await firstOutput(model, feeds, ctx) : undefined;
+  const ref = feeds ? await firstOutput(model, feeds, options, ctx) : undefined;
   let rows: LayerReport[];
   let structured: Record<string, unknown> | undefined;
   if (options.pattern.kind === 'channel') {
@@ -161,7 +161,7 @@ export async function prune(model: Model, rawOptions: unknown = {}, ctx: PruneCo
   const prunedZeros = pruned.reduce((n, r) => n + ((r.zeros as number) ?? 0), 0);
   let check: Record<string, number> | undefined;
   if (feeds && ref) {
-    const now = await firstOutput(model, feeds, ctx);
+    const now = await firstOutput(model, feeds, options, ctx);
     check = compare(now.data, ref.data, ref.classes, Object.values(feeds)[0]?.dims[0] ?? 1);
   }
   const report: Partial<Report> = {
@@ -208,8 +208,8 @@ function checkFeeds(ctx: PruneContext): Record<string, RTensor> | undefined {
 }
 
 /** The model's first output on `feeds`, as float32. */
-async function firstOutput(model: Model, feeds: Record<string, RTensor>, ctx: PruneContext): Promise<{ data: Float32Array; classes: number }> {
-  const session = await Session.create(model, { logger: ctx.logger });
+async function firstOutput(model: Model, feeds: Record<string, RTensor>, options: PruneOptions, ctx: PruneContext): Promise<{ data: Float32Array; classes: number }> {
+  const session = await Session.create(model, { backend: options.backend, logger: ctx.logger });
   try {
     const name = model.graph.outputs[0]!.name;
     const r = session.runSync(feeds, { outputs: [name] });
@@ -347,6 +347,7 @@ async function pruneWeights(model: Model, layers: PruneLayer[], options: PruneOp
       {
         accumulator: factory,
         label: options.method,
+        backend: options.backend,
         onBlock: ({ block, stats, tick }) => {
           for (const ll of block.layers) {
             const l = byLinear.get(ll)!;
@@ -422,7 +423,7 @@ async function pruneStructured(
   labels: Int32Array | undefined,
   warnings: string[],
 ): Promise<{ rows: LayerReport[]; summary: Record<string, unknown> }> {
-  const taylor = options.method === 'taylor' ? await taylorChannelScores(model, layers, ctx.data!, labels, ctx) : undefined;
+  const taylor = options.method === 'taylor' ? await taylorChannelScores(model, layers, ctx.data!, labels, options.backend, ctx) : undefined;
   let firstBatch: Record<string, RTensor> | undefined;
   if (ctx.data) for (const b of ctx.data) {
     firstBatch = b;
@@ -434,7 +435,7 @@ async function pruneStructured(
   const task = ctx.progress.start('prune channels', layers.length);
   let channelsBefore = 0;
   let channelsAfter = 0;
-  let session = await Session.create(model, { logger: ctx.logger });
+  let session = await Session.create(model, { backend: options.backend, logger: ctx.logger });
   try {
     for (const original of layers) {
       const l = refreshLayer(original);
@@ -465,7 +466,7 @@ async function pruneStructured(
           pattern: 'channel',
         });
         session.dispose();
-        session = await Session.create(model, { logger: ctx.logger });
+        session = await Session.create(model, { backend: options.backend, logger: ctx.logger });
       }
       task.tick(1, name);
     }

@@ -13,7 +13,7 @@
 import { ModelError, UsageError } from '../../core/errors.js';
 import type { Context } from '../../core/logger.js';
 import type { Model } from '../../ir/model.js';
-import { tf } from '../../runtime/backend.js';
+import { tf, type BackendName } from '../../runtime/backend.js';
 import { Session } from '../../runtime/session.js';
 import type { RTensor } from '../../runtime/value.js';
 import { weightView } from '../../ir/weights.js';
@@ -38,8 +38,8 @@ function channelOf(l: PruneLayer): (i: number) => number {
  * Taylor channel scores of each layer (indexed by output channel), from dL/dW summed over `data`.
  * `labels` are per-sample class indices in data order; without them the model's argmax is the target.
  */
-export async function taylorChannelScores(model: Model, layers: PruneLayer[], data: Iterable<Record<string, RTensor>>, labels: Int32Array | undefined, ctx: Context): Promise<Map<PruneLayer, Float64Array>> {
-  const session = await Session.create(model, { logger: ctx.logger });
+export async function taylorChannelScores(model: Model, layers: PruneLayer[], data: Iterable<Record<string, RTensor>>, labels: Int32Array | undefined, backend: BackendName, ctx: Context): Promise<Map<PruneLayer, Float64Array>> {
+  const session = await Session.create(model, { backend, logger: ctx.logger });
   const names = layers.map((l) => l.weight.name);
   const output = model.graph.outputs[0];
   if (!output) throw new ModelError('the model has no output to take a loss on');

@@ -173,7 +173,7 @@ async function calibrate(
   options: QuantizeOptions,
   ctx: Context & { data: FeedBatches },
 ): Promise<{ observers: Map<Value, RangeObserver>; types: Map<Value, number>; samples: number; batches: number }> {
-  const session = await Session.create(model, { logger: ctx.logger });
+  const session = await Session.create(model, { backend: options.backend, logger: ctx.logger });
   const observers = new Map<Value, RangeObserver>();
   const types = new Map<Value, number>();
   const notFloat = new Set<Value>();

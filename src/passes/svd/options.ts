@@ -4,7 +4,8 @@
  * the flag and what it accepts.
  */
 import { UsageError } from '../../core/errors.js';
-import { rawBool } from '../shared/raw.js';
+import type { BackendName } from '../../runtime/backend.js';
+import { rawBackend, rawBool } from '../shared/raw.js';
 
 /**
  * How ranks are chosen. `ratio` and `budget` are whole-model targets (ranks allocated across layers by
@@ -44,6 +45,8 @@ export interface SvdOptions {
   samples?: number;
   batchSize: number;
   dryRun: boolean;
+  /** Executor backend for activation statistics and sensitivities; default auto. */
+  backend: BackendName;
 }
 
 /** The ratio used when none of rank, ratio, energy or budget is given (the CLI's documented default). */
@@ -130,7 +133,7 @@ export function parseSvdOptions(raw: unknown): SvdOptions {
   const seed = num(r, 'seed', '--seed', 0, 2 ** 32, false) ?? 0;
   const batchSize = num(r, 'batchSize', '--batch-size', 1, 1e9, false) ?? 32;
   const samples = num(r, 'samples', '--samples', 1, 1e12, false);
-  const opts: SvdOptions = { rule, perLayer, keepHead, damp, seed, batchSize: Math.floor(batchSize), dryRun: r.dryRun === true };
+  const opts: SvdOptions = { rule, perLayer, keepHead, damp, seed, batchSize: Math.floor(batchSize), dryRun: r.dryRun === true, backend: rawBackend(r) ?? 'auto' };
   if (exclude) opts.exclude = exclude;
   if (sensitivity !== undefined) opts.sensitivity = sensitivity;
   if (samples !== undefined) opts.samples = Math.floor(samples);

@@ -26,7 +26,7 @@ import type { Model } from '../../ir/model.js';
 import type { Node } from '../../ir/node.js';
 import type { Tensor } from '../../ir/tensor.js';
 import type { Value } from '../../ir/value.js';
-import { initBackend } from '../../runtime/backend.js';
+import { initBackend, type BackendName } from '../../runtime/backend.js';
 import { Session } from '../../runtime/session.js';
 import type { RTensor } from '../../runtime/value.js';
 import type { LayerReport } from '../../report/schema.js';
@@ -146,7 +146,7 @@ function activationOf(site: SvdSite): { value: Value; transposed: boolean } | un
  * batches, from one forward pass of the original model per batch (the shared accumulator of
  * src/calibration/accumulators, the same statistic GPTQ uses). Layers reading the same value share it.
  */
-export async function gatherGrams(model: Model, sites: SvdSite[], batches: Iterable<Record<string, RTensor>>, ctx: Context & { backend?: string }, samples?: number): Promise<Map<Value, HessianAccumulator>> {
+export async function gatherGrams(model: Model, sites: SvdSite[], batches: Iterable<Record<string, RTensor>>, ctx: Context & { backend?: BackendName }, samples?: number): Promise<Map<Value, HessianAccumulator>> {
   const accs = new Map<Value, HessianAccumulator>();
   const layouts = new Map<Value, { K: number; transposed: boolean }>();
   for (const s of sites) {
@@ -156,7 +156,7 @@ export async function gatherGrams(model: Model, sites: SvdSite[], batches: Itera
     layouts.set(a.value, { K: s.K, transposed: a.transposed });
   }
   if (accs.size === 0) return accs;
-  const session = await Session.create(model, { logger: ctx.logger });
+  const session = await Session.create(model, { backend: ctx.backend, logger: ctx.logger });
   const names = [...accs.keys()].map((v) => v.name);
   const task = ctx.progress.start('svd: activation statistics', 0);
   let seen = 0;
@@ -238,13 +238,13 @@ function firstOutputError(ref: RTensor[], got: RTensor[]): number {
  * greedy per-layer selection and of ASVD's sensitivity-based rank search; `interpolatedCosts` fills the
  * ranks in between.
  */
-export async function measureModelErrors(model: Model, sites: SvdSite[], spectra: Spectrum[], batches: Iterable<Record<string, RTensor>>, ctx: Context, maxBatches = 1): Promise<{ rank: number; error: number }[][]> {
+export async function measureModelErrors(model: Model, sites: SvdSite[], spectra: Spectrum[], batches: Iterable<Record<string, RTensor>>, ctx: Context & { backend?: BackendName }, maxBatches = 1): Promise<{ rank: number; error: number }[][]> {
   const feeds: Record<string, RTensor>[] = [];
   for (const b of batches) {
     feeds.push(b);
     if (feeds.length >= maxBatches) break;
   }
-  const session = await Session.create(model, { logger: ctx.logger });
+  const session = await Session.create(model, { backend: ctx.backend, logger: ctx.logger });
   const outName = model.graph.outputs[0]!.name;
   const runAll = () => feeds.map((f) => session.runSync(f, { outputs: [outName] }).get(outName)!);
   const ranks = spectra.map((s) => measuredRanks(maxSavingRank(s)));
@@ -442,9 +442,10 @@ function targetOf(model: Model, options: SvdOptions, sites: SvdSite[], held: Fou
  * the data); without data, the layer's weight spectrum.
  */
 export async function planSvd(model: Model, options: SvdOptions, ctx: Context & { data?: Iterable<Record<string, RTensor>> }): Promise<SvdPlanResult> {
-  await initBackend('auto', ctx.logger);
+  await initBackend(options.backend, ctx.logger);
   const { sites, held, skipped } = findSites(model, options.exclude, options.keepHead);
   const warnings: string[] = [];
+  const run = { ...ctx, backend: options.backend };
   const rule = options.rule;
   const target = isWholeModel(options) ? targetOf(model, options, sites, held) : undefined;
   if (target && sites.length > 0) {
@@ -455,7 +456,7 @@ export async function planSvd(model: Model, options: SvdOptions, ctx: Context & 
       throw new NumericsError(`the target cannot be reached: ${what} leaves ${Math.max(0, target.allowed)} ${target.unit} for the ${sites.length} factorizable layers, and rank 1 in each takes ${least}`, held.length > 0 ? 'raise --ratio or --budget, or factorize the kept layers too (--no-keep-head, drop --exclude)' : 'raise --ratio or --budget');
     }
   }
-  const grams = ctx.data && sites.length > 0 ? await gatherGrams(model, sites, ctx.data, ctx, options.samples) : new Map<Value, HessianAccumulator>();
+  const grams = ctx.data && sites.length > 0 ? await gatherGrams(model, sites, ctx.data, run, options.samples) : new Map<Value, HessianAccumulator>();
   const task = ctx.progress.start('svd: factorizing', sites.length);
   const candidates: Spectrum[][] = [];
   const aware: boolean[] = [];
@@ -487,7 +488,7 @@ export async function planSvd(model: Model, options: SvdOptions, ctx: Context & 
     const layers: AllocLayer[] = sites.map((s) => ({ full: s.params * target.sizeOf(s), options: [] }));
     let ranks: (number | null)[] = chosen.map(() => null);
     if (layers.reduce((n, l) => n + l.full, 0) > target.allowed) {
-      const measured = sensitivity === 'model' ? await measureModelErrors(model, sites, chosen, ctx.data!, ctx) : undefined;
+      const measured = sensitivity === 'model' ? await measureModelErrors(model, sites, chosen, ctx.data!, run) : undefined;
       chosen.forEach((s, i) => {
         const top = maxSavingRank(s);
         const costs = measured ? interpolatedCosts(s, measured[i]!, top) : Array.from({ length: top }, (_, r) => relativeError(s, r + 1));
