@@ -1,6 +1,6 @@
 /**
  * The measurements of docs/svd.md (not a test: run it by hand after building):
- *   node .build/h12/test/passes/svd/measure.js mlp|lm|cnn|ppocr|bench ['[{"ratio":0.5}, ...]']
+ *   node dist/test/passes/svd/measure.js digits|mlp|lm|cnn|ppocr|bench ['[{"ratio":0.5}, ...]']
  * For each option set, plain then activation-aware SVD; prints a markdown row per run: parameters kept,
  * the task metric (accuracy, perplexity, or agreement with the float model) and the relative output error
  * measured in onnxruntime-node, and the pass's wall time.
@@ -78,7 +78,7 @@ if (which === 'mlp' || which === 'cnn' || which === 'digits') {
   for (let i = 0; i < n; i++) for (let c = 0; c < 3; c++) for (let p = 0; p < h * w; p++) x[(i * 3 + c) * h * w + p] = (src[i * h * w + p]! / 255 - 0.5) / 0.5;
   const lines: HostArray = { dataType: DataType.FLOAT, shape: [n, 3, h, w], data: x };
   const ex = '^(?!p2o\\.MatMul\\.24$)';
-  const dflt = [16, 24, 32].map((rank) => ({ rank, exclude: ex })).concat([{ ratio: 0.5, exclude: ex } as never]);
+  const dflt = [16, 24, 32].map((rank) => ({ rank, exclude: ex, keepHead: false })).concat([{ ratio: 0.5, perLayer: true, exclude: ex, keepHead: false } as never]);
   await run('.cache/models/ppocr-rec-v4.onnx', 'x', rows(lines, 0, 24), rows(lines, 24, 48), (o, ref) => agreement(o.data, ref.data, 6625), custom ?? dflt, 8);
 } else if (which === 'bench') {
   await initBackend('auto');
@@ -96,5 +96,5 @@ if (which === 'mlp' || which === 'cnn' || which === 'digits') {
     out(`| ${m} x ${n} | ${e.toFixed(0)} ms | ${r.toFixed(0)} ms |`);
   }
 } else {
-  out('usage: node .build/h12/test/passes/svd/measure.js mlp|lm|cnn|ppocr|bench [options JSON list]');
+  out('usage: node dist/test/passes/svd/measure.js digits|mlp|lm|cnn|ppocr|bench [options JSON list]');
 }
