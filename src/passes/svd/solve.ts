@@ -61,7 +61,7 @@ export function rankByShape(rule: Extract<RankRule, { kind: 'rank' | 'ratio' }>,
   return rule.kind === 'rank' ? Math.min(rule.rank, k) : Math.min(k, Math.floor((rule.ratio * full) / (K + N)));
 }
 
-/** The rank a per-layer rule asks for (budget is global: see `greedyRanks`). */
+/** The rank a per-layer rule asks for (the whole-model targets: see `allocateRanks`). */
 export function rankFor(s: Spectrum, rule: Exclude<RankRule, { kind: 'budget' }>): number {
   const k = s.svd.k;
   switch (rule.kind) {
