@@ -32,6 +32,10 @@ import { accumulateAccuracy, accumulatePerplexity, createAccuracy, createPerplex
 import { npyBytes } from '../test/calibration/readers/npyfile.js';
 import { concat, rows } from '../test/helpers/data.js';
 import { ctcDecode, textLines } from '../test/passes/quantize/quality.js';
+import { editDistance } from '../test/helpers/text-lines.js';
+
+/** Levenshtein distance between two strings, by code point (the text-line helpers' one). */
+export { editDistance };
 
 /** How a model's quality is measured. */
 export interface Metric {
@@ -114,19 +118,6 @@ export function writeNpz(path: string, arrays: Record<string, HostArray>): void 
     members[`${name}.npy`] = [npyBytes(descr, [...a.shape], new Uint8Array(a.data.buffer, a.data.byteOffset, a.data.byteLength)), { level: 0 }];
   }
   writeFileSync(path, zipSync(members));
-}
-
-/** Levenshtein distance between two strings, by code point. */
-export function editDistance(a: string, b: string): number {
-  const x = [...a];
-  const y = [...b];
-  let prev = Array.from({ length: y.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= x.length; i++) {
-    const cur = [i];
-    for (let j = 1; j <= y.length; j++) cur[j] = Math.min(prev[j]! + 1, cur[j - 1]! + 1, prev[j - 1]! + (x[i - 1] === y[j - 1] ? 0 : 1));
-    prev = cur;
-  }
-  return prev[y.length]!;
 }
 
 /** 1 - (summed edit distance) / (characters of the truth): the share of characters read right. */

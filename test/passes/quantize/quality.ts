@@ -65,4 +65,23 @@ export function textLines(dir: string): { x: HostArray; texts: string[] } {
   return { x: { dataType: 1, shape: [n, 3, H, W], data: x }, texts };
 }
 
+/** CTC greedy decoding: per row the argmax label sequence with repeats merged and blanks (0) dropped. */
+export function ctcDecode(probs: Float32Array, dims: number[]): number[][] {
+  const [n, T, C] = dims as [number, number, number];
+  const out: number[][] = [];
+  for (let i = 0; i < n; i++) {
+    const seq: number[] = [];
+    let prev = -1;
+    for (let t = 0; t < T; t++) {
+      const base = (i * T + t) * C;
+      let b = 0;
+      for (let c = 1; c < C; c++) if (probs[base + c]! > probs[base + b]!) b = c;
+      if (b !== prev && b !== 0) seq.push(b);
+      prev = b;
+    }
+    out.push(seq);
+  }
+  return out;
+}
+
 export { accuracy, perplexity };
