@@ -9,10 +9,24 @@
  * 2. The whole fixture LM through the gptq API (block by block, 256 calibration rows of 32 tokens).
  * 3. With --model <onnx> --data <npy>: the gptq API on that model (e.g. a 125M-shaped decoder made by
  *    bench/make_decoder.py), timing each block from the progress events.
+ * 4. With --llm [DIR]: GPTQ at billion scale (issue 14 item 5, docs/gptq.md). DIR holds a Llama-shaped
+ *    dynamo export (default $COMPRESS_MODELS/tinyllama4-fp32, COMPRESS_MODELS defaulting to /work/models:
+ *    the 1.1 B TinyLlama shape cut to 4 decoder layers, 1.2 GB of float32); when it is missing,
+ *    bench/make_llm.py makes it with the python of --python (default /work/venv/py/bin/python). It is
+ *    calibrated on --samples x --seq random token ids (default 16 x 512: timing only, random ids say
+ *    nothing about accuracy), 4 bits, group 128. Each block's time is set against its arithmetic floor,
+ *    measured in the same run: the block's FLOPs (Hessians 2 n sum(K^2) over its distinct inputs, two
+ *    forwards 2 (2 n params + 4 n seq d), the solves sum(2 K^3 / 3) + sum(K^2 N)) divided by the matmul
+ *    rate of the backend, timed before the first block and after every block (the mean of the two
+ *    around a block). Prints per-block wall and CPU seconds, the floor, the ratio, the peak RSS and the
+ *    extrapolation to the 22 blocks of the full model.
  *
  * Wall and CPU seconds are both printed (CPU / wall > 1 means threads ran in parallel; on a shared
  * machine wall time also counts waiting). Options: --skip-weights, --skip-lm, --json.
  */
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { DataType } from '../src/core/dtype.js';
 import { silentLogger, type Context, type Logger, type Progress } from '../src/core/logger.js';
@@ -21,7 +35,8 @@ import { openDataset } from '../src/calibration/readers/index.js';
 import { loadModel } from '../src/onnx/index.js';
 import { gptq, parseGptqOptions } from '../src/passes/gptq/index.js';
 import { gptqQuantize } from '../src/passes/gptq/solve.js';
-import { describeBackend, initBackend } from '../src/runtime/backend.js';
+import { describeBackend, initBackend, tf } from '../src/runtime/backend.js';
+import { findBlocks, findLinearLayers, type LinearLayer } from '../src/calibration/sequential.js';
 import { RTensor } from '../src/runtime/value.js';
 import { mulberry32 } from '../src/core/random.js';
 import { repoRoot } from '../test/helpers/repo.js';
@@ -115,6 +130,147 @@ async function wholeModel(label: string, modelPath: string, dataPath: string, sa
   out(`${label}: ${r.value.layers.length} layers in ${r.wall.toFixed(1)} s wall / ${r.cpu.toFixed(1)} s CPU`);
 }
 
+/** Seconds of `f` on the wall and on the CPU (every thread of the process). */
+function clocked<T>(f: () => T): { value: T; wall: number; cpu: number } {
+  const t0 = performance.now();
+  const c0 = cpuSeconds();
+  const value = f();
+  return { value, wall: (performance.now() - t0) / 1000, cpu: cpuSeconds() - c0 };
+}
+
+/**
+ * The matmul rate the backend reaches now: [2048 x 2048] x [2048 x 1024] products (8.6 GFLOP each),
+ * repeated for at least `minSeconds`, in FLOP per wall second and per CPU second.
+ */
+function matmulRate(minSeconds = 2): { wall: number; cpu: number } {
+  const a = tf.randomUniform([2048, 2048]);
+  const b = tf.randomUniform([2048, 1024]);
+  tf.tidy(() => tf.matMul(a, b).dataSync());
+  let flops = 0;
+  let wall = 0;
+  let cpu = 0;
+  while (wall < minSeconds) {
+    const r = clocked(() => tf.tidy(() => tf.matMul(a, b).dataSync()));
+    flops += 2 * 2048 * 2048 * 1024;
+    wall += r.wall;
+    cpu += r.cpu;
+  }
+  a.dispose();
+  b.dispose();
+  return { wall: flops / wall, cpu: flops / cpu };
+}
+
+/**
+ * The arithmetic floor of one decoder block in FLOPs (issue 14 item 5): Hessians 2 n sum(K^2) over its
+ * distinct inputs, two forwards of the block (2 n params, plus attention's two products 4 n seq d), and
+ * the solves (Cholesky and triangular inverse of each distinct Hessian, 2 K^3 / 3, and GPTQ's updates
+ * K^2 N per layer). n: calibration tokens; d: the block's width (its first layer's K).
+ */
+function blockFlops(layers: readonly LinearLayer[], tokens: number, seq: number): { hessian: number; forward: number; solve: number; total: number } {
+  const inputs = new Map<unknown, number>();
+  for (const l of layers) inputs.set(l.input, l.K);
+  let hessian = 0;
+  let factor = 0;
+  for (const K of inputs.values()) {
+    hessian += 2 * tokens * K * K;
+    factor += (2 * K ** 3) / 3;
+  }
+  const params = layers.reduce((a, l) => a + l.K * l.N, 0);
+  const attention = layers.length > 1 ? 4 * tokens * seq * layers[0]!.K : 0;
+  const forward = 2 * (2 * tokens * params + attention);
+  const solve = factor + layers.reduce((a, l) => a + l.K * l.K * l.N, 0);
+  return { hessian, forward, solve, total: hessian + forward + solve };
+}
+
+/** The Llama-shaped export to calibrate: DIR, made by bench/make_llm.py when missing. */
+function llmModel(dir: string): string {
+  const path = join(dir, 'model.onnx');
+  if (existsSync(path)) return path;
+  const python = arg('--python', '/work/venv/py/bin/python')!;
+  out(`${path} is missing: making it with ${python} bench/make_llm.py --shape tinyllama4 --dtype fp32 (1-3 minutes)`);
+  mkdirSync(dir, { recursive: true });
+  execFileSync(python, [join(repoRoot(), 'bench', 'make_llm.py'), '--shape', 'tinyllama4', '--dtype', 'fp32', '--out', dir], { stdio: ['ignore', 'inherit', 'inherit'] });
+  return path;
+}
+
+/** GPTQ on a Llama-shaped decoder: per-block time against its arithmetic floor (see the file comment). */
+async function llm(dir: string, results: Record<string, unknown>[]): Promise<void> {
+  const path = llmModel(dir);
+  const samples = Number(arg('--samples', '16'));
+  const seq = Number(arg('--seq', '512'));
+  const batchSize = Number(arg('--batch-size', '16'));
+  const load = () => loadavg().map((x) => x.toFixed(1)).join(' ');
+  const model = await loadModel(path);
+  const vocab = Number(arg('--vocab', '32000'));
+  const rnd = mulberry32(1);
+  const ids = BigInt64Array.from({ length: samples * seq }, () => BigInt(Math.floor(rnd() * vocab)));
+  const input = model.graph.inputs.find((v) => !v.initializer)!.name;
+  const data = {
+    *[Symbol.iterator]() {
+      for (let s = 0; s < samples; s += batchSize) {
+        const n = Math.min(batchSize, samples - s);
+        yield { [input]: RTensor.fromHost(DataType.INT64, [n, seq], ids.slice(s * seq, (s + n) * seq)) };
+      }
+    },
+  };
+  const rates: { wall: number; cpu: number }[] = [];
+  const measureRate = () => {
+    const r = matmulRate();
+    rates.push(r);
+    out(`  matmul rate ${(r.wall / 1e9).toFixed(1)} GFLOP/s (${(r.cpu / 1e9).toFixed(1)} per CPU second); load average ${load()}`);
+  };
+  out(`${path}: gptq 4 bits, group 128, ${samples} x ${seq} random token ids in batches of ${batchSize}; load average ${load()}`);
+  measureRate();
+  const blocks: { name: string; wall: number; cpu: number; rateBefore: number; rateCpuBefore: number }[] = [];
+  const progress: Progress = {
+    start(name: string) {
+      const t0 = performance.now();
+      const c0 = cpuSeconds();
+      const rate = rates[rates.length - 1]!;
+      return {
+        tick() {},
+        setTotal() {},
+        done() {
+          blocks.push({ name, wall: (performance.now() - t0) / 1000, cpu: cpuSeconds() - c0, rateBefore: rate.wall, rateCpuBefore: rate.cpu });
+          out(`  ${name}: ${blocks[blocks.length - 1]!.wall.toFixed(1)} s wall, ${blocks[blocks.length - 1]!.cpu.toFixed(1)} s CPU`);
+          measureRate();
+        },
+      };
+    },
+  };
+  const logger: Logger = { ...silentLogger, debug: argv.includes('--verbose') ? (m: string) => out(`  ${m}`) : () => {} };
+  // The blocks as the pass will find them (before it rewrites the model).
+  const byBlock = findBlocks(findLinearLayers(model).layers);
+  const t0 = performance.now();
+  const r = await gptq(model, parseGptqOptions({ bits: 4, groupSize: 128 }), { logger, progress, data });
+  const total = (performance.now() - t0) / 1000;
+  const tokens = samples * seq;
+  const rows: Record<string, unknown>[] = [];
+  for (let i = 0; i < blocks.length; i++) {
+    const b = blocks[i]!;
+    const layerBlock = byBlock[i]!;
+    const f = blockFlops(layerBlock.layers, tokens, seq);
+    // The rate around the block: measured before it and after it.
+    const rateWall = (b.rateBefore + rates[i + 1]!.wall) / 2;
+    const rateCpu = (b.rateCpuBefore + rates[i + 1]!.cpu) / 2;
+    const floorWall = f.total / rateWall;
+    const floorCpu = f.total / rateCpu;
+    const t = r.timing?.perBlock[i];
+    rows.push({ block: b.name, layers: layerBlock.layers.length, gflop: f.total / 1e9, hessianGflop: f.hessian / 1e9, forwardGflop: f.forward / 1e9, solveGflop: f.solve / 1e9, wall: b.wall, cpu: b.cpu, floorWall, floorCpu, ratioWall: b.wall / floorWall, ratioCpu: b.cpu / floorCpu, phases: t });
+    out(
+      `  ${b.name}: ${(f.total / 1e9).toFixed(0)} GFLOP (Hessians ${(f.hessian / 1e9).toFixed(0)}, forwards ${(f.forward / 1e9).toFixed(0)}, solves ${(f.solve / 1e9).toFixed(0)}); ` +
+        `${b.wall.toFixed(1)} s wall against a floor of ${floorWall.toFixed(1)} s (x${(b.wall / floorWall).toFixed(2)}); ${b.cpu.toFixed(1)} s CPU against ${floorCpu.toFixed(1)} (x${(b.cpu / floorCpu).toFixed(2)})` +
+        (t ? `; statistics ${t.statistics.toFixed(1)} s, GPTQ ${t.compress.toFixed(1)} s, next inputs ${t.propagate.toFixed(1)} s` : ''),
+    );
+  }
+  const rss = process.resourceUsage().maxRSS * 1024;
+  const decoder = rows.filter((x) => (x.layers as number) > 1);
+  const mean = decoder.reduce((a, x) => a + (x.wall as number), 0) / Math.max(1, decoder.length);
+  const rest = total - decoder.reduce((a, x) => a + (x.wall as number), 0);
+  out(`${path}: ${r.layers.length} layers in ${total.toFixed(1)} s; peak RSS ${(rss / 2 ** 30).toFixed(2)} GiB (this process: no other is started); ${decoder.length} decoder blocks, mean ${mean.toFixed(1)} s: 22 blocks would take ${((22 * mean + rest) / 60).toFixed(1)} min (+ ${rest.toFixed(0)} s for the rest, as here)`);
+  results.push({ what: 'llm', model: path, samples, seq, total, peakRss: rss, blocks: rows, rates, loadavg: loadavg() });
+}
+
 async function main(): Promise<void> {
   const info = await initBackend('auto');
   out(`backend ${describeBackend(info)}`);
@@ -130,6 +286,11 @@ async function main(): Promise<void> {
     if (data === undefined) throw new Error('--model needs --data');
     const samples = arg('--samples');
     await wholeModel(model, model, data, samples === undefined ? undefined : Number(samples), Number(arg('--batch-size', '8')), results);
+  }
+  if (argv.includes('--llm')) {
+    const i = argv.indexOf('--llm');
+    const given = argv[i + 1] !== undefined && !argv[i + 1]!.startsWith('--') ? argv[i + 1]! : undefined;
+    await llm(given ?? join(process.env.COMPRESS_MODELS ?? '/work/models', 'tinyllama4-fp32'), results);
   }
   if (argv.includes('--json')) process.stdout.write(JSON.stringify({ backend: info, results }, null, 2) + '\n');
 }

@@ -132,15 +132,19 @@ def main():
     ap.add_argument("--train", type=int, default=0, help="training steps on the Brown corpus (bytes as tokens); 0: random weights")
     ap.add_argument("--past", action="store_true", help="export with attention_mask, position_ids and past key/value inputs")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--layers", type=int, default=0, help="cut the shape to this many decoder layers (0: the shape's own)")
     args = ap.parse_args()
     os.makedirs(args.out, exist_ok=True)
     torch.manual_seed(args.seed)
     torch.set_num_threads(2)
     from transformers import LlamaConfig, LlamaForCausalLM
 
-    cfg = LlamaConfig(**SHAPES[args.shape], max_position_embeddings=max(2048, args.seq), rms_norm_eps=1e-5)
+    shape = dict(SHAPES[args.shape])
+    if args.layers:
+        shape["num_hidden_layers"] = args.layers
+    cfg = LlamaConfig(**shape, max_position_embeddings=max(2048, args.seq), rms_norm_eps=1e-5)
     cfg._attn_implementation = "eager"
-    info = {"shape": args.shape, "dtype": args.dtype}
+    info = {"shape": args.shape, "dtype": args.dtype, "layers": cfg.num_hidden_layers}
     if args.train:
         torch.set_default_dtype(torch.float32)
         model = LlamaForCausalLM(cfg)

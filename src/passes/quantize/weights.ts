@@ -8,9 +8,7 @@ import type { LayerReport } from '../../report/schema.js';
 import { quantizeToMatMulNBits, type QuantizedTensor } from '../../tensor/quant.js';
 import { releaseWeight, weightView } from '../../ir/weights.js';
 import { DataType } from '../../core/dtype.js';
-import { Tensor } from '../../ir/tensor.js';
-import type { Value } from '../../ir/value.js';
-import { addDequantizeLinear, replaceWeight, writeMatMulNBits } from '../shared/writers.js';
+import { addDequantizeLinear, replaceWeight, reshapeAfter, writeMatMulNBits } from '../shared/writers.js';
 import type { WeightDecision } from './plan.js';
 import { gemmWeightMatrix, quantizeWeight } from './solve.js';
 
@@ -72,12 +70,3 @@ export function applyWeightDecision(model: Model, d: WeightDecision): { error: n
   throw new Error(`applyWeightDecision cannot write format '${d.format}'`);
 }
 
-/** A Reshape of a dequantized matrix back to the weight's own shape (grouped Conv weights). */
-function reshapeAfter(v: Value, dims: readonly number[], name: string, floatType: number): Value {
-  const g = v.graph;
-  const shape = g.addInitializer(`${name}_shape`, Tensor.int64([dims.length], dims));
-  const node = g.createNode({ opType: 'Reshape', name: `${name}_Reshape`, inputs: [v, shape], outputs: [`${name}_reshaped`], after: v.producer ?? undefined });
-  const out = node.output(0)!;
-  out.type = { kind: 'tensor', elemType: floatType, shape: dims.slice() };
-  return out;
-}

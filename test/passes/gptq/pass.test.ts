@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { UsageError } from '../../../src/core/errors.js';
+import { NothingToDoError, UsageError } from '../../../src/core/errors.js';
 import { gptq, parseGptqOptions } from '../../../src/passes/gptq/index.js';
 import { initBackend } from '../../../src/runtime/backend.js';
 import { correlatedInputs, floatBatches, mlpModel, opCounts, quiet, relDiff, runOrt } from './helpers.js';
@@ -26,7 +26,7 @@ test('MatMulNBits output (MatMul + Gemm with transB, alpha, bias) runs in onnxru
   await initBackend('auto');
   const float = await runOrt(mlpModel(1), 'x', x, [n, 32]);
   const model = mlpModel(1);
-  const r = await gptq(model, parseGptqOptions({ bits: 4, groupSize: 16 }), { ...quiet, data });
+  const r = await gptq(model, parseGptqOptions({ bits: 4, groupSize: 16, keepSensitive: false }), { ...quiet, data });
   assert.equal(r.modified, true);
   assert.deepEqual(opCounts(model), { MatMulNBits: 2, Relu: 1 });
   assert.equal(r.layers.length, 2);
@@ -44,7 +44,7 @@ test('qdq output at 3 bits, per channel, act-order, symmetric: int4 DequantizeLi
   await initBackend('auto');
   const float = await runOrt(mlpModel(2), 'x', x, [n, 32]);
   const model = mlpModel(2);
-  const r = await gptq(model, parseGptqOptions({ bits: 3, groupSize: -1, actOrder: true, symmetric: true, format: 'qdq' }), { ...quiet, data });
+  const r = await gptq(model, parseGptqOptions({ bits: 3, groupSize: -1, actOrder: true, symmetric: true, format: 'qdq', keepSensitive: false }), { ...quiet, data });
   assert.equal(model.opset(''), 21);
   assert.deepEqual(opCounts(model), { DequantizeLinear: 2, MatMul: 1, Relu: 1, Gemm: 1 });
   const gemm = model.graph.nodes.find((nd) => nd.opType === 'Gemm')!;
@@ -63,7 +63,7 @@ test('dry run plans without touching the model; no data is a usage error; --excl
   await initBackend('auto');
   const model = mlpModel(3);
   const before = opCounts(model);
-  const dry = await gptq(model, parseGptqOptions({ dryRun: true, groupSize: 32 }), quiet);
+  const dry = await gptq(model, parseGptqOptions({ dryRun: true, groupSize: 32, keepSensitive: false }), quiet);
   assert.equal(dry.modified, false);
   assert.deepEqual(opCounts(model), before);
   assert.equal(dry.plan.layers.length, 2);
@@ -74,6 +74,28 @@ test('dry run plans without touching the model; no data is a usage error; --excl
   const r = await gptq(model, parseGptqOptions({ exclude: 'fc2' }), { ...quiet, data });
   assert.deepEqual(opCounts(model), { MatMulNBits: 1, Relu: 1, Gemm: 1 });
   assert.equal(r.layers.find((l) => l.name === '/fc2/Gemm')?.bits, 32);
+  assert.equal(r.layers.find((l) => l.name === '/fc2/Gemm')?.skipped, 'excluded by --exclude');
+  // Everything excluded: nothing to quantize, exit 1 with one line that says why.
+  await assert.rejects(gptq(mlpModel(3), parseGptqOptions({ exclude: 'fc' }), { ...quiet, data }), (e: Error) => e instanceof NothingToDoError && /nothing to quantize: .*2 (MatMul|Gemm)|excluded by --exclude/.test(e.message));
+});
+
+test('default policy: the output head is GPTQ-quantized at 8 bits per channel (DequantizeLinear), the rest at --bits', async () => {
+  await initBackend('auto');
+  const float = await runOrt(mlpModel(4), 'x', x, [n, 32]);
+  const model = mlpModel(4);
+  const r = await gptq(model, parseGptqOptions({ bits: 4, groupSize: 16 }), { ...quiet, data });
+  assert.deepEqual(opCounts(model), { MatMulNBits: 1, Relu: 1, DequantizeLinear: 1, Gemm: 1 });
+  const head = r.layers.find((l) => l.name === '/fc2/Gemm')!;
+  assert.equal(head.bits, 8);
+  assert.equal(head.method, 'gptq');
+  assert.match(String(head.note), /output head kept at 8 bits/);
+  assert.ok((head.error as number) <= (head.rtnError as number));
+  assert.equal(r.layers.find((l) => l.name === '/fc1/MatMul')!.bits, 4);
+  // 8-bit per-axis DequantizeLinear needs opset 13, which the model has.
+  assert.equal(model.opset(''), 13);
+  const y = await runOrt(model, 'x', x, [n, 32]);
+  const d = relDiff(y, float);
+  assert.ok(d < 0.06, `relative output difference ${d}`);
 });
 
 test('per channel with K > 256 (MatMulNBits blocks <= 256 repeat the channel scale) runs in onnxruntime', async () => {
@@ -95,7 +117,7 @@ test('per channel with K > 256 (MatMulNBits blocks <= 256 repeat the channel sca
   const xs = correlatedInputs(64, K, 11);
   const float = await runOrt(make(), 'x', xs, [64, K]);
   const model = make();
-  await gptq(model, parseGptqOptions({ bits: 4, groupSize: -1 }), { ...quiet, data: floatBatches(xs, 64, K, 'x', 32) });
+  await gptq(model, parseGptqOptions({ bits: 4, groupSize: -1, keepSensitive: false }), { ...quiet, data: floatBatches(xs, 64, K, 'x', 32) });
   const node = model.graph.nodes[0]!;
   assert.equal(node.opType, 'MatMulNBits');
   assert.equal(node.attrInt('block_size'), 256);
