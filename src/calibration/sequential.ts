@@ -325,8 +325,17 @@ export interface SequentialSummary {
   /** Seconds spent in forward passes and statistics, and in onBlock. */
   forwardSeconds: number;
   compressSeconds: number;
-  /** Wall seconds of each block: statistics sweep, onBlock, and the sweep that computes the next block's inputs. */
-  perBlock: { name: string; statistics: number; compress: number; propagate: number }[];
+  /**
+   * Seconds of each block: statistics sweep, onBlock, and the sweep that computes the next block's
+   * inputs, on the wall and on the CPU (every thread of the process: the backend's too).
+   */
+  perBlock: { name: string; statistics: number; compress: number; propagate: number; cpu: { statistics: number; compress: number; propagate: number } }[];
+}
+
+/** CPU seconds of the process so far (all threads). */
+function cpuSeconds(): number {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1e6;
 }
 
 /** The values computed before position `t` of the main graph (or fed) and read by `useful` nodes from t on. */
@@ -491,7 +500,8 @@ export async function runSequential<A extends ActivationAccumulator>(
       const last = bi === blocks.length - 1;
       const task = ctx.progress.start(`${label} ${block.name} (${bi + 1}/${blocks.length})`, frontier.length * (last ? 1 : 2) + block.layers.length);
       const tf0 = performance.now();
-      const times = { name: block.name, statistics: 0, compress: 0, propagate: 0 };
+      const c0 = cpuSeconds();
+      const times = { name: block.name, statistics: 0, compress: 0, propagate: 0, cpu: { statistics: 0, compress: 0, propagate: 0 } };
       summary.perBlock.push(times);
       // 1. statistics: one accumulator per distinct layer input (and way of reading it: a Conv's patches).
       const byKey = new Map<string, { value: Value; acc: A; layout: ActivationLayout }>();
@@ -532,11 +542,14 @@ export async function runSequential<A extends ActivationAccumulator>(
           task.tick(1);
         }
         times.statistics = (performance.now() - tf0) / 1000;
+        times.cpu.statistics = cpuSeconds() - c0;
         summary.forwardSeconds += times.statistics;
         // 2. compress the block (in place).
         const tc0 = performance.now();
+        const cc0 = cpuSeconds();
         await options.onBlock({ block, index: bi, count: blocks.length, stats, tick: (detail) => task.tick(1, detail) });
         times.compress = (performance.now() - tc0) / 1000;
+        times.cpu.compress = cpuSeconds() - cc0;
         summary.compressSeconds += times.compress;
         if (graph.nodes.length !== nodeCount) throw new ModelError(`the pass changed the graph while block '${block.name}' was being calibrated; onBlock may change weights only (write the final format after the driver returns)`);
       } finally {
@@ -545,6 +558,7 @@ export async function runSequential<A extends ActivationAccumulator>(
       // 3. propagate: the next block's frontier from the compressed block.
       if (!last) {
         const tp0 = performance.now();
+        const cp0 = cpuSeconds();
         // The weights changed in place: convert them again (and give back what reading the others took).
         session.releaseConstants();
         names = frontierAt(graph, starts[bi + 1]!, useful).map((v) => v.name);
@@ -556,6 +570,7 @@ export async function runSequential<A extends ActivationAccumulator>(
         }
         frontier = next;
         times.propagate = (performance.now() - tp0) / 1000;
+        times.cpu.propagate = cpuSeconds() - cp0;
         summary.forwardSeconds += times.propagate;
       }
       // The block is done: nothing the session converted for it is needed again.

@@ -3,7 +3,9 @@ import assert from 'node:assert/strict';
 import { NothingToDoError, UsageError } from '../../../src/core/errors.js';
 import { gptq, parseGptqOptions } from '../../../src/passes/gptq/index.js';
 import { initBackend } from '../../../src/runtime/backend.js';
-import { correlatedInputs, floatBatches, mlpModel, opCounts, quiet, relDiff, runOrt } from './helpers.js';
+import { DataType } from '../../../src/core/dtype.js';
+import type { Model } from '../../../src/ir/index.js';
+import { correlatedInputs, floatBatches, mlpModel, opCounts, quiet, relDiff, runOrt, runOrtFloat16, typedBatches, typedMlp } from './helpers.js';
 
 const n = 256;
 const x = correlatedInputs(n, 32, 3);
@@ -124,4 +126,43 @@ test('per channel with K > 256 (MatMulNBits blocks <= 256 repeat the channel sca
   assert.equal(model.graph.initializers.find((v) => v.name === 'W_scales')!.initializer!.dims.join('x'), `${N}x3`);
   const y = await runOrt(model, 'x', xs, [64, K]);
   assert.ok(relDiff(y, float) < 0.1, `relative output difference ${relDiff(y, float)}`);
+});
+
+test('float16 model: MatMulNBits and DequantizeLinear with float16 scales, runs in onnxruntime close to the float16 model', async () => {
+  await initBackend('auto');
+  const float = await runOrtFloat16(typedMlp(5, DataType.FLOAT16), 'x', x, [n, 32]);
+  const model = typedMlp(5, DataType.FLOAT16);
+  const r = await gptq(model, parseGptqOptions({ bits: 4, groupSize: 16 }), { ...quiet, data: typedBatches(x, n, 32, 'x', 64, DataType.FLOAT16) });
+  assert.deepEqual(opCounts(model), { MatMulNBits: 1, Relu: 1, DequantizeLinear: 1, Gemm: 1 });
+  const init = (name: string) => model.graph.initializers.find((v) => v.name === name)!.initializer!;
+  assert.equal(init('W1_scales').dataType, DataType.FLOAT16);
+  assert.equal(init('B_scale').dataType, DataType.FLOAT16);
+  // A float16 scale in the default domain's DequantizeLinear needs opset 19.
+  assert.equal(model.opset(''), 19);
+  for (const l of r.layers) assert.equal(l.dataType, 'float16');
+  assert.equal(r.plan.bytes.before, 2 * (32 * 64 + 64 * 16));
+  const y = await runOrtFloat16(model, 'x', x, [n, 32]);
+  const d = relDiff(y, float);
+  assert.ok(d < 0.06, `relative output difference ${d}`);
+});
+
+test('bfloat16 model: bfloat16 scales, checked in our executor (onnxruntime has no bfloat16 CPU kernels)', async () => {
+  await initBackend('auto');
+  const { Session } = await import('../../../src/runtime/session.js');
+  const run = async (m: Model) => {
+    const s = await Session.create(m);
+    const [feeds] = [...typedBatches(x, n, 32, 'x', n, DataType.BFLOAT16)];
+    const out = s.runSync(feeds!);
+    const y = out.get('y')!.float32();
+    s.dispose();
+    return y;
+  };
+  const float = await run(typedMlp(6, DataType.BFLOAT16));
+  const model = typedMlp(6, DataType.BFLOAT16);
+  await gptq(model, parseGptqOptions({ bits: 4, groupSize: 16 }), { ...quiet, data: typedBatches(x, n, 32, 'x', 64, DataType.BFLOAT16) });
+  const init = (name: string) => model.graph.initializers.find((v) => v.name === name)!.initializer!;
+  assert.equal(init('W1_scales').dataType, DataType.BFLOAT16);
+  assert.equal(init('B_scale').dataType, DataType.BFLOAT16);
+  const d = relDiff(await run(model), float);
+  assert.ok(d < 0.08, `relative output difference ${d}`);
 });
