@@ -5,6 +5,14 @@ import { gptq, parseGptqOptions } from '../../../src/passes/gptq/index.js';
 import { initBackend } from '../../../src/runtime/backend.js';
 import { DataType } from '../../../src/core/dtype.js';
 import type { Model } from '../../../src/ir/index.js';
+import { join } from 'node:path';
+import { loadModel, serializeModel } from '../../../src/onnx/index.js';
+import { readNpy } from '../../../src/calibration/readers/npy.js';
+import { parseQuantizeOptions, quantize } from '../../../src/passes/quantize/index.js';
+import { accuracy } from '../../helpers/metrics.js';
+import { batches } from '../../helpers/data.js';
+import { repoRoot } from '../../helpers/repo.js';
+import { logitsOf } from '../quantize/quality.js';
 import { correlatedInputs, floatBatches, mlpModel, opCounts, quiet, relDiff, runOrt, runOrtFloat16, typedBatches, typedMlp } from './helpers.js';
 
 const n = 256;
@@ -165,4 +173,29 @@ test('bfloat16 model: bfloat16 scales, checked in our executor (onnxruntime has 
   assert.equal(init('B_scale').dataType, DataType.BFLOAT16);
   const d = relDiff(await run(model), float);
   assert.ok(d < 0.08, `relative output difference ${d}`);
+});
+
+test('Conv through GPTQ (the CNN fixture): every Conv solved on its unfolded inputs, bytes and accuracy of quantize --weight-only at the same bits and group', async () => {
+  await initBackend('auto');
+  const dir = join(repoRoot(), 'fixtures', 'cnn');
+  const calib = readNpy(join(dir, 'data', 'calib_x.npy'));
+  const testX = readNpy(join(dir, 'data', 'test_x.npy'));
+  const labels = readNpy(join(dir, 'data', 'test_y.npy')).data as BigInt64Array;
+  const score = async (m: Model) => accuracy((await logitsOf(serializeModel(m), 'input', testX, 250)).data, 10, labels);
+  const g = await loadModel(join(dir, 'model.onnx'));
+  const r = await gptq(g, parseGptqOptions({ bits: 4, groupSize: 128 }), { ...quiet, data: batches(calib, 'input', 32, 128) });
+  const convs = r.layers.filter((l) => l.op === 'Conv');
+  assert.ok(convs.length >= 3, `${convs.length} Conv layers`);
+  for (const l of convs) {
+    assert.equal(l.method, 'gptq', `${l.name}: ${l.skipped ?? ''}`);
+    assert.ok((l.error as number) <= (l.rtnError as number), `${l.name}: GPTQ ${l.error} vs RTN ${l.rtnError}`);
+  }
+  const q = await loadModel(join(dir, 'model.onnx'));
+  const rq = await quantize(q, parseQuantizeOptions({ bits: 4, weightOnly: true, groupSize: 128 }), quiet);
+  // The same precision policy as quantize: each layer at the bits quantize gives it (Convs at 8 bits per channel).
+  for (const l of r.layers) assert.equal(l.bits, rq.layers.find((x) => x.name === l.name)?.bits, l.name);
+  const [bytesG, bytesQ] = [serializeModel(g).length, serializeModel(q).length];
+  assert.ok(bytesG <= 1.01 * bytesQ, `gptq ${bytesG} B against quantize's ${bytesQ} B`);
+  const [accG, accQ] = [await score(g), await score(q)];
+  assert.ok(accG >= accQ - 0.005, `accuracy: gptq ${accG}, quantize ${accQ}`);
 });
