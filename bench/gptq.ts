@@ -1,6 +1,7 @@
 /**
- * `npm run bench:gptq`: GPTQ speed (issue 5, docs/gptq.md), on the default backend (wasm: threads from
- * COMPRESS_THREADS, default every core).
+ * `npm run bench:gptq`: GPTQ speed (issue 5, docs/gptq.md) on each backend of --backends (wasm and
+ * tfjs-node by default, each in its own process: bench/backends.ts; threads from COMPRESS_THREADS,
+ * default every core), then one table comparing them; --backend <name> runs one backend here.
  *
  * 1. The statistics and the solve of one 125M-decoder-sized weight: the Hessian of 128 x 512 calibration
  *    tokens accumulated in batches of 512 for a K = 768 input, then GPTQ (4 bits, group 128) on a 768 x 3072
@@ -51,12 +52,13 @@ import { openDataset } from '../src/calibration/readers/index.js';
 import { loadModel } from '../src/onnx/index.js';
 import { gptq, parseGptqOptions } from '../src/passes/gptq/index.js';
 import { gptqQuantize } from '../src/passes/gptq/solve.js';
-import { describeBackend, initBackend, tf } from '../src/runtime/backend.js';
+import { describeBackend, initBackend, tf, type BackendInfo, type BackendName } from '../src/runtime/backend.js';
 import { findBlocks, findLinearLayers, type LinearLayer } from '../src/calibration/sequential.js';
 import { RTensor } from '../src/runtime/value.js';
 import { mulberry32 } from '../src/core/random.js';
 import { repoRoot } from '../test/helpers/repo.js';
 import { correlatedInputs } from '../test/passes/gptq/helpers.js';
+import { runPerBackend, singleBackend } from './backends.js';
 
 const argv = process.argv.slice(2);
 const arg = (name: string, dflt?: string) => {
@@ -411,7 +413,7 @@ async function convs(results: Record<string, unknown>[]): Promise<void> {
       const bytes = method === 'float' ? new Uint8Array(original) : serializeModel(model);
       const value = await score(bytes);
       const convLayers = layers.filter((l) => l.op === 'Conv');
-      const row = { model: c.name, method, bytes: bytes.length, metric: c.metric, value, seconds, convs: convLayers.length, convsGptq: convLayers.filter((l) => l.method === 'gptq').length };
+      const row = { what: `${c.name} ${method}`, model: c.name, method, bytes: bytes.length, metric: c.metric, value, seconds, convs: convLayers.length, convsGptq: convLayers.filter((l) => l.method === 'gptq').length };
       rowsOut.push(row);
       results.push(row);
     }
@@ -423,8 +425,44 @@ async function convs(results: Record<string, unknown>[]): Promise<void> {
   }
 }
 
+/** One backend's results (what a child process prints with --json). */
+interface GptqRun {
+  backend: BackendInfo;
+  results: Record<string, unknown>[];
+}
+
+/** The time a result row stands for: the whole pass (a model, the LLM, one method on a CNN), or the Hessian (scaled to 65536 tokens) and solve. */
+function seconds(r: Record<string, unknown>): number {
+  if (typeof r.wall === 'number') return r.wall;
+  if (typeof r.total === 'number') return r.total;
+  if (typeof r.seconds === 'number') return r.seconds;
+  return (r.hessianWallFor65536 as number) + (r.solveWall as number);
+}
+
 async function main(): Promise<void> {
-  const info = await initBackend('auto');
+  const one = singleBackend();
+  if (one === undefined) {
+    const runs = runPerBackend<GptqRun>(import.meta.url);
+    if (argv.includes('--json')) {
+      process.stdout.write(JSON.stringify(runs, null, 2) + '\n');
+      return;
+    }
+    const ok = runs.filter((r) => r.result);
+    const whats = [...new Set(ok.flatMap((r) => r.result!.results.map((x) => String(x.what))))];
+    const table = whats.map((what) => {
+      const row: Record<string, unknown> = { what };
+      for (const r of ok) {
+        const x = r.result!.results.find((y) => y.what === what);
+        if (x) row[`${describeBackend(r.result!.backend)} (s)`] = Number(seconds(x).toFixed(2));
+      }
+      return row;
+    });
+    console.table(table);
+    for (const r of runs) console.log(`${r.backend}: ${r.error ?? 'ran'}; 1-minute load average ${r.load[0].toFixed(2)} before, ${r.load[1].toFixed(2)} after`);
+    console.log('seconds: wall time; a weight row is its Hessian (scaled to 65536 tokens) plus its solve');
+    return;
+  }
+  const info = await initBackend(one as BackendName);
   out(`backend ${describeBackend(info)}`);
   const results: Record<string, unknown>[] = [];
   if (!argv.includes('--skip-weights')) await weights(results);

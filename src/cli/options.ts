@@ -11,9 +11,13 @@ import { Option, type Command } from 'commander';
 import { UsageError } from '../core/errors.js';
 import type { GateLimits } from '../report/index.js';
 import type { BackendName } from '../runtime/backend.js';
+import { parseShard, type Shard } from './batch/shard.js';
 
 /** The backends of CLI.md (the same list as runtime/backend.ts, kept here so --help does not load tfjs). */
 export const backendChoices = ['auto', 'tfjs-node-gpu', 'tfjs-node', 'wasm', 'cpu'] as const satisfies readonly BackendName[];
+
+/** --backend's help line (every command that runs the executor has the flag). */
+export const backendHelp = `executor backend: ${backendChoices.join(' | ')} (auto: $COMPRESS_BACKEND if set, else the first of tfjs-node-gpu, tfjs-node, wasm, cpu that loads; tfjs-node: npm run setup:native)`;
 
 /** The evaluation tasks of CLI.md. */
 export const taskChoices = ['auto', 'classification', 'lm', 'regression'] as const;
@@ -39,7 +43,16 @@ export interface CommonOptions {
   threads?: number;
   /** The report gates (--max-size ... --min-agreement); a failed gate exits 1. */
   gates?: GateLimits;
+  /** --skip-existing: leave outputs that are complete and were made from the same input and options. */
+  skipExisting?: boolean;
+  /** --summary FILE: one JSON with a row per model. */
+  summary?: string;
+  /** --shard i/n: this run's share of the sorted inputs. */
+  shard?: Shard;
 }
+
+/** The commands that take several models, and with them the batch flags (--skip-existing, --summary, --shard). */
+export const batchCommands: readonly string[] = ['quantize', 'gptq', 'prune', 'svd', 'run'];
 
 /** The data options of CLI.md ("Data for calibration, evaluation and training"). */
 export interface DataOptions {
@@ -68,14 +81,24 @@ export function addCommonOptions(cmd: Command, command: string): Command {
     .addOption(opt('--no-report', 'do not write the report JSON'))
     .addOption(opt('--force', 'overwrite an existing output file', false))
     .addOption(opt('--dry-run', 'print the plan (nodes touched, expected bytes, opset needed) and write nothing', false))
-    .addOption(opt('--jobs <n>', 'with several input models: how many are processed at the same time, each in its own worker thread', 1))
+    .addOption(opt('--jobs <n>', 'with several input models: how many are processed at the same time, each in its own worker thread', 1));
+  if (batchCommands.includes(command)) addBatchOptions(cmd, command);
+  cmd
     .addOption(opt('--seed <n>', 'seed of every random choice: same inputs + options + seed = same output bytes', 0))
-    .addOption(opt('--backend <name>', `executor backend: ${backendChoices.join(' | ')}`, 'auto'))
-    .addOption(opt('--threads <n>', 'threads of the wasm backend (default: $COMPRESS_THREADS, else every core, shared among --jobs)'))
+    .addOption(opt('--backend <name>', backendHelp, 'auto'))
+    .addOption(opt('--threads <n>', 'threads of the wasm backend, and of TensorFlow\'s ops on tfjs-node (default: $COMPRESS_THREADS, else every core, shared among --jobs)'))
     .addOption(opt('--json', 'print the final report as JSON on stdout (human text goes to stderr)', false))
     .addOption(opt('--quiet', 'no progress bars or informational lines', false))
     .addOption(opt('--verbose', 'debug detail, and stack traces for internal errors', false));
   return addGateOptions(cmd);
+}
+
+/** Adds --skip-existing, --summary and --shard (docs/batch.md). */
+function addBatchOptions(cmd: Command, command: string): Command {
+  return cmd
+    .addOption(opt('--skip-existing', `leave an output that is complete and was made from the same input (content hash), output-shaping options and backend, as its <output>.manifest.json records; redo the others`, false))
+    .addOption(opt('--summary <file>', 'write one JSON with a row per model: status, exit code, bytes before/after, metrics, gates (default: none)'))
+    .addOption(opt('--shard <i/n>', `take the i-th (1-based) of n deterministic shares of the sorted inputs; the output tree is computed from all of them, so n runs given i = 1..n write what one ${command} run would (default: all)`));
 }
 
 /** Adds the report gates (CLI.md): every compressing command and `compress report` take the same ones. */
@@ -105,7 +128,7 @@ export function addDataOptions(cmd: Command, what: string, required = false): Co
   return cmd
     .addOption(opt('--data <path>', required ? `${dataHelp} (required)` : `${dataHelp} (default: none)`))
     .addOption(opt('--labels <path>', '.npy of integer class labels, one per sample (default: none)'))
-    .addOption(opt('--task <kind>', `what the model does, for evaluation: ${taskChoices.join(' | ')}`, 'auto'))
+    .addOption(opt('--task <kind>', `what the model does, for evaluation: ${taskChoices.join(' | ')}; with lm (and auto), token ids alone feed a decoder that also takes attention_mask, position_ids or past key/values (filled as for a first step)`, 'auto'))
     .addOption(opt('--samples <n>', 'use at most n samples (default: all)'))
     .addOption(opt('--batch-size <n>', 'samples per forward pass', defaultBatchSize));
 }
@@ -130,6 +153,9 @@ export function parseCommonOptions(raw: Record<string, unknown>): CommonOptions 
     jobs: parseInteger(raw.jobs ?? 1, '--jobs', 1, 64),
     ...(raw.threads !== undefined ? { threads: parseInteger(raw.threads, '--threads', 1, 256) } : {}),
     gates: parseGateLimits(raw),
+    ...(raw.skipExisting === true ? { skipExisting: true } : {}),
+    ...(raw.summary !== undefined ? { summary: str(raw.summary, '--summary') } : {}),
+    ...(raw.shard !== undefined ? { shard: parseShard(raw.shard) } : {}),
   };
 }
 

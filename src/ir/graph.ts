@@ -179,6 +179,37 @@ export class Graph {
   }
 
   /**
+   * Moves `nodes` (in order) from this graph to `to`, another graph of the same model: a branch body
+   * lifted into its parent, or a run of nodes sunk into a branch. Every link is kept (the nodes are the
+   * same objects); the values they produce move into `to`'s scope and value_info; subgraphs they hold get
+   * `to` as their outer scope. The caller keeps scoping valid: what the moved nodes read must be visible
+   * from `to`, and what reads their outputs must be in `to` or below it.
+   */
+  moveNodes(nodes: readonly Node[], to: Graph, where: { before?: Node; after?: Node } = {}): void {
+    if (to.root() !== this.root()) throw new Error(`graph '${to.name}' is not part of the same model as '${this.name}'`);
+    let after = where.after;
+    for (const n of nodes) {
+      const i = this.nodes.indexOf(n);
+      if (i < 0) throw new Error(`${n.describe()} is not in graph '${this.name}'`);
+      this.nodes.splice(i, 1);
+      for (const out of n.outputs) {
+        if (!out) continue;
+        if (this.names.get(out.name) === out) this.names.delete(out.name);
+        out.graph = to;
+        to.names.set(out.name, out);
+        const k = this.valueInfo.indexOf(out);
+        if (k >= 0) {
+          this.valueInfo.splice(k, 1);
+          to.valueInfo.push(out);
+        }
+      }
+      for (const sg of n.subgraphs()) sg.outer = to;
+      to.insertNode(n, after ? { after } : { before: where.before });
+      if (after) after = n;
+    }
+  }
+
+  /**
    * Removes a node. With `safe` (the default) it refuses when an output is still used or is a graph
    * output. Its outputs leave the name table unless `keepOutputs` (when they are re-attached elsewhere).
    */

@@ -171,6 +171,15 @@ export class Tensor {
   }
 
   /**
+   * Records that the data now lives in a file region (a save has just written it there) and drops it from
+   * memory; it is read back from there if needed. The source must hold exactly this tensor's data.
+   */
+  moveTo(source: DataSource): void {
+    this.src = source;
+    this.stored = undefined;
+  }
+
+  /**
    * Drops data that can be read again from its file, giving the memory back; returns whether it did.
    * Data that was changed (or never had a file) stays.
    */

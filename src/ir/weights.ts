@@ -160,15 +160,24 @@ function siteOf(node: Node): Located | SkippedWeight | undefined {
 }
 
 /**
- * True when a path of non-layer nodes leads from `node`'s outputs to a graph output: the node is (one of)
- * the network's output heads.
+ * True for a decoder's key/value cache output (present.0.key, present_key_values.*, *cache*): the keys
+ * and values a generation step hands to the next, not a prediction. The projections that feed them are
+ * body layers.
+ */
+export function isCacheOutput(v: Value): boolean {
+  return /^present|past_key|key_values|cache/i.test(v.name);
+}
+
+/**
+ * True when a path of non-layer nodes leads from `node`'s outputs to a graph output other than a key/value
+ * cache: the node is (one of) the network's output heads.
  */
 function reachesOutput(node: Node): boolean {
   const seen = new Set<Node>();
   const stack: Value[] = node.outputs.filter((v): v is Value => v !== null);
   while (stack.length > 0) {
     const v = stack.pop()!;
-    if (v.isGraphOutput) return true;
+    if (v.isGraphOutput && !isCacheOutput(v)) return true;
     for (const c of v.consumers()) {
       if (seen.has(c) || layerOps.has(c.opType)) continue;
       seen.add(c);
@@ -277,20 +286,24 @@ export function floatTensor(dataType: number, dims: number[], values: Float32Arr
 }
 
 /**
- * The one line a command gives when it compresses nothing: what it looked for, and the reasons the
- * weights it found were left alone, most common first ("nothing to quantize: no MatMul/Gemm weight;
- * 3 MatMul nodes: excluded by --exclude").
+ * The one line a command gives when it compresses nothing: what it looked for, and why each weight it
+ * found was left alone, grouped by reason, most common first ("nothing to quantize: none of the 3
+ * MatMul/Gemm weights can be: 3 excluded by --exclude (2 Gemm, 1 MatMul)").
  */
 export function nothingToDoMessage(verb: string, lookedFor: string, reasons: readonly { op: string; reason: string }[]): string {
   if (reasons.length === 0) return `nothing to ${verb}: the model has no ${lookedFor}`;
-  const counts = new Map<string, number>();
+  const byReason = new Map<string, Map<string, number>>();
   for (const r of reasons) {
-    const key = `${r.op}\u0000${r.reason.replace(/'[^']*'/g, "'…'")}`;
-    counts.set(key, (counts.get(key) ?? 0) + 1);
+    // Names differ from weight to weight; the reason is what they share.
+    const reason = r.reason.replace(/\s*\((node|weight) '[^']*'\)/g, '').replace(/'[^']*'/g, 'its weight').replace(/^its weight its weight/, 'its weight');
+    const ops = byReason.get(reason) ?? new Map<string, number>();
+    ops.set(r.op, (ops.get(r.op) ?? 0) + 1);
+    byReason.set(reason, ops);
   }
-  const parts = [...counts].sort((a, b) => b[1] - a[1]).map(([key, n]) => {
-    const [op, reason] = key.split('\u0000') as [string, string];
-    return `${n} ${op} ${n === 1 ? 'weight' : 'weights'}: ${reason}`;
+  const total = (ops: Map<string, number>) => [...ops.values()].reduce((a, b) => a + b, 0);
+  const parts = [...byReason].sort((a, b) => total(b[1]) - total(a[1])).map(([reason, ops]) => {
+    const detail = ops.size > 1 ? ` (${[...ops].sort((a, b) => b[1] - a[1]).map(([op, n]) => `${n} ${op}`).join(', ')})` : ` (${[...ops.keys()][0]})`;
+    return `${total(ops)} ${reason}${detail}`;
   });
-  return `nothing to ${verb}: of the ${lookedFor} found, none can be (${parts.slice(0, 3).join('; ')}${parts.length > 3 ? `; and ${parts.length - 3} more reasons` : ''})`;
+  return `nothing to ${verb}: none of the ${reasons.length} ${lookedFor} can be: ${parts.slice(0, 3).join('; ')}${parts.length > 3 ? `; and ${parts.length - 3} more reasons` : ''}`;
 }

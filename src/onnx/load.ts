@@ -48,9 +48,13 @@ import { decodeRawData, isKnownDataType, rawByteLength } from './dtypes.js';
 import { modelError, printable } from './errors.js';
 import { sparseFromProto, tensorFromProto } from './tensors.js';
 
-/** The IR versions we read: 3 (opset imports) to 11 (ONNX 1.18). */
+/**
+ * The IR versions we read: 3 (opset imports) to 13 (ONNX 1.20), the newest onnxruntime 1.30 loads. IR 12
+ * and 13 changed no message, only added data types (FLOAT8E8M0, then UINT2 / INT2), so a model of either
+ * is read and written back with its version as it was.
+ */
 export const MIN_IR_VERSION = 3;
-export const MAX_IR_VERSION = 11;
+export const MAX_IR_VERSION = 13;
 
 /** protobuf refuses messages of 2 GiB or more; bigger models keep their weights in external data. */
 const PROTOBUF_LIMIT = 2 ** 31 - 1;

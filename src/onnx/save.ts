@@ -16,9 +16,10 @@ import { AttrType, type Attribute } from '../ir/attribute.js';
 import type { Graph } from '../ir/graph.js';
 import type { LocalFunction, Model } from '../ir/model.js';
 import type { Node } from '../ir/node.js';
-import type { Tensor } from '../ir/tensor.js';
+import { entriesPerElement, type DataSource, type Tensor } from '../ir/tensor.js';
 import type { TypeInfo, Value } from '../ir/value.js';
-import { encodeRawData } from './dtypes.js';
+import { decodeRawData, encodeRawData } from './dtypes.js';
+import { closeSync, openSync, readSync } from 'node:fs';
 import {
   attributeExtras,
   encodingOf,
@@ -56,6 +57,8 @@ const INLINE_TENSOR_LIMIT = PROTOBUF_LIMIT - 64 * 2 ** 20;
 export interface ExternalDataOptions {
   /** Tensors of at least this many bytes go to the data file. Default 1024. */
   threshold?: number;
+  /** Tensors that were external when loaded stay external whatever their size. Default false. */
+  keepExternal?: boolean;
   /** The data file's name, in the model's folder. Default `<model file name>.data`. */
   location?: string;
 }
@@ -69,6 +72,12 @@ export interface SaveOptions {
    * and if the model would pass 2 GiB, every tensor over 1 KiB goes external.
    */
   externalData?: boolean | ExternalDataOptions;
+  /**
+   * Tensors written from memory to the external data file (64 KiB or more) are dropped from memory and
+   * read back from the written file when needed (it must then stay in place): for checking a compressed
+   * model without holding it twice. Default false.
+   */
+  releaseWritten?: boolean;
 }
 
 /**
@@ -137,12 +146,15 @@ export async function stageModel(model: Model, path: string, options: SaveOption
 
   const stage = join(dirname(out), `.${basename(out)}.tmp-${process.pid}-${randomBytes(6).toString('hex')}`);
   const abort = () => rm(stage, { recursive: true, force: true }).catch(() => undefined);
+  // Where the data file is now: tensors written from memory are read back from it (see writeDataFile).
+  const dataFile = { path: '' };
   try {
     await mkdir(stage);
     const files: string[] = [join(stage, basename(out))];
     if (dataPath && plan) {
       files.push(join(stage, plan.location));
-      await writeDataFile(files[1]!, plan.chunks);
+      dataFile.path = files[1]!;
+      await writeDataFile(dataFile, plan.chunks, options.releaseWritten ?? false);
     }
     await writeFileSynced(files[0]!, bytes);
     let committed = false;
@@ -152,7 +164,10 @@ export async function stageModel(model: Model, path: string, options: SaveOption
       commit: async () => {
         if (committed) return;
         try {
-          if (dataPath) await rename(files[1]!, dataPath);
+          if (dataPath) {
+            await rename(files[1]!, dataPath);
+            dataFile.path = dataPath;
+          }
           await rename(files[0]!, out);
           committed = true;
           await syncFolder(dirname(out));
@@ -193,13 +208,18 @@ async function writeFileSynced(file: string, bytes: Uint8Array): Promise<void> {
 /** Bytes copied at a time from a source data file. */
 const COPY_PIECE = 16 * 2 ** 20;
 
+/** Tensors written from memory at least this big are dropped from memory once written (read back if needed). */
+const MOVE_BYTES = 64 * 1024;
+
 /**
  * Writes the external data file tensor by tensor: a tensor whose data still matches its source file is
- * copied from there (never decoded); any other is encoded when its turn comes. Only one tensor's bytes
- * (or one 16 MiB piece) are in memory at a time beyond what the model holds.
+ * copied from there (never decoded); any other is encoded when its turn comes and (`releaseWritten`),
+ * when big, dropped from memory once written, its data then read back from the written file (`file.path`, which follows the file
+ * when it is committed) if anything needs it: a compressed model stays on disk while it is checked. Only
+ * one tensor's bytes (or one 16 MiB piece) are in memory at a time beyond what the model holds.
  */
-async function writeDataFile(file: string, chunks: readonly DataChunk[]): Promise<void> {
-  const handle = await open(file, 'wx');
+async function writeDataFile(file: { path: string }, chunks: readonly DataChunk[], releaseWritten: boolean): Promise<void> {
+  const handle = await open(file.path, 'wx');
   const sources = new Map<string, FileHandle>();
   let piece: Uint8Array | undefined;
   try {
@@ -225,12 +245,44 @@ async function writeDataFile(file: string, chunks: readonly DataChunk[]): Promis
         t.release();
       } else {
         await writeAll(handle, encodeRawData(t.dataType, t.view()), c.offset);
+        if (releaseWritten && c.length >= MOVE_BYTES) t.moveTo(fileSource(file, c.offset, c.length, t, `tensor '${t.name}'`));
       }
     }
     await handle.sync();
   } finally {
     await handle.close();
     await Promise.all([...sources.values()].map((h) => h.close()));
+  }
+}
+
+/** A tensor's data in a region of a file whose path may change (a staged file once committed). */
+function fileSource(file: { path: string }, offset: number, length: number, t: Tensor, label: string): DataSource {
+  const dataType = t.dataType;
+  const entries = t.size * entriesPerElement(dataType);
+  return {
+    get path() {
+      return file.path;
+    },
+    offset,
+    length,
+    read: () => decodeRawData(dataType, readRange(file.path, offset, length, label), entries, label, true),
+  };
+}
+
+/** Reads `length` bytes at `offset` of a file into a fresh buffer. */
+export function readRange(path: string, offset: number, length: number, label: string): Uint8Array {
+  const fd = openSync(path, 'r');
+  try {
+    const bytes = new Uint8Array(length);
+    let done = 0;
+    while (done < length) {
+      const n = readSync(fd, bytes, done, length - done, offset + done);
+      if (n === 0) throw new ModelError(`the data file '${path}' ended early while reading ${label}`);
+      done += n;
+    }
+    return bytes;
+  } finally {
+    closeSync(fd);
   }
 }
 
@@ -310,12 +362,15 @@ export class ExternalPlan {
     readonly location: string,
     /** also tensors held in attributes (Constant values), as onnx's convert_attribute does */
     readonly attributes: boolean,
+    /** with 'threshold': also every tensor that was external when loaded */
+    readonly keepExternal = false,
   ) {}
 
   /** Whether the plan puts `t`'s data in the data file. */
   wants(t: Tensor, inAttribute: boolean): boolean {
     if (t.dataType === DataType.STRING) return false; // string_data cannot be external
-    if (this.mode === 'keep') return tensorEncodingOf(t)?.external ?? false;
+    const wasExternal = tensorEncodingOf(t)?.external ?? false;
+    if (this.mode === 'keep' || (this.keepExternal && wasExternal)) return wasExternal;
     const bytes = tensorByteLength(t);
     return bytes > 0 && bytes >= this.threshold && (!inAttribute || this.attributes);
   }
@@ -358,7 +413,7 @@ export function planExternalData(model: Model, out: string, options: SaveOptions
     if (location === '' || isAbsolute(location) || /[\\/]/.test(location) || location === '.' || location === '..') {
       throw new UsageError(`external data location '${location}' must be a plain file name (it goes next to the model)`);
     }
-    return new ExternalPlan('threshold', threshold, location, false);
+    return new ExternalPlan('threshold', threshold, location, false, o.keepExternal ?? false);
   }
   if (estimateTensorBytes(model) > limit) return new ExternalPlan('threshold', 1024, defaultLocation, true);
   return new ExternalPlan('keep', Infinity, defaultLocation, true);
@@ -475,7 +530,8 @@ class ProtoBuilder {
   private valueInfoList(g: Graph): ValueInfoProto[] {
     const enc = encodingOf<GraphEncoding>(g.encoding, 'onnx.graph');
     const list = g.valueInfo.map((v) => this.valueInfo(v, 'valueInfo', enc));
-    for (const f of enc?.foreignValueInfo ?? []) list.splice(Math.min(f.index, list.length), 0, f.proto);
+    // Each foreign entry was read after `index` local ones and after the foreign entries before it.
+    (enc?.foreignValueInfo ?? []).forEach((f, k) => list.splice(Math.min(f.index + k, list.length), 0, f.proto));
     return list;
   }
 

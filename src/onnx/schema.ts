@@ -1,5 +1,7 @@
 /**
- * The ONNX protobuf schema, current as of ONNX 1.18 (IR version 11), as a protobufjs reflection Root.
+ * The ONNX protobuf schema, current as of ONNX 1.20 (IR version 13), as a protobufjs reflection Root.
+ * Checked field by field against onnx 1.23's onnx-ml.proto: its messages are these; it only adds the
+ * version 14 enum value and the FLOAT6 data types (27, 28) of an IR version not yet published.
  *
  * Why not onnx-proto's static module: it was generated from ONNX 1.10 and silently drops every field added
  * since (NodeProto.metadata_props and device_configurations, FunctionProto.overload / value_info /
@@ -37,7 +39,11 @@ enum Version {
   IR_VERSION_2021_7_30 = 8;
   IR_VERSION_2023_5_5 = 9;
   IR_VERSION_2024_3_25 = 10;
-  IR_VERSION = 11;
+  IR_VERSION_2025_05_12 = 11;
+  // Added FLOAT8E8M0.
+  IR_VERSION_2025_08_26 = 12;
+  // Added UINT2, INT2.
+  IR_VERSION = 13;
 }
 
 message AttributeProto {
@@ -214,6 +220,10 @@ message TensorProto {
     INT4 = 22;
     FLOAT4E2M1 = 23;
     FLOAT8E8M0 = 24;
+    // IR 13: 2-bit integers, four per byte. Tensors of them are not decoded (loading one is a one-line
+    // error); a value of either type keeps its number, as data_type and elem_type are plain int32s.
+    UINT2 = 25;
+    INT2 = 26;
   }
   repeated int64 dims = 1;
   // An int32, not the enum: data types newer than this schema keep their number.

@@ -55,6 +55,56 @@ export interface MeasureOptions {
   compressedRunner?: 'onnxruntime' | 'executor';
   /** Size of the symbolic dims (other than batch) of random:<n> samples (default 32). */
   symbolicDim?: number;
+  /** The original's outputs, recorded before (recordReference): replayed instead of running it again. */
+  recorded?: RecordedReference;
+}
+
+/** The original's outputs on every batch of a data set, in order (recordReference). */
+export interface RecordedReference {
+  output: string;
+  outputNames: string[];
+  outputs: OutputNumbers[];
+}
+
+/**
+ * Runs the original in our executor with its weights streamed (one layer's weights in memory at a time)
+ * over the batches `options` describe, and keeps its outputs, so that it can be compared with the
+ * compressed model later (measure's `recorded`). `onWeightDone` sees each weight as the run finishes with
+ * it, still in memory: a pass can use that one read for its own work.
+ */
+export async function recordReference(original: ReportInput, options: MeasureOptions, ctx: Context, onWeightDone?: (value: import('../ir/value.js').Value) => void): Promise<RecordedReference> {
+  if (options.data === undefined) throw new UsageError('recording a reference needs samples');
+  const dataset: Dataset = openDataset(options.data, original.model, { samples: options.samples, seed: options.seed, symbolicDim: options.symbolicDim, logger: ctx.logger });
+  const { Session } = await import('../runtime/session.js');
+  const session = await Session.create(original.model, { backend: (options.backend ?? 'auto') as never, logger: ctx.logger, streamWeights: true, onWeightDone });
+  const outputNames = original.model.graph.outputs.map((v) => v.name);
+  const output = options.outputName ?? outputNames[0]!;
+  const outputs: OutputNumbers[] = [];
+  try {
+    for (const batch of dataset.batches(options.batchSize)) {
+      const t = session.runSync(batch.feeds, { outputs: [output] }).get(output)!;
+      outputs.push({ data: t.float32(), dims: t.dims.slice() });
+      t.dispose();
+    }
+  } finally {
+    session.dispose();
+  }
+  return { output, outputNames, outputs };
+}
+
+/** Replays recorded outputs batch by batch, in the order they were recorded. */
+function replayRunner(r: RecordedReference): OutputRunner {
+  let next = 0;
+  return {
+    outputNames: r.outputNames,
+    run: async (_feeds, output) => {
+      if (output !== r.output) throw new Error(`the recorded reference holds '${r.output}', not '${output}'`);
+      const o = r.outputs[next++];
+      if (!o) throw new Error('the recorded reference has fewer batches than the data');
+      return o;
+    },
+    release: async () => undefined,
+  };
 }
 
 /** Computes one model's outputs batch by batch: onnxruntime-node, or our executor. */
@@ -135,16 +185,19 @@ function lmShape(ids: RTensor | undefined, out: OutputNumbers): boolean {
 /** Measures one model, or a compressed model against its original, on `options.data`. */
 export async function measure(original: ReportInput, compressed: ReportInput | undefined, options: MeasureOptions, ctx: Context): Promise<Measurements & { metrics: MeasuredMetrics }> {
   if (options.data === undefined) throw new UsageError('measuring needs samples: give them with --data');
-  const dataset: Dataset = openDataset(options.data, original.model, { samples: options.samples, seed: options.seed, symbolicDim: options.symbolicDim, logger: ctx.logger });
+  const dataset: Dataset = openDataset(options.data, original.model, { samples: options.samples, seed: options.seed, symbolicDim: options.symbolicDim, task: options.task, logger: ctx.logger });
   if (dataset.synthetic) ctx.logger.warn(`--data ${options.data} is synthetic: fidelity and latency are measured on random inputs; accuracy cannot be`);
   const labels = options.labels !== undefined ? loadLabels(options.labels) : undefined;
   if (labels && labels.length < dataset.samples) {
     throw new UsageError(`--labels '${options.labels}' holds ${labels.length} labels for ${dataset.samples} samples of --data '${options.data}'`);
   }
-  const firstInput = dataset.inputNames[0]!;
+  // Token ids go to the first input, or to the one the other inputs were filled around (tokens.ts).
+  const firstInput = dataset.tokens ?? dataset.inputNames[0]!;
 
   let orig: OutputRunner;
-  if (options.reference === 'executor') {
+  if (options.recorded) {
+    orig = replayRunner(options.recorded);
+  } else if (options.reference === 'executor') {
     orig = await executorRunner(original, options.backend, ctx);
   } else {
     try {
@@ -154,7 +207,8 @@ export async function measure(original: ReportInput, compressed: ReportInput | u
       throw new ModelError(`onnxruntime-node ${ortVersion()} cannot load the original model '${original.files.path ?? ''}': ${firstLine(e)}`, 'the original must run in onnxruntime to be a reference');
     }
   }
-  const output = options.outputName ?? orig.outputNames[0]!;
+  // The logits of a decoder that also returns its present key/values: the output named so, else the first.
+  const output = options.outputName ?? (orig.outputNames.includes('logits') ? 'logits' : orig.outputNames[0]!);
   if (!orig.outputNames.includes(output)) throw new UsageError(`the model has no output '${output}' (it has: ${orig.outputNames.join(', ')})`);
 
   const runtime: RuntimeInfo = { name: 'onnxruntime-node', version: ortVersion(), loaded: true };
@@ -195,6 +249,7 @@ export async function measure(original: ReportInput, compressed: ReportInput | u
       if (task === 'classification' && !labels) note = 'classification without --labels: accuracy was not measured, only fidelity';
       if (task === 'regression') note = 'regression: no task metric is defined here; fidelity compares the outputs';
       if (task === 'fidelity') note = compressed ? 'no --labels and not a language model: fidelity only, accuracy was not measured' : 'no --labels and not a language model: latency only, accuracy was not measured';
+      if (dataset.filled) note = [note, `token ids fed to '${firstInput}'; filled as for a first step: ${dataset.filled}`].filter(Boolean).join('; ');
       ctx.logger.debug(`measure: task ${task}, output '${output}' [${o.dims.join(', ')}], ${dataset.samples} samples in batches of ${bs}`);
     }
     if (c) {

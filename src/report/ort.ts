@@ -35,7 +35,7 @@ export async function openOrt(input: ReportInput, what: string): Promise<OrtMode
   if (path === undefined || !existsSync(path)) {
     throw new UsageError(`the ${what} model is not on disk, so onnxruntime-node cannot measure it`, 'save it first (a --dry-run writes nothing to measure)');
   }
-  const session = await ort.InferenceSession.create(path, { graphOptimizationLevel: 'all' });
+  const session = await ort.InferenceSession.create(path, { graphOptimizationLevel: 'all', logSeverityLevel: 3 });
   const inputTypes = new Map<string, string>();
   for (const m of session.inputMetadata) if (m.isTensor) inputTypes.set(m.name, String(m.type));
   return { session, inputTypes };

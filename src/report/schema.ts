@@ -1,5 +1,5 @@
 /**
- * The report JSON of ../shared/CLI.md (schema 1). Keys here are a stable contract: add, never rename.
+ * The report JSON of docs/cli.md (schema 1). Keys here are a stable contract: add, never rename.
  */
 
 export interface ModelSummary {

@@ -163,7 +163,23 @@ function roleOf(v: Value, t: Tensor): { role: WeightRole; use?: { node: Node; in
 
 /** Zero count of a float weight (fp16/bf16/fp8 compared on their bit patterns: +0 and -0). */
 function floatZeros(t: Tensor): number {
-  const d = t.data as NumericArray;
+  return reading(t, (d) => countFloatZeros(t, d));
+}
+
+/**
+ * Runs `fn` on a tensor's data for reading; data read from its external file only for this is given
+ * back afterwards, so that counting over a model larger than memory holds one tensor at a time.
+ */
+function reading<T>(t: Tensor, fn: (d: NumericArray) => T): T {
+  const wasLoaded = t.loaded;
+  try {
+    return fn(t.view() as NumericArray);
+  } finally {
+    if (!wasLoaded) t.release();
+  }
+}
+
+function countFloatZeros(t: Tensor, d: NumericArray): number {
   let n = 0;
   switch (t.dataType) {
     case DataType.FLOAT16:
@@ -218,13 +234,16 @@ function zeroPointIndexer(w: Tensor, zp: Tensor, axis: number): (i: number) => n
 
 /** Zeros of an integer weight dequantized with an (optional) zero point. */
 function quantizedZeros(w: Tensor, zp: Tensor | undefined, axis: number): number {
-  const d = w.data as NumericArray;
+  return reading(w, (d) => countQuantizedZeros(w, d, zp, axis));
+}
+
+function countQuantizedZeros(w: Tensor, d: NumericArray, zp: Tensor | undefined, axis: number): number {
   let n = 0;
   if (!zp || zp.dataType === DataType.STRING) {
     for (let i = 0; i < d.length; i++) if (Number(d[i]) === 0) n++;
     return n;
   }
-  const z = zp.data as NumericArray;
+  const z = zp.view() as NumericArray;
   const at = zeroPointIndexer(w, zp, axis);
   for (let i = 0; i < d.length; i++) if (Number(d[i]) === Number(z[at(i)])) n++;
   return n;
@@ -239,7 +258,10 @@ function matMulNBitsStats(node: Node, b: Tensor): { params: number; zeros: numbe
   const params = N * K;
   const blocks = Math.ceil(K / blockSize);
   const blob = (blockSize * bits) / 8;
-  const data = b.data as Uint8Array;
+  return reading(b, (d) => countNBits(node, d as Uint8Array, N, K, bits, blockSize, params, blocks, blob));
+}
+
+function countNBits(node: Node, data: Uint8Array, N: number, K: number, bits: number, blockSize: number, params: number, blocks: number, blob: number): { params: number; zeros: number } {
   if (!Number.isInteger(blob) || data.length < N * blocks * blob || ![2, 4, 8].includes(bits)) return { params, zeros: 0 };
   const zpValue = constantTensorOf(node.input(3));
   const mask = (1 << bits) - 1;
@@ -247,7 +269,7 @@ function matMulNBitsStats(node: Node, b: Tensor): { params: number; zeros: numbe
   const zpBytesPerRow = Math.ceil((blocks * bits) / 8);
   const zpOf = (n: number, blk: number): number => {
     if (!zpValue) return 1 << (bits - 1);
-    const z = zpValue.data as NumericArray;
+    const z = zpValue.view() as NumericArray;
     if (zpValue.dataType !== DataType.UINT8) return Number(z[n * blocks + blk]);
     const idx = n * zpBytesPerRow + Math.floor(blk / perByte);
     return (Number(z[idx]) >> ((blk % perByte) * bits)) & mask;

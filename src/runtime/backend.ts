@@ -1,7 +1,8 @@
 /**
- * TensorFlow.js backend selection. `auto` prefers @tensorflow/tfjs-node-gpu, then @tensorflow/tfjs-node
- * (optional peers, picked up only when installed and loadable), then the wasm backend, then the pure-JS cpu
- * backend. Everything else in runtime/ uses `tf` from here, through the public tfjs-core API only.
+ * TensorFlow.js backend selection. `auto` tries @tensorflow/tfjs-node-gpu, then @tensorflow/tfjs-node
+ * (optional peers, picked up only when installed and loadable: `npm run setup:native`, docs/backends.md),
+ * then the wasm backend, then the pure-JS cpu backend, and stops at the first that loads; an explicit
+ * name loads that backend's package and no other. Everything else in runtime/ uses `tf` from here.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { availableParallelism } from 'node:os';
@@ -26,9 +27,9 @@ let gradientsLoaded = false;
 let wasmThreads: number | undefined;
 
 /**
- * Threads of the wasm backend when it starts (it cannot change afterwards): `n`, or by default the
- * COMPRESS_THREADS environment variable, else every core the process may use. 1 runs the
- * single-threaded build.
+ * Threads of the wasm backend, and of TensorFlow's intra-op pool on tfjs-node, when the backend starts
+ * (neither can change afterwards): `n`, or by default the COMPRESS_THREADS environment variable, else
+ * every core the process may use. 1 runs wasm's single-threaded build.
  */
 export function setWasmThreads(n: number | undefined): void {
   if (n !== undefined && (!Number.isInteger(n) || n < 1)) throw new UsageError(`threads must be a positive integer, got ${n}`);
@@ -77,17 +78,47 @@ function registerZeroGradients(): void {
   }
 }
 
-async function tryNode(pkg: 'tfjs-node-gpu' | 'tfjs-node', logger: Logger): Promise<boolean> {
+/**
+ * TensorFlow's defaults for a quiet load, unless the user chose otherwise: C++ log lines below errors off
+ * (TF_CPP_MIN_LOG_LEVEL=2), and oneDNN's custom ops off (TF_ENABLE_ONEDNN_OPTS=0), whose notice
+ * TensorFlow prints at load whatever the log level (and which is the faster setting for products on our
+ * machines: docs/backends.md). TensorFlow reads both when its library loads, so they are set before.
+ */
+export function quietTensorflowEnv(env: NodeJS.ProcessEnv = process.env): void {
+  env.TF_CPP_MIN_LOG_LEVEL ??= '2';
+  env.TF_ENABLE_ONEDNN_OPTS ??= '0';
+}
+
+/**
+ * TensorFlow's intra-op threads (TF_NUM_INTRAOP_THREADS, read when its context is made): the user's
+ * value, else compress's thread count (--threads, COMPRESS_THREADS, every core).
+ */
+function tensorflowThreads(env: NodeJS.ProcessEnv = process.env): number {
+  env.TF_NUM_INTRAOP_THREADS ??= String(wasmThreadCount());
+  const n = Number(env.TF_NUM_INTRAOP_THREADS);
+  return Number.isInteger(n) && n > 0 ? n : availableParallelism();
+}
+
+/** Loads a tfjs-node package and selects its backend; returns why it could not (undefined: it did). */
+async function tryNode(pkg: 'tfjs-node-gpu' | 'tfjs-node', logger: Logger): Promise<string | undefined> {
+  let why: string | undefined;
   try {
+    quietTensorflowEnv();
     // Optional peers: the specifier is computed so bundlers and tsc do not require them to exist.
     const spec = `@tensorflow/${pkg}`;
-    await import(spec);
-    if (!tf.findBackend('tensorflow')) return false;
-    return await tf.setBackend('tensorflow');
+    const mod = (await import(spec)) as { version?: Record<string, string> };
+    if (!tf.findBackend('tensorflow')) why = `@tensorflow/${pkg} loaded but registered no 'tensorflow' backend`;
+    else if (!(await tf.setBackend('tensorflow'))) why = `@tensorflow/${pkg}'s backend did not initialise`;
+    else {
+      const { prepareTensorflow } = await import('./tensorflow.js');
+      prepareTensorflow(tf, mod.version?.[pkg] ?? mod.version?.['tfjs-node'], logger);
+    }
   } catch (e) {
-    logger.debug(`backend ${pkg} not available: ${(e as Error).message.split('\n')[0]}`);
-    return false;
+    const msg = (e as Error).message.split('\n')[0]!;
+    why = /Cannot find (package|module) '@tensorflow\/tfjs-node/.test(msg) ? `@tensorflow/${pkg} is not installed` : msg;
   }
+  if (why) logger.debug(`backend ${pkg} not available: ${why}`);
+  return why;
 }
 
 async function tryWasm(logger: Logger): Promise<number> {
@@ -117,6 +148,18 @@ async function tryCpu(): Promise<boolean> {
 }
 
 /**
+ * What `auto` means in this process: the COMPRESS_BACKEND environment variable when it names a backend
+ * (a machine's default, and how the test runner chooses the backend of a whole run), else `auto`, the
+ * first of tfjs-node-gpu, tfjs-node, wasm and cpu that loads.
+ */
+export function autoBackend(env: NodeJS.ProcessEnv = process.env): BackendName {
+  const v = env.COMPRESS_BACKEND;
+  if (v === undefined || v === '') return 'auto';
+  if (!(backendNames as readonly string[]).includes(v)) throw new UsageError(`COMPRESS_BACKEND must be one of ${backendNames.join(', ')} (got '${v}')`);
+  return v as BackendName;
+}
+
+/**
  * Selects and initialises a backend once per process (tfjs has one global backend). Asking again for
  * the same or `auto` returns the current one; asking for another switches.
  */
@@ -126,11 +169,16 @@ export async function initBackend(name: BackendName = 'auto', logger: Logger = s
   }
   await loadGradients();
   if (current && (name === 'auto' || name === current.name)) return current;
+  if (name === 'auto') name = autoBackend();
   const order: Exclude<BackendName, 'auto'>[] = name === 'auto' ? ['tfjs-node-gpu', 'tfjs-node', 'wasm', 'cpu'] : [name];
   for (const b of order) {
     let ok = false;
     let threads: number | undefined;
-    if (b === 'tfjs-node-gpu' || b === 'tfjs-node') ok = await tryNode(b, logger);
+    let why: string | undefined;
+    if (b === 'tfjs-node-gpu' || b === 'tfjs-node') {
+      threads = tensorflowThreads();
+      ok = (why = await tryNode(b, logger)) === undefined;
+    }
     else if (b === 'wasm') ok = (threads = await tryWasm(logger)) > 0;
     else ok = await tryCpu();
     if (ok) {
@@ -141,7 +189,9 @@ export async function initBackend(name: BackendName = 'auto', logger: Logger = s
       logger.debug(`tfjs backend: ${describeBackend(current)}, tfjs '${current.tfBackend}'`);
       return current;
     }
-    if (name !== 'auto') throw new UsageError(`backend '${b}' is not available on this machine`, b.startsWith('tfjs-node') ? `install @tensorflow/${b} or use --backend auto` : undefined);
+    if (name !== 'auto') {
+      throw new UsageError(`backend '${b}' is not available on this machine${why ? ` (${why})` : ''}`, b === 'tfjs-node' ? 'set it up with npm run setup:native (docs/backends.md), or use --backend auto' : b === 'tfjs-node-gpu' ? 'install @tensorflow/tfjs-node-gpu (docs/backends.md), or use --backend auto' : undefined);
+    }
   }
   throw new UsageError('no TensorFlow.js backend could be initialised');
 }

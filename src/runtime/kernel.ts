@@ -24,6 +24,11 @@ export interface KernelContext {
    */
   readonly epilogue?: Epilogue;
   /**
+   * The session streams its weights (SessionOptions.streamWeights): a kernel that meets a big constant
+   * operand still on the host should use it piecewise rather than convert it whole (MatMul does).
+   */
+  readonly streaming?: boolean;
+  /**
    * Runs a subgraph (If/Loop/Scan body) with its formal inputs bound to `inputs`; names from outer
    * scopes resolve in the caller's environment. Returns the body's outputs, owned by the caller.
    */

@@ -15,6 +15,7 @@ import type { LocalFunction, Model } from '../ir/model.js';
 import type { Node } from '../ir/node.js';
 import { nodeDependencies } from '../ir/traversal.js';
 import type { Value } from '../ir/value.js';
+import { isWeightFloatType, setWeightValues, weightValues } from '../ir/weights.js';
 import { initBackend, tf, type BackendInfo, type BackendName } from './backend.js';
 import { alias, type Kernel, type KernelContext } from './kernel.js';
 import { planFusions, type ChainLink, type Epilogue, type FusedActivation, type Fusion, type ResolvedStep, type StepKind } from './fusion.js';
@@ -34,6 +35,12 @@ export interface SessionOptions {
    * (the reference outputs of a billion-parameter model). Default false.
    */
   streamWeights?: boolean;
+  /**
+   * With streamWeights: called with each initializer the run is done with, just before its data is
+   * released (still in memory), so that a caller can use the one read of a weight for more than the run
+   * (quantize hands it to its workers).
+   */
+  onWeightDone?: (value: Value) => void;
 }
 
 export interface RunOptions {
@@ -105,11 +112,13 @@ export class Session {
   private readonly fusedConstants = new Map<string, tf.Tensor>();
 
   private readonly streaming: boolean;
+  private readonly onWeightDone?: (value: Value) => void;
 
-  private constructor(model: Model, backend: BackendInfo, streaming: boolean) {
+  private constructor(model: Model, backend: BackendInfo, streaming: boolean, onWeightDone?: (value: Value) => void) {
     this.model = model;
     this.backend = backend;
     this.streaming = streaming;
+    this.onWeightDone = onWeightDone;
   }
 
   /**
@@ -119,7 +128,7 @@ export class Session {
   static async create(model: Model, options: SessionOptions = {}): Promise<Session> {
     const logger = options.logger ?? silentLogger;
     const backend = await initBackend(options.backend ?? 'auto', logger);
-    const s = new Session(model, backend, options.streamWeights ?? false);
+    const s = new Session(model, backend, options.streamWeights ?? false, options.onWeightDone);
     s.resolveKernels();
     return s;
   }
@@ -185,7 +194,7 @@ export class Session {
     for (const name of names) {
       const v = this.model.graph.value(name);
       if (!v?.initializer) throw new ModelError(`'${name}' is not an initializer of the model`);
-      if (v.initializer.dataType !== 1) throw new ModelError(`initializer '${name}' is ${dataTypeName(v.initializer.dataType)}, only FLOAT can be trained`);
+      if (!isWeightFloatType(v.initializer.dataType)) throw new ModelError(`initializer '${name}' is ${dataTypeName(v.initializer.dataType)}; only float32, float16 and bfloat16 can be trained`);
       let variable = this.variables.get(v);
       if (!variable) {
         this.clearFolded();
@@ -193,7 +202,8 @@ export class Session {
         old?.dispose();
         this.constants.delete(v);
         // No name: tfjs registers variables globally by name, and two sessions may train the same model.
-        variable = tf.variable(tf.tensor(v.initializer.data as Float32Array, v.initializer.dims, 'float32'), true);
+        // Float32 master weights whatever the stored type (float16 / bfloat16 decoded), rounded back on commit.
+        variable = tf.variable(tf.tensor(weightValues(v.initializer), v.initializer.dims, 'float32'), true);
         this.variables.set(v, variable);
       }
       out.set(name, variable);
@@ -201,10 +211,10 @@ export class Session {
     return out;
   }
 
-  /** Copies trained variable values back into the IR initializers. */
+  /** Copies trained variable values back into the IR initializers, each in its own float type. */
   commitVariables(): void {
     for (const [v, variable] of this.variables) {
-      v.initializer!.data = variable.dataSync().slice() as Float32Array;
+      setWeightValues(v.initializer!, variable.dataSync().slice() as Float32Array);
     }
   }
 
@@ -498,6 +508,7 @@ export class Session {
       if (c <= 1) {
         remaining.delete(v);
         if (streaming && v.initializer && !keep.has(v)) {
+          if (v.initializer.loaded) this.onWeightDone?.(v);
           this.releaseConstants([v]);
           return;
         }
@@ -606,6 +617,7 @@ export class Session {
       opset,
       training,
       epilogue,
+      streaming: this.streaming,
       runSubgraph: (g, subInputs) => this.runSubgraph(g, subInputs, env, training),
     };
     return k(inputs, ctx);

@@ -3,16 +3,16 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { DataType } from '../../src/core/dtype.js';
 import { Graph, Model } from '../../src/ir/index.js';
 import { loadModel, quantize, report, saveModel, Session, UsageError } from '../../src/index.js';
 import { tinyModel } from './helpers.js';
+import { tempDir } from '../helpers/tmp.js';
 
 test('loadModel / saveModel / report through the API', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'compress-api-'));
+  const dir = tempDir('compress-api-');
   const path = join(dir, 'tiny.onnx');
   await saveModel(tinyModel(), path);
   const model = await loadModel(path);

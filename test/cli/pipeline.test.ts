@@ -5,11 +5,11 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Chalk } from 'chalk';
 import { ExitCode, UsageError } from '../../src/core/errors.js';
+import { defaultContext } from '../../src/core/logger.js';
 import type { Model } from '../../src/ir/model.js';
 import { defaultOutputName, planOutput, runCompress } from '../../src/cli/commands/pipeline.js';
 import { loadPass, type LoadedPass } from '../../src/cli/commands/registry.js';
@@ -20,6 +20,7 @@ import type { Terminal } from '../../src/cli/ui/terminal.js';
 import { describeError } from '../../src/cli/sink.js';
 import { saveModel } from '../../src/onnx/index.js';
 import { tinyModel } from './helpers.js';
+import { tempDir } from '../helpers/tmp.js';
 
 function capture(): { state: CliState; out: string[]; err: string[] } {
   const out: string[] = [];
@@ -39,7 +40,7 @@ const zeroPass: LoadedPass = {
 };
 
 async function setup(): Promise<string> {
-  const dir = mkdtempSync(join(tmpdir(), 'compress-pipeline-'));
+  const dir = tempDir('compress-pipeline-');
   await saveModel(tinyModel(), join(dir, 'a.onnx'));
   await saveModel(tinyModel(), join(dir, 'b.onnx'));
   writeFileSync(join(dir, 'c.onnx'), new Uint8Array(0));
@@ -182,4 +183,46 @@ test('an output that onnxruntime cannot load fails the command (exit 1), writes 
   assert.equal(existsSync(join(dir, 'a.prune.onnx.report.json')), false);
   assert.deepEqual(readdirSync(dir).sort(), ['a.onnx', 'b.onnx', 'c.onnx']);
   assert.deepEqual(readFileSync(a), before, 'the input is untouched');
+});
+
+test('the check of a large original streams it through our executor on fewer, shorter samples and says so; a bfloat16 output runs in our executor', async () => {
+  const { checkPlan } = await import('../../src/cli/commands/pipeline.js');
+  const model = tinyModel();
+  const input = { model, files: { bytes: 0, files: [] } };
+  const small = await checkPlan(input, input);
+  assert.deepEqual(small, { reference: 'onnxruntime', compressedRunner: 'onnxruntime', samples: 4 });
+  const large = await checkPlan(input, input, 100);
+  assert.equal(large.reference, 'executor');
+  assert.equal(large.compressedRunner, 'onnxruntime');
+  assert.equal(large.samples, 2);
+  assert.equal(large.symbolicDim, 8);
+  assert.match(large.reduced!, /run in compress's executor with its weights streamed, on 2 samples of 8 per free axis/);
+  const { DataType } = await import('../../src/core/dtype.js');
+  const bf16 = tinyModel();
+  for (const v of bf16.graph.initializers) {
+    const t = v.initializer!;
+    const { encodeFloat, weightView } = await import('../../src/ir/weights.js');
+    const values = weightView(t);
+    t.dataType = DataType.BFLOAT16;
+    t.data = encodeFloat(DataType.BFLOAT16, values);
+  }
+  const plan = await checkPlan(input, { model: bf16, files: { bytes: 0, files: [] } });
+  assert.equal(plan.compressedRunner, 'executor');
+  assert.match(plan.reduced!, /bfloat16 output was run in compress's executor/);
+});
+
+test('measure with the executor as reference: the same fidelity figures as with onnxruntime, within float rounding', async () => {
+  const { measure } = await import('../../src/report/measure.js');
+  const dir = await setup();
+  const a = join(dir, 'a.onnx');
+  const { loadModel } = await import('../../src/onnx/index.js');
+  const { bytesOnDisk } = await import('../../src/report/size.js');
+  const original = { model: await loadModel(a), files: bytesOnDisk(a) };
+  const opts = { data: 'random:8', task: 'auto' as const, batchSize: 4, seed: 3, latency: false as const };
+  const quiet = { ...defaultContext, logger: { debug() {}, info() {}, warn() {} } };
+  const viaOrt = await measure(original, original, opts, quiet);
+  const viaOurs = await measure(original, original, { ...opts, reference: 'executor' }, quiet);
+  assert.ok(viaOrt.fidelity!.sqnrDb! > 100, 'a model against itself in onnxruntime is exact');
+  assert.ok(viaOurs.fidelity!.sqnrDb! > 60, `our executor as the reference agrees with onnxruntime (${viaOurs.fidelity!.sqnrDb} dB)`);
+  assert.equal(viaOurs.fidelity!.top1Agreement, 1);
 });

@@ -5,20 +5,20 @@
  */
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { DataType } from '../../src/core/dtype.js';
 import { Tensor } from '../../src/ir/index.js';
 import { saveModel } from '../../src/onnx/index.js';
 import { lines, repoRoot, runCli, tinyModel } from './helpers.js';
+import { tempDir } from '../helpers/tmp.js';
 
 let dir: string;
 let a: string;
 let b: string;
 
 before(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'compress-report-'));
+  dir = tempDir('compress-report-');
   a = join(dir, 'a.onnx');
   b = join(dir, 'b.onnx');
   await saveModel(tinyModel(), a);

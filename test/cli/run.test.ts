@@ -6,8 +6,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Chalk } from 'chalk';
 import { ExitCode, UsageError } from '../../src/core/errors.js';
@@ -16,16 +15,18 @@ import { loadPass } from '../../src/cli/commands/registry.js';
 import { checkSteps } from '../../src/passes/run/index.js';
 import { parseCommonOptions } from '../../src/cli/options.js';
 import type { CliState } from '../../src/cli/program.js';
-import { camelCase, expandModelGlobs, recipeSteps } from '../../src/cli/commands/run.js';
+import { camelCase, recipeSteps } from '../../src/cli/commands/run.js';
+import { expandInputs } from '../../src/cli/batch/inputs.js';
 import { saveModel } from '../../src/onnx/index.js';
 import { repoRoot, runCli, tinyModel } from './helpers.js';
+import { tempDir } from '../helpers/tmp.js';
 
 const root = repoRoot();
 const mlp = join(root, 'fixtures/mlp/model.onnx');
 const mlpData = join(root, 'fixtures/mlp/data');
 
 function tmp(): string {
-  return mkdtempSync(join(tmpdir(), 'compress-run-'));
+  return tempDir('compress-run-');
 }
 
 function usage(pattern: RegExp): (e: Error) => boolean {
@@ -89,9 +90,10 @@ test('globs expand per path segment, sorted; a pattern matching nothing is a usa
   mkdirSync(join(dir, 'm1'));
   mkdirSync(join(dir, 'm2'));
   for (const f of ['m1/a.onnx', 'm2/b.onnx', 'm2/c.txt', 'm2/.hidden.onnx']) writeFileSync(join(dir, f), '');
-  assert.deepEqual(expandModelGlobs([join(dir, 'm?/*.onnx')]), [join(dir, 'm1/a.onnx'), join(dir, 'm2/b.onnx')]);
-  assert.deepEqual(expandModelGlobs(['plain.onnx']), ['plain.onnx']);
-  assert.throws(() => expandModelGlobs([join(dir, '*/*.pt')]), usage(/no model file matches/));
+  const expand = (args: string[]) => expandInputs(args, { command: 'run' }).files;
+  assert.deepEqual(expand([join(dir, 'm?/*.onnx')]), [join(dir, 'm1/a.onnx'), join(dir, 'm2/b.onnx')]);
+  assert.deepEqual(expand(['plain.onnx']), ['plain.onnx']);
+  assert.throws(() => expand([join(dir, '*/*.pt')]), usage(/no model file matches/));
 });
 
 test('compress run: a bad step exits 2 before any work, nothing written', async () => {

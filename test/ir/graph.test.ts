@@ -133,3 +133,34 @@ test('tensors check their element count', () => {
   assert.deepEqual(t.toNumbers(), [1, 2]);
   assert.equal(t.clone().data !== t.data, true);
 });
+
+test('moveNodes lifts a branch body into its parent and sinks it back, links and names kept', () => {
+  const g = new Graph('main');
+  const c = g.addInput('c', { kind: 'tensor', elemType: DataType.BOOL, shape: [] });
+  const x = g.addInput('x', { kind: 'tensor', elemType: DataType.FLOAT, shape: [2] });
+  const w = g.addInitializer('w', Tensor.float32([2], [1, 2]));
+  const body = new Graph('body', g);
+  const mul = body.createNode({ opType: 'Mul', inputs: [x, w], outputs: ['m'] });
+  const neg = body.createNode({ opType: 'Neg', inputs: [mul.output(0)], outputs: ['n'] });
+  body.valueInfo.push(mul.output(0)!);
+  body.outputs.push(neg.output(0)!);
+  const ifNode = g.createNode({ opType: 'If', inputs: [c], outputs: ['out'], attributes: [{ name: 'then_branch', type: AttrType.GRAPH, value: body }, { name: 'else_branch', type: AttrType.GRAPH, value: body }] });
+  g.outputs.push(ifNode.output(0)!);
+  body.moveNodes([mul, neg], g, { before: ifNode });
+  assert.deepEqual(g.nodes.map((n) => n.opType), ['Mul', 'Neg', 'If']);
+  assert.equal(body.nodes.length, 0);
+  assert.equal(g.value('m'), mul.output(0));
+  assert.equal(mul.output(0)!.graph, g);
+  assert.deepEqual(g.valueInfo.map((v) => v.name), ['m']);
+  assert.equal(body.valueInfo.length, 0);
+  assert.deepEqual(w.uses.map((u) => u.node), [mul], 'uses are the same links');
+  assert.equal(neg.input(0), mul.output(0));
+  g.moveNodes([mul, neg], body);
+  assert.deepEqual(g.nodes.map((n) => n.opType), ['If']);
+  assert.deepEqual(body.nodes, [mul, neg]);
+  assert.equal(body.value('n'), neg.output(0));
+  assert.equal(neg.output(0)!.graph, body);
+  assert.deepEqual(body.valueInfo.map((v) => v.name), ['m']);
+  assert.throws(() => g.moveNodes([mul], body), /not in graph 'main'/);
+  assert.throws(() => body.moveNodes([mul], new Graph('other')), /not part of the same model/);
+});

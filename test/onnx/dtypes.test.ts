@@ -295,3 +295,31 @@ test('the test_data_set tensors of the ONNX test data read and write back unchan
   t.diagnostic(`${checked} tensors checked, ${other} non-tensor values left out`);
   assert.ok(checked > 3000);
 });
+
+test('the float16 / bfloat16 fixtures (fixtures/dtypes) round-trip field for field, external data and Constant weights included', async () => {
+  const { existsSync, readdirSync } = await import('node:fs');
+  const { join } = await import('node:path');
+  const { loadModel, saveModel, serializeModel } = await import('../../src/onnx/index.js');
+  const { diffModelBytes, repoRoot, tempDir } = await import('./helpers.js');
+  const dir = join(repoRoot, 'fixtures', 'dtypes');
+  const names = readdirSync(dir).sort();
+  assert.ok(names.length >= 8, names.join(', '));
+  const tmp = tempDir();
+  try {
+    for (const name of names) {
+      const path = join(dir, name, 'model.onnx');
+      const model = await loadModel(path);
+      if (!existsSync(`${path}.data`)) {
+        assert.deepEqual(diffModelBytes(readFileSync(path), serializeModel(model)), [], name);
+        continue;
+      }
+      // External data: saved with external data again and read back, the tensors are the same.
+      const again = join(tmp.dir, `${name}.onnx`);
+      await saveModel(model, again, { externalData: true });
+      assert.ok(existsSync(`${again}.data`), `${name}: written with external data`);
+      assert.deepEqual(diffModelBytes(serializeModel(await loadModel(path)), serializeModel(await loadModel(again))), [], name);
+    }
+  } finally {
+    tmp.cleanup();
+  }
+});

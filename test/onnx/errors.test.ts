@@ -52,12 +52,12 @@ test('bad files: empty, truncated, text, PNG, a folder, a missing path', async (
   }
 });
 
-test('bytes that decode but are not a model we read: no graph, a bare tensor, IR 2, IR 12', async () => {
+test('bytes that decode but are not a model we read: no graph, a bare tensor, IR 2, IR 14', async () => {
   const graph = { name: 'g', node: [] };
   await assert.rejects(loadModel(encodeTensorProto({ dims: [2], dataType: 1, floatData: [1, 2] })), expectError(ModelError, 3, 'not an ONNX model'));
   await assert.rejects(loadModel(encodeModelProto({ irVersion: 7, opsetImport: [{ domain: '', version: 12 }] })), expectError(ModelError, 3, 'no graph'));
   await assert.rejects(loadModel(encodeModelProto({ irVersion: 2, graph })), expectError(ModelError, 3, 'IR version 2'));
-  await assert.rejects(loadModel(encodeModelProto({ irVersion: 12, graph })), expectError(ModelError, 3, 'IR version 12'));
+  await assert.rejects(loadModel(encodeModelProto({ irVersion: 14, graph })), expectError(ModelError, 3, 'IR version 14', 'reads IR versions 3 to 13'));
   await assert.rejects(loadModel(new Uint8Array(0)), expectError(ModelError, 3, 'empty'));
 });
 

@@ -11,6 +11,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as ort from 'onnxruntime-node';
 import { ortTypeName } from '../../src/core/dtype.js';
+import { openDataset, type Dataset } from '../../src/calibration/readers/index.js';
 import { AttrType } from '../../src/ir/attribute.js';
 import type { Model } from '../../src/ir/model.js';
 import type { Tensor } from '../../src/ir/tensor.js';
@@ -33,10 +34,26 @@ const KNOWN_INPUTS: Record<string, Record<string, { dims: number[]; value?: bigi
   'silero-vad-op18': { input: { dims: [1, 512] }, sr: { dims: [], value: 16000n } },
 };
 
+/** The first batch of a dataset as onnxruntime feeds. */
+function firstBatch(ds: Dataset): Feeds {
+  const [b] = [...ds.batches(4)];
+  const feeds: Feeds = {};
+  for (const [k, t] of Object.entries(b!.feeds)) feeds[k] = new ort.Tensor(ortTypeName(t.dataType) as 'float32', t.host() as Float32Array, t.dims);
+  return feeds;
+}
+
 function feedsFor(path: string, model: Model): Feeds {
   const dir = join(dirname(path), 'test_data_set_0');
   const feeds: Feeds = {};
   const inputs = model.graph.inputs.filter((v) => !v.initializer);
+  // Decoders as exporters publish them: token ids (from the folder, or random), the rest filled from them.
+  let decoder: Dataset | undefined;
+  try {
+    decoder = openDataset(existsSync(dir) ? dir : 'random:4', model, { task: 'auto', seed: 1 });
+  } catch {
+    decoder = undefined; // inputs random samples cannot make: the generator below knows them
+  }
+  if (decoder?.tokens) return firstBatch(decoder);
   if (existsSync(dir)) {
     const files = readdirSync(dir).filter((f) => /^input_\d+\.pb$/.test(f)).sort((a, b) => parseInt(a.slice(6)) - parseInt(b.slice(6)));
     files.forEach((f, i) => {

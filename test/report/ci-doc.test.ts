@@ -7,10 +7,10 @@
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { mainJs, repoRoot } from '../cli/helpers.js';
+import { tempDir } from '../helpers/tmp.js';
 
 let block: string;
 let work: string;
@@ -25,7 +25,7 @@ function ciBlock(markdown: string): string {
 
 before(() => {
   block = ciBlock(readFileSync(join(repoRoot(), 'docs', 'ci.md'), 'utf8'));
-  work = mkdtempSync(join(tmpdir(), 'compress-ci-doc-'));
+  work = tempDir('compress-ci-doc-');
   bin = join(work, 'bin');
   mkdirSync(bin);
   const shim = join(bin, 'compress');

@@ -7,19 +7,19 @@
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { formatHtml, plotData } from '../../src/report/format/html.js';
 import type { Report } from '../../src/report/schema.js';
 import { repoRoot, runCli } from '../cli/helpers.js';
+import { tempDir } from '../helpers/tmp.js';
 
 const chromium = '/usr/bin/chromium';
 let dir: string;
 
 before(() => {
-  dir = mkdtempSync(join(tmpdir(), 'compress-html-'));
+  dir = tempDir('compress-html-');
 });
 
 /** The DOM after scripts ran, as Chromium dumps it. */
@@ -84,6 +84,9 @@ test('compress report -o x.html on one model without data: size plots drawn, err
   assert.equal(svgCount(dom, 'plot-ops'), 1);
   assert.equal(svgCount(dom, 'plot-errors'), 0);
   assert.equal(svgCount(dom, 'plot-quality'), 0);
-  assert.match(plotSvg(dom, 'plot-quality'), /<text[^>]*>accuracy was not measured: give --data \(and --labels\) to plot it<\/text>/);
+  // An empty plot says why in a paragraph that wraps with the page, not in SVG text cut at the plot's edge.
+  assert.match(dom, /<p class="plot-empty" id="plot-quality-empty">accuracy was not measured: give --data \(and --labels\) to plot it<\/p>/);
+  assert.match(dom, /<p class="plot-empty" id="plot-errors-empty">no per-layer error was recorded \(the compressing commands record it; compress report compares outputs only\)<\/p>/);
+  assert.doesNotMatch(plotSvg(dom, 'plot-errors'), /<text/);
   assert.match(dom, /accuracy was not measured: no --data was given/);
 });

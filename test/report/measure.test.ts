@@ -5,8 +5,6 @@
  */
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { defaultContext } from '../../src/core/logger.js';
@@ -15,13 +13,14 @@ import { openModel } from '../../src/cli/commands/model-io.js';
 import { measure, type MeasureOptions } from '../../src/report/measure.js';
 import { tinyModel } from '../cli/helpers.js';
 import { fixture, loadNpy, unloadableModel } from './helpers.js';
+import { tempDir } from '../helpers/tmp.js';
 
 const fast = { latency: { warmup: 1, runs: 3 } } satisfies Partial<MeasureOptions>;
 const base = { task: 'auto', batchSize: 32, seed: 0, ...fast } as const;
 
 let dir: string;
 before(() => {
-  dir = mkdtempSync(join(tmpdir(), 'compress-measure-'));
+  dir = tempDir('compress-measure-');
 });
 
 test('MLP accuracy on test_x/test_y equals the accuracy computed from onnxruntime outputs here', async () => {

@@ -5,14 +5,14 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { DataType } from '../../src/core/dtype.js';
 import { Graph, Model, Tensor, makeAttr } from '../../src/ir/index.js';
 import { buildReport, bytesOnDisk, evaluateGates, layerRows, structureOf, weightStats } from '../../src/report/index.js';
 import { loadModel, saveModel } from '../../src/onnx/index.js';
 import { tinyModel } from '../cli/helpers.js';
+import { tempDir } from '../helpers/tmp.js';
 
 test('float weights: params, 32 bits per weight, exact zeros', () => {
   const w = weightStats(tinyModel());
@@ -152,7 +152,7 @@ test('gates: max-size on the compressed model, min-ratio as original/compressed 
 });
 
 test('bytes on disk count the model file and its external data file', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'compress-size-'));
+  const dir = tempDir('compress-size-');
   const path = join(dir, 'ext.onnx');
   await saveModel(tinyModel(), path, { externalData: { threshold: 0 } });
   const model = await loadModel(path);

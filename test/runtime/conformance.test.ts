@@ -1,7 +1,7 @@
 /**
  * Conformance with ONNX's own backend node tests (Debian libonnx-testdata, ONNX 1.12, opsets <= 17).
- * Every case whose ops all have kernels in our registry (at the model's opset) runs on the wasm
- * backend and is compared with numpy's assert_allclose rule (rtol 1e-3, atol 1e-7; integers exact).
+ * Every case whose ops all have kernels in our registry (at the model's opset) runs on the backend
+ * under test (test/helpers/backend.ts: wasm, or tfjs-node in `npm run test:native`) and is compared with numpy's assert_allclose rule (rtol 1e-3, atol 1e-7; integers exact).
  * One test per op type (of the case's main graph: If/Loop/Scan bodies may use others), one subtest per
  * case; cases whose main graph mixes op types (expanded function bodies) form the 'composite' test. conformance-skips.json lists the cases we do not hold to it, with the
  * reason; they still run, and their outcome is printed.

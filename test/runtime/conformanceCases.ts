@@ -13,8 +13,10 @@ import type { Model } from '../../src/ir/model.js';
 import type { NumericArray, Tensor } from '../../src/ir/tensor.js';
 import { loadModel, readTensorProto } from '../../src/onnx/index.js';
 import { findKernel } from '../../src/runtime/registry.js';
+import type { BackendName } from '../../src/runtime/backend.js';
 import { Session } from '../../src/runtime/session.js';
 import { decodeToNumbers, RTensor } from '../../src/runtime/value.js';
+import { testBackend } from '../helpers/backend.js';
 
 /** numpy.testing.assert_allclose defaults used by ONNX's backend test runner for these cases. */
 export const RTOL = 1e-3;
@@ -157,7 +159,7 @@ export function compareTensor(actual: RTensor, expected: Tensor, label: string):
  * Runs every data set of a claimed case on the current backend. Returns undefined on success, or a
  * one-line description of the failure (thrown errors included).
  */
-export async function runCase(c: ConformanceCase, backend: 'wasm' | 'cpu' = 'wasm'): Promise<string | undefined> {
+export async function runCase(c: ConformanceCase, backend: BackendName = testBackend): Promise<string | undefined> {
   let session: Session;
   try {
     session = await Session.create(c.model, { backend });

@@ -11,11 +11,12 @@ import { makeAttr } from '../../src/ir/attribute.js';
 import { Graph, Model, Tensor } from '../../src/ir/index.js';
 import type { Node } from '../../src/ir/node.js';
 import { planFusions } from '../../src/runtime/fusion.js';
-import { tf, type BackendName } from '../../src/runtime/backend.js';
+import { tf } from '../../src/runtime/backend.js';
 import { Session } from '../../src/runtime/session.js';
 import { RTensor } from '../../src/runtime/value.js';
 import { alias } from '../../src/runtime/kernel.js';
 import { maxDiff, randFloats, rng, runOrt, type NodeSpec } from './ops/quantHarness.js';
+import { kernelBackends, testBackend } from '../helpers/backend.js';
 
 const FLOAT = DataType.FLOAT;
 
@@ -145,7 +146,7 @@ test('planFusions: Conv and MatMul chains of affine steps on constants and a fin
   assert.equal(planFusions(g, constant, () => true).has(conv), false);
 });
 
-for (const backend of ['cpu', 'wasm'] as BackendName[]) {
+for (const backend of kernelBackends) {
   test(`fused Conv epilogues (Mul, Add, Clip to relu6; BN, Relu) match onnxruntime and the unfused run on ${backend}`, async () => {
     const model = blockModel();
     const feeds = feedsOf(model);
@@ -163,7 +164,7 @@ for (const backend of ['cpu', 'wasm'] as BackendName[]) {
 }
 
 test('a fusion stops where an intermediate is fetched, observed, or the Clip bounds are not [0, 6] / [0, inf)', async () => {
-  const s = await Session.create(blockModel(), { backend: 'wasm' });
+  const s = await Session.create(blockModel(), { backend: testBackend });
   const feeds = feedsOf(s.model);
   const fetched = runRecording(s, feeds, { outputs: ['y', 'm1'] });
   assert.deepEqual(fetched.fused.get('c1'), ['Mul'], 'm1 is fetched: the chain ends there');
@@ -173,7 +174,7 @@ test('a fusion stops where an intermediate is fetched, observed, or the Clip bou
   const observed = runRecording(s, feeds, { observe: () => {}, observeFilter: (v) => v.name === 'a1' });
   assert.deepEqual(observed.fused.get('c1'), ['Mul', 'Add'], 'a1 is observed: the Clip runs on its own');
   s.dispose();
-  const odd = await Session.create(blockModel(5), { backend: 'wasm' });
+  const odd = await Session.create(blockModel(5), { backend: testBackend });
   const r = runRecording(odd, feeds);
   assert.deepEqual(r.fused.get('c1'), ['Mul', 'Add'], 'Clip to [0, 5] is no tfjs activation');
   const ref = await ortOutputs(odd.model, feeds);
@@ -182,7 +183,7 @@ test('a fusion stops where an intermediate is fetched, observed, or the Clip bou
 });
 
 test('training runs are never fused and keep NCHW values (gradients flow through plain tfjs ops)', async () => {
-  const s = await Session.create(blockModel(), { backend: 'wasm' });
+  const s = await Session.create(blockModel(), { backend: testBackend });
   const feeds = feedsOf(s.model);
   const layouts: boolean[] = [];
   const fusedNodes: string[] = [];
@@ -210,7 +211,7 @@ test('MatMul + bias Add (either operand order) runs as one fused product, equal 
     ['y'],
   );
   const feeds = feedsOf(model);
-  const s = await Session.create(model, { backend: 'wasm' });
+  const s = await Session.create(model, { backend: testBackend });
   const r = runRecording(s, feeds);
   assert.deepEqual(Object.fromEntries(r.fused), { p: ['Add', 'Mul'] });
   const ref = await ortOutputs(model, feeds);
@@ -240,7 +241,7 @@ test('channels-last values flow from Conv through elementwise ops, pools, BN and
     ['y', 'z', 'sw'],
   );
   const feeds = feedsOf(model);
-  const s = await Session.create(model, { backend: 'wasm' });
+  const s = await Session.create(model, { backend: testBackend });
   const layout = new Map<string, boolean>();
   const res = s.runSync(feeds, { observe: (v, t) => layout.set(v.name, t.channelsLast) });
   for (const name of ['c', 'sg', 'sw', 'mp', 'sb', 'dv', 'ad', 'bn', 'ap', 'ga', 'gm', 'y']) assert.equal(layout.get(name), true, `${name} stays channels-last`);

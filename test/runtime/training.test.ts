@@ -20,8 +20,9 @@ import type { Value } from '../../src/ir/value.js';
 import { tf, type BackendName } from '../../src/runtime/backend.js';
 import { Session } from '../../src/runtime/session.js';
 import { RTensor } from '../../src/runtime/value.js';
+import { kernelBackends, testBackend } from '../helpers/backend.js';
 
-const backends: BackendName[] = ['cpu', 'wasm'];
+const backends: BackendName[] = kernelBackends;
 const TOL = 1e-2;
 
 const rng = mulberry32;
@@ -43,6 +44,8 @@ interface Case {
   params: Record<string, number[]>;
   /** Constant (non-trainable) initializers with their values. */
   consts?: Record<string, { dims: number[]; values: number[] }>;
+  /** Constant int64 vectors (shapes, axes). */
+  ints?: Record<string, number[]>;
   nodes: NodeDef[];
   opset?: number;
   /** Finite-difference step; the ops linear in every parameter take a large one (no truncation error). */
@@ -60,6 +63,7 @@ function buildModel(c: Case, r: () => number): Model {
     values.set(name, g.addInitializer(name, new Tensor(DataType.FLOAT, dims, data), true));
   }
   for (const [name, { dims, values: v }] of Object.entries(c.consts ?? {})) values.set(name, g.addInitializer(name, new Tensor(DataType.FLOAT, dims, Float32Array.from(v)), true));
+  for (const [name, v] of Object.entries(c.ints ?? {})) values.set(name, g.addInitializer(name, new Tensor(DataType.INT64, [v.length], BigInt64Array.from(v.map(BigInt))), true));
   let last: Value | undefined;
   for (const nd of c.nodes) {
     const attributes = Object.entries(nd.attrs ?? {}).map(([k, v]) => makeAttr(k, v, typeof v === 'number' && !Number.isInteger(v) ? 'float' : undefined));
@@ -159,6 +163,17 @@ const cases: Case[] = [
     h: 1e-2,
   },
   {
+    // Grouped-query attention's key/value repeat in every Llama export (rank 5, which tfjs's Tile cannot differentiate).
+    name: 'Expand rank 5 ([batch, kv, 1, seq, dim] -> [batch, kv, 3, seq, dim]) then Mul',
+    params: { x: [2, 2, 1, 3, 4], w: [2, 2, 3, 3, 4] },
+    ints: { shape: [2, 2, 3, 3, 4] },
+    nodes: [
+      { op: 'Expand', inputs: ['x', 'shape'], out: 'e' },
+      { op: 'Mul', inputs: ['e', 'w'], out: 'y' },
+    ],
+    h: 0.25,
+  },
+  {
     name: 'LSTM forward with peepholes',
     params: { x: [3, 2, 4], w: [1, 12, 4], r: [1, 12, 3], b: [1, 24], p: [1, 9] },
     nodes: [{ op: 'LSTM', inputs: ['x', 'w', 'r', 'b', '', '', '', 'p'], attrs: { hidden_size: 3 }, out: 'y' }],
@@ -236,7 +251,7 @@ for (const c of cases) {
  * gradients in the finite-difference cases above (a fixture takes it ~10 s in pure JS).
  */
 for (const fixture of ['cnn', 'lm']) {
-  for (const backend of ['wasm'] as const) {
+  for (const backend of [testBackend]) {
     const dir = join(process.cwd(), 'fixtures', fixture);
     test(`gradients reach every parameter of fixture ${fixture} on ${backend}`, async (t) => {
       const model = await loadModel(join(dir, 'model.onnx'));

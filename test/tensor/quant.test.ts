@@ -10,9 +10,12 @@ import {
   roundHalfEven,
   scaleZeroPoint,
   scaleShape,
+  quantizeToMatMulNBits,
   toMatMulNBits,
   unpackNibbles,
 } from '../../src/tensor/quant.js';
+import { inlineElements, NBitsPool } from '../../src/tensor/nbits-pool.js';
+import { bfloat16ToFloat32Array, float16ToFloat32Array, float32ToBfloat16Array, float32ToFloat16Array } from '../../src/core/float16.js';
 
 test('roundHalfEven sends ties to the even neighbour, like numpy.round', () => {
   const xs = [0.5, 1.5, 2.5, -0.5, -1.5, -2.5, 2.4999, 2.5001, 3, -3.7];
@@ -140,4 +143,75 @@ test('MatMulNBits layout round-trips for 4 and 8 bits, symmetric and asymmetric,
   assert.equal(m.B[0]! >> 4, q.codes[N]);
   assert.equal(m.zeroPoints![0]! & 0xf, q.zeroPoints![0]);
   assert.equal(m.zeroPoints![0]! >> 4, q.zeroPoints![N]);
+});
+
+/** A seeded stream of values in [-0.5, 0.5) with a few exact ties and zeros mixed in. */
+function values(n: number, seed: number): Float32Array {
+  let s = seed;
+  const out = new Float32Array(n);
+  for (let i = 0; i < n; i++) {
+    s = (Math.imul(s, 1103515245) + 12345) & 0x7fffffff;
+    out[i] = i % 97 === 0 ? 0 : i % 89 === 0 ? 0.25 : s / 0x7fffffff - 0.5;
+  }
+  return out;
+}
+
+test('quantizeToMatMulNBits: the same codes, scales and zero points as quantizeTensor + toMatMulNBits, from float32, float16 and bfloat16, transposed or not', () => {
+  const cases: [number, number, number, 4 | 8, boolean][] = [
+    [70, 9, 32, 4, true],
+    [64, 5, 16, 4, false],
+    [100, 7, 32, 8, true],
+    [33, 3, 16, 8, false],
+    [256, 12, 128, 4, true],
+  ];
+  const same = (a: ArrayLike<number> | null, b: ArrayLike<number> | null) => (a === null || b === null ? a === b : a.length === b.length && Array.from(a).every((x, i) => Object.is(x, b[i])));
+  for (const [K, N, bs, bits, symmetric] of cases) {
+    const w = values(K * N, K + N);
+    const layout = { kind: 'block', axis: 0, blockSize: bs } as const;
+    const check = (src: Float32Array | Uint16Array, kind: 'float32' | 'float16' | 'bfloat16', decoded: Float32Array) => {
+      const ref = toMatMulNBits(quantizeTensor(decoded, [K, N], layout, { bits, symmetric }));
+      const refError = relativeError(decoded, fromMatMulNBits(ref));
+      for (const transposed of [false, true]) {
+        let input = src;
+        if (transposed) {
+          input = new (src.constructor as new (n: number) => Float32Array | Uint16Array)(K * N);
+          for (let k = 0; k < K; k++) for (let n = 0; n < N; n++) input[n * K + k] = src[k * N + n]!;
+        }
+        const got = quantizeToMatMulNBits(input, kind, K, N, bs, bits, symmetric, transposed);
+        const what = `${kind} K=${K} N=${N} block ${bs} ${bits}-bit ${symmetric ? 'symmetric' : 'asymmetric'}${transposed ? ' transposed' : ''}`;
+        assert.ok(same(got.weights.B, ref.B), `${what}: codes`);
+        assert.ok(same(got.weights.scales, ref.scales), `${what}: scales`);
+        assert.ok(same(got.weights.zeroPoints, ref.zeroPoints), `${what}: zero points`);
+        assert.ok(Math.abs(got.error - refError) <= 1e-12 * Math.max(1, refError), `${what}: error ${got.error} vs ${refError}`);
+      }
+    };
+    check(w, 'float32', w);
+    const half = float32ToFloat16Array(w);
+    check(half, 'float16', float16ToFloat32Array(half));
+    const brain = float32ToBfloat16Array(w);
+    check(brain, 'bfloat16', bfloat16ToFloat32Array(brain));
+  }
+});
+
+test('NBitsPool: weights quantized in worker threads come back identical to quantizing in turn, in the order given', async () => {
+  const pool = new NBitsPool(2);
+  try {
+    const jobs = [0, 1, 2, 3, 4].map((i) => {
+      const K = 512 + 128 * i;
+      const N = 640;
+      return { src: values(K * N, 7 + i), dataType: 'float32' as const, K, N, blockSize: 32, bits: 4 as const, symmetric: i % 2 === 0, transposed: i === 3, transfer: i === 4 };
+    });
+    const expected = jobs.map((j) => quantizeToMatMulNBits(j.src, j.dataType, j.K, j.N, j.blockSize, j.bits, j.symmetric, j.transposed));
+    assert.ok(jobs[0]!.src.length >= inlineElements, 'big enough to go to a worker');
+    const got = await Promise.all(jobs.map((j) => pool.run(j)));
+    got.forEach((r, i) => {
+      assert.deepEqual(r.weights.B, expected[i]!.weights.B, `job ${i}: codes`);
+      assert.deepEqual(r.weights.scales, expected[i]!.weights.scales, `job ${i}: scales`);
+      assert.equal(r.error, expected[i]!.error);
+    });
+    assert.equal(jobs[4]!.src.length, 0, 'a transferred weight is moved, not copied');
+    assert.equal(jobs[0]!.src.length, 512 * 640, 'a weight not given up is copied');
+  } finally {
+    await pool.close();
+  }
 });

@@ -14,7 +14,7 @@
  */
 import { DataType, dataTypeName, isFloatType } from '../../core/dtype.js';
 import { UsageError } from '../../core/errors.js';
-import { float16BitsToFloat32, float32ToFloat16Bits } from '../../core/float16.js';
+import { bfloat16BitsToFloat32, float16BitsToFloat32, float32ToBfloat16Bits, float32ToFloat16Bits } from '../../core/float16.js';
 import type { Logger } from '../../core/logger.js';
 import type { Model } from '../../ir/model.js';
 import { arrayTypeOf, type NumericArray } from '../../ir/tensor.js';
@@ -79,6 +79,10 @@ export interface Dataset {
   /** True for random:<n>: results then say nothing about accuracy. */
   readonly synthetic: boolean;
   readonly inputNames: string[];
+  /** The input fed the token ids, when the others were filled from them (tokens.ts). */
+  readonly tokens?: string;
+  /** What was filled, for messages ("attention_mask (ones), 4 past key/values (empty)"). */
+  readonly filled?: string;
   /** Samples available (after --samples, and whole batches only for fixed-batch inputs). */
   readonly samples: number;
   /** The batch size actually used when `requested` is asked (fixed-batch inputs impose theirs). */
@@ -144,13 +148,18 @@ export function convertData(data: NumericArray, from: number, to: number, label:
   if (from === DataType.UINT16 && to === DataType.BFLOAT16) return data;
   const fail = (why: string) => new UsageError(`${label} holds ${dataTypeName(from)} values but model input '${input}' takes ${dataTypeName(to)}: ${why}`);
   const read: (i: number) => number =
-    from === DataType.FLOAT16 ? (i) => float16BitsToFloat32(data[i] as number) : (i) => Number(data[i]);
+    from === DataType.FLOAT16
+      ? (i) => float16BitsToFloat32(data[i] as number)
+      : from === DataType.BFLOAT16
+        ? (i) => bfloat16BitsToFloat32(data[i] as number)
+        : (i) => Number(data[i]);
   const n = data.length;
-  if (to === DataType.FLOAT || to === DataType.DOUBLE || to === DataType.FLOAT16) {
+  if (to === DataType.FLOAT || to === DataType.DOUBLE || to === DataType.FLOAT16 || to === DataType.BFLOAT16) {
     if (from === DataType.BOOL || !(isFloatType(from) || isIntegerType(from))) throw fail('convert it before saving');
-    if (to === DataType.FLOAT16) {
+    if (to === DataType.FLOAT16 || to === DataType.BFLOAT16) {
+      const encode = to === DataType.FLOAT16 ? float32ToFloat16Bits : float32ToBfloat16Bits;
       const out = new Uint16Array(n);
-      for (let i = 0; i < n; i++) out[i] = float32ToFloat16Bits(read(i));
+      for (let i = 0; i < n; i++) out[i] = encode(read(i));
       return out;
     }
     const out = to === DataType.FLOAT ? new Float32Array(n) : new Float64Array(n);

@@ -14,7 +14,7 @@
 import { DataType, dataTypeName, isFloatType } from '../../core/dtype.js';
 import { mulberry32 } from '../../core/random.js';
 import { UsageError } from '../../core/errors.js';
-import { float32ToFloat16Bits } from '../../core/float16.js';
+import { float32ToBfloat16Bits, float32ToFloat16Bits } from '../../core/float16.js';
 import type { Logger } from '../../core/logger.js';
 import type { Model } from '../../ir/model.js';
 import { arrayTypeOf, type NumericArray } from '../../ir/tensor.js';
@@ -84,6 +84,7 @@ class RandomColumn implements SampleColumn {
           const u = 1 - rand();
           v = Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * rand());
           if (t === DataType.FLOAT16) v = float32ToFloat16Bits(v);
+          else if (t === DataType.BFLOAT16) v = float32ToBfloat16Bits(v);
         } else if (t === DataType.BOOL) v = rand() < 0.5 ? 0 : 1;
         else if (t === DataType.UINT8) v = Math.floor(rand() * 256);
         else if (t === DataType.INT8) v = Math.floor(rand() * 256) - 128;
@@ -99,6 +100,7 @@ const supported = new Set<number>([
   DataType.FLOAT,
   DataType.DOUBLE,
   DataType.FLOAT16,
+  DataType.BFLOAT16,
   DataType.INT8,
   DataType.UINT8,
   DataType.INT16,

@@ -8,7 +8,8 @@
  * a .npy, and batches may span sets. Otherwise (fixed shapes, scalars, weights fed as inputs: the ONNX
  * node tests) each set is one whole feed, and a batch is one set. A tensor whose name is one of the
  * model's inputs goes to that input; a nameless one goes by its index k to the k-th input. The path may
- * also be one test_data_set_* folder itself.
+ * also be one test_data_set_* folder itself. A folder may hold only the token ids of a model whose other
+ * inputs are filled from them (tokens.ts, testDataInputs).
  */
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, join } from 'node:path';
@@ -55,6 +56,18 @@ export function readTestDataSet(setDir: string): { name: string; file: string; a
     if (tensor.dataType === DataType.STRING) throw new UsageError(`'${file}' holds strings; only numeric inputs are read`);
     return { name: tensor.name, file, array: { dataType: tensor.dataType, shape: tensor.dims.slice(), data: tensor.data as NumericArray } };
   });
+}
+
+/**
+ * The model inputs a test-layout folder gives (from its first set): those its tensors name when every
+ * name is a model input, else the first k inputs for k tensors. Fewer than the model's inputs when the
+ * folder holds only token ids for a model whose other inputs are filled (tokens.ts).
+ */
+export function testDataInputs(dir: string, inputs: InputSpec[]): InputSpec[] {
+  const first = readTestDataSet(testDataSets(dir, `'${dir}'`)[0]!);
+  const names = new Set(first.map((t) => t.name));
+  if (first.every((t) => inputs.some((i) => i.name === t.name)) && names.size === first.length) return inputs.filter((i) => names.has(i.name));
+  return inputs.slice(0, first.length);
 }
 
 /** Opens a test-layout folder as a dataset for `inputs`. */

@@ -63,8 +63,8 @@ export function registerGptq(program: Command, state: CliState): void {
   const cmd = program
     .command('gptq')
     .summary('GPTQ weight quantization (needs calibration data)')
-    .description('GPTQ: quantizes MatMul/Gemm weights column by column, correcting the error with the inverse Hessian of the calibration activations.')
-    .argument('<model...>', 'ONNX model file(s)');
+    .description('GPTQ: quantizes MatMul/Gemm/Conv weights column by column, correcting the error with the inverse Hessian of the calibration activations.')
+    .argument('<model...>', 'ONNX model files, quoted globs or folders (every .onnx below them); see docs/batch.md');
   cmd
     .addOption(opt('--bits <n>', 'bits per weight: 4 | 3 | 8 | 2 (3 and 2 are stored in 4-bit containers)', 4))
     .addOption(opt('--group-size <n>', 'weights per scale along the input axis; -1 = one scale per output channel', 128))

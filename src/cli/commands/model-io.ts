@@ -73,7 +73,9 @@ export async function stageOutput(model: Model, out: string, force: boolean, ext
   await mkdir(dirname(resolve(out)), { recursive: true });
   // A model that came with external data keeps its weights in a data file (its new ones included);
   // any other goes external only if it would pass protobuf's 2 GiB (saveModel's default).
-  const staged = await stageModel(model, out, { force, externalData: external ? true : undefined });
+  // What was written is dropped from memory (read back from the staged file if needed): the check then
+  // holds the model once, in onnxruntime, not twice.
+  const staged = await stageModel(model, out, { force, externalData: external ? { keepExternal: true } : undefined, releaseWritten: true });
   const files = bytesOnDisk(staged.files[0]!, staged.files.slice(1));
   const finalDir = dirname(resolve(out));
   const rename = (p: string) => resolve(finalDir, p.slice(dirname(staged.files[0]!).length + 1));

@@ -12,10 +12,14 @@ import { basename, dirname, extname, join, resolve } from 'node:path';
 import { ExitCode, UsageError } from '../../core/errors.js';
 import type { Context } from '../../core/logger.js';
 import type { Model } from '../../ir/model.js';
-import type { Report } from '../../report/schema.js';
+import type { LayerReport, Report } from '../../report/schema.js';
 import type { CommonOptions, DataOptions } from '../options.js';
 import type { CliState } from '../program.js';
+import { planBatch } from '../batch/plan.js';
+import { BatchRun, type ModelOutcome } from '../batch/run.js';
+import { mirrored } from '../batch/tree.js';
 import { describeError, paintErrorLines } from '../sink.js';
+import type { MeasureOptions, RecordedReference } from '../../report/measure.js';
 import { loadPass, type LoadedPass, type PassContext, type PassName } from './registry.js';
 
 /** One input model and where its results go. */
@@ -56,25 +60,29 @@ export function checkInput(input: string): void {
 
 /**
  * Output and report paths for each input (CLI.md): beside the input by default; `-o` names the file for
- * one input, a folder for several. Checked before any work: the input exists and is a file, the output
- * is not the input, an existing output needs --force (unless --dry-run, which writes nothing).
+ * one input, a folder for several, where the inputs' folders are mirrored below `root` (their common
+ * root; docs/batch.md). Checked before any work: the input exists and is a file, the output is not the
+ * input, an existing output needs --force (unless --dry-run, which writes nothing, or --skip-existing,
+ * which decides for itself).
  */
-export function planOutput(command: string, input: string, common: CommonOptions, several: boolean): PlannedOutput {
+export function planOutput(command: string, input: string, common: CommonOptions, several: boolean, root?: string): PlannedOutput {
   checkInput(input);
+  const name = defaultOutputName(input, command);
+  const under = (dir: string, file: string) => (root === undefined ? join(dir, file) : mirrored(dir, root, input, file));
   let output: string;
-  if (common.output === undefined) output = join(dirname(input), defaultOutputName(input, command));
-  else if (several) output = join(common.output, defaultOutputName(input, command));
-  else output = existsSync(common.output) && statSync(common.output).isDirectory() ? join(common.output, defaultOutputName(input, command)) : common.output;
+  if (common.output === undefined) output = join(dirname(input), name);
+  else if (several) output = under(common.output, name);
+  else output = existsSync(common.output) && statSync(common.output).isDirectory() ? join(common.output, name) : common.output;
   if (sameFile(output, input)) {
     throw new UsageError(`the output '${output}' is the input model itself; compress never overwrites its input`, 'choose another path with -o');
   }
-  if (!common.dryRun && existsSync(output) && !common.force) {
-    throw new UsageError(`the output '${output}' already exists`, 'pass --force to overwrite it, or choose another path with -o');
+  if (!common.dryRun && existsSync(output) && !common.force && !common.skipExisting) {
+    throw new UsageError(`the output '${output}' already exists`, 'pass --force to overwrite it, --skip-existing to keep it when it is complete, or choose another path with -o');
   }
   let reportPath: string | undefined;
   if (common.report === false) reportPath = undefined;
   else if (common.report === undefined) reportPath = `${output}.report.json`;
-  else reportPath = several ? join(common.report, `${basename(output)}.report.json`) : common.report;
+  else reportPath = several ? under(common.report, `${basename(output)}.report.json`) : common.report;
   if (reportPath !== undefined && sameFile(reportPath, input)) throw new UsageError(`the report path '${reportPath}' is the input model itself`);
   return { input, output, reportPath };
 }
@@ -100,13 +108,8 @@ export interface CompressRequest {
   jobs?: number;
 }
 
-interface Outcome {
-  input: string;
-  output?: string;
-  exitCode: number;
-  report?: Report;
-  error?: string;
-}
+/** One model's result (the batch's bookkeeping adds its status, note and time). */
+type Outcome = ModelOutcome;
 
 /** The pass's report keys that our measurements own; everything else the pass says is kept. */
 const measuredKeys = new Set(['schema', 'command', 'original', 'compressed', 'sizeRatio', 'gates', 'passed', 'opCountsDiff']);
@@ -115,10 +118,14 @@ function ratioText(a: number, b: number): string {
   return b > 0 ? `${(a / b).toFixed(2)}x smaller` : '';
 }
 
-/** Runs a compressing command over its inputs; returns the worst exit code. */
+/**
+ * Runs a compressing command over its inputs (files, globs or folders, expanded; under --shard this
+ * run's share); returns the worst exit code.
+ */
 export async function runCompress(state: CliState, req: CompressRequest): Promise<number> {
   const { term } = state;
-  const several = req.inputs.length > 1;
+  const batch = planBatch(req.command, req.inputs, req.common);
+  const several = batch.several;
   const limits = req.common.gates ?? {};
   const dataGate = (['maxAccuracyDrop', 'maxPerplexityIncrease', 'minAgreement'] as const).find((k) => limits[k] !== undefined);
   if (dataGate !== undefined && req.data?.data === undefined && !req.common.dryRun) {
@@ -127,6 +134,10 @@ export async function runCompress(state: CliState, req: CompressRequest): Promis
   }
   const { createCliContext } = await import('../ui/logger.js');
   const ctx = createCliContext(term, req.common);
+  if (batch.shard) {
+    const { index, count } = batch.shard;
+    ctx.logger.info(`${req.command}: shard ${index}/${count}: ${batch.selected.length} of ${batch.all.length} models`);
+  }
 
   const failed = new Map<string, Outcome>();
   const fail = (input: string, e: unknown) => {
@@ -137,7 +148,7 @@ export async function runCompress(state: CliState, req: CompressRequest): Promis
   };
   // Missing inputs first (cheap, and no reason to load a pass), then the pass and its option check (a bad
   // combination of flags is reported before anything about outputs), then the outputs.
-  for (const input of req.inputs) {
+  for (const input of batch.selected) {
     try {
       checkInput(input);
     } catch (e) {
@@ -147,20 +158,21 @@ export async function runCompress(state: CliState, req: CompressRequest): Promis
   const pass = await (req.loadPass ?? loadPass)(req.command);
   const options = (pass.parseOptions ? pass.parseOptions(req.options) : req.options) as Record<string, unknown>;
   const plans: (PlannedOutput | Outcome)[] = [];
-  for (const input of req.inputs) {
+  for (const input of batch.selected) {
     const early = failed.get(input);
     if (early) {
       plans.push(early);
       continue;
     }
     try {
-      plans.push(planOutput(req.command, input, req.common, several));
+      plans.push(planOutput(req.command, input, req.common, several, batch.root));
     } catch (e) {
       fail(input, e);
       plans.push(failed.get(input)!);
     }
   }
   if (several) {
+    // Every output and its external data file (<output>.data) must be one model's alone.
     const outs = new Map<string, string>();
     for (const p of plans) {
       if ('exitCode' in p) continue;
@@ -173,7 +185,23 @@ export async function runCompress(state: CliState, req: CompressRequest): Promis
 
   if (req.prepare) await req.prepare(options);
 
-  const outcomes: Outcome[] = [];
+  const { packageVersion } = await import('../program.js');
+  const run = new BatchRun({
+    command: req.command,
+    tool: `compress ${packageVersion()}`,
+    keyParts: { options, data: req.data, gates: req.common.gates, backend: req.common.backend },
+    dryRun: req.common.dryRun,
+    skipExisting: req.common.skipExisting === true,
+    summary: req.common.summary,
+    shard: batch.shard,
+    inputs: batch.all.length,
+    total: plans.length,
+    showProgress: several,
+    ctx,
+    interactive: term.interactive && !req.common.quiet,
+  });
+  if (batch.shard && plans.length === 0) ctx.logger.info(`${req.command}: shard ${batch.shard.index}/${batch.shard.count} has no models (${batch.all.length} over ${batch.shard.count} shards)`);
+
   const jobs = Math.min(req.jobs ?? (req.common as CommonOptions & { jobs?: number }).jobs ?? 1, plans.filter((p) => !('exitCode' in p)).length);
   const parallel = several && jobs > 1 && req.loadPass === undefined && req.prepare === undefined;
   // The wasm backend's threads: --threads, else COMPRESS_THREADS, else the cores shared among the jobs.
@@ -181,59 +209,74 @@ export async function runCompress(state: CliState, req: CompressRequest): Promis
   if (req.common.threads !== undefined) setWasmThreads(req.common.threads);
   const threads = parallel && req.common.threads === undefined ? Math.max(1, Math.floor(wasmThreadCount() / jobs)) : wasmThreadCount();
   if (several && jobs > 1 && !parallel) ctx.logger.info(`--jobs ${jobs}: ${req.command} runs its models one after the other (it loads shared state once, which worker threads cannot share)`);
-  if (parallel) {
-    ctx.logger.info(`${req.command}: ${plans.length} models, ${jobs} at a time (worker threads)`);
-    const queue = plans.map((p, i) => ({ p, i }));
-    const results: Outcome[] = new Array<Outcome>(plans.length);
-    const lane = async () => {
-      for (let next = queue.shift(); next !== undefined; next = queue.shift()) {
-        const { p, i } = next;
-        if ('exitCode' in p) {
-          results[i] = p;
-          continue;
-        }
-        try {
-          results[i] = await compressInWorker(state, { ...req, common: { ...req.common, threads } }, p);
-        } catch (e) {
-          // The job could not be handed over (options that do not survive a structured clone).
-          const d = describeError(e, req.common.verbose);
-          term.err(paintErrorLines(d.lines, term.color));
-          results[i] = { input: p.input, exitCode: d.exitCode, error: d.lines[0] };
-        }
+  if (parallel) ctx.logger.info(`${req.command}: ${plans.length} models, ${jobs} at a time (worker threads)`);
+
+  // One model, start to end: kept when --skip-existing finds it complete, else compressed (in turn or in
+  // a worker thread) with its manifest removed first and written last. With one model, its error is
+  // thrown once the summary is written.
+  let thrown: { error: unknown } | undefined;
+  const runPlan = async (p: PlannedOutput | Outcome): Promise<Outcome> => {
+    if ('exitCode' in p) return p;
+    const t0 = performance.now();
+    let o: Outcome;
+    try {
+      const decision = await run.decide(p);
+      if (decision.skip) {
+        o = decision.skip;
+        term.err(`${req.command}: ${p.input} -> ${p.output}: skipped (${o.note})\n`);
+      } else {
+        if (decision.note) ctx.logger.info(`${req.command}: ${p.output}: ${decision.note}`);
+        const planReq = decision.replace ? { ...req, common: { ...req.common, force: true } } : req;
+        await run.before(p);
+        o = parallel ? await compressInWorker(state, { ...planReq, common: { ...planReq.common, threads } }, p) : await compressOne(state, planReq, pass, options, p, ctx);
+        o = { ...o, reportPath: p.reportPath, ...(decision.note ? { note: decision.note } : {}) };
+        await run.after(p, o);
       }
-    };
-    await Promise.all(Array.from({ length: jobs }, lane));
-    outcomes.push(...results);
-  } else {
-    for (const p of plans) {
-      if ('exitCode' in p) {
-        outcomes.push(p);
-        continue;
-      }
-      try {
-        outcomes.push(await compressOne(state, req, pass, options, p, ctx));
-      } catch (e) {
-        if (!several) throw e;
-        const d = describeError(e, req.common.verbose);
-        term.err(paintErrorLines(d.lines, term.color));
-        outcomes.push({ input: p.input, exitCode: d.exitCode, error: d.lines[0] });
-      }
+    } catch (e) {
+      const d = describeError(e, req.common.verbose);
+      if (several) term.err(paintErrorLines(d.lines, term.color));
+      else thrown = { error: e };
+      o = { input: p.input, output: p.output, reportPath: p.reportPath, exitCode: d.exitCode, error: d.lines[0] };
     }
-  }
+    o.seconds = (performance.now() - t0) / 1000;
+    run.finished(o);
+    return o;
+  };
+
+  const outcomes: Outcome[] = new Array<Outcome>(plans.length);
+  const queue = plans.map((p, i) => ({ p, i }));
+  const lane = async () => {
+    for (let next = queue.shift(); next !== undefined; next = queue.shift()) outcomes[next.i] = await runPlan(next.p);
+  };
+  await Promise.all(Array.from({ length: parallel ? jobs : 1 }, lane));
+  await run.writeSummary(outcomes);
+  if (thrown) throw thrown.error;
 
   const worst = outcomes.reduce<number>((w, o) => Math.max(w, o.exitCode), ExitCode.ok);
   if (several) {
-    const ok = outcomes.filter((o) => o.exitCode === ExitCode.ok).length;
-    const lines = [`summary: ${ok} of ${outcomes.length} models ${req.common.dryRun ? 'planned' : 'compressed'}`];
+    const ok = outcomes.filter((o) => o.exitCode === ExitCode.ok && o.status !== 'skipped').length;
+    const skipped = outcomes.filter((o) => o.status === 'skipped').length;
+    const lines = [`summary: ${ok} of ${outcomes.length} models ${req.common.dryRun ? 'planned' : 'compressed'}${skipped > 0 ? `, ${skipped} skipped (complete)` : ''}`];
     for (const o of outcomes) {
-      lines.push(o.exitCode === ExitCode.ok ? `  ok      ${o.input} -> ${o.output}` : `  failed  ${o.input} (exit ${o.exitCode}): ${(o.error ?? '').replace(/^compress: error: /, '')}`);
+      if (o.status === 'skipped') lines.push(`  skipped ${o.input} -> ${o.output}${o.exitCode !== ExitCode.ok ? ` (exit ${o.exitCode}, as recorded)` : ''}`);
+      else lines.push(o.exitCode === ExitCode.ok ? `  ok      ${o.input} -> ${o.output}` : `  failed  ${o.input} (exit ${o.exitCode}): ${(o.error ?? '').replace(/^compress: error: /, '')}`);
     }
     term.err(`${lines.join('\n')}\n`);
   }
   if (req.common.json) {
     const { formatJson } = await import('../../report/format/json.js');
     const value = several
-      ? { command: req.command, results: outcomes.map((o) => ({ input: o.input, output: o.output ?? null, exitCode: o.exitCode, error: o.error ?? null, report: o.report ?? null })) }
+      ? {
+          command: req.command,
+          results: outcomes.map((o) => ({
+            input: o.input,
+            output: o.output ?? null,
+            exitCode: o.exitCode,
+            status: o.status ?? (req.common.dryRun ? 'planned' : o.exitCode === ExitCode.ok ? 'ok' : 'failed'),
+            error: o.error ?? null,
+            report: o.report ?? null,
+          })),
+        }
       : outcomes[0]?.report;
     if (value !== undefined) term.out(formatJson(value));
   }
@@ -262,11 +305,11 @@ export interface CheckPlan {
 }
 
 /** The check for a pair of models (see largeReferenceBytes; bfloat16 outputs run in our executor). */
-export async function checkPlan(reference: import('../../report/index.js').ReportInput, compressed: import('../../report/index.js').ReportInput): Promise<CheckPlan> {
+export async function checkPlan(reference: import('../../report/index.js').ReportInput, compressed: import('../../report/index.js').ReportInput, large = largeReferenceBytes): Promise<CheckPlan> {
   const { onnxruntimeBytes, usesBfloat16 } = await import('../../report/measure.js');
   const notes: string[] = [];
   const plan: CheckPlan = { reference: 'onnxruntime', compressedRunner: 'onnxruntime', samples: smokeSamples };
-  if (usesBfloat16(reference.model) || onnxruntimeBytes(reference) > largeReferenceBytes) {
+  if (usesBfloat16(reference.model) || onnxruntimeBytes(reference) > large) {
     plan.reference = 'executor';
     plan.samples = 2;
     plan.symbolicDim = 8;
@@ -284,6 +327,16 @@ export async function checkPlan(reference: import('../../report/index.js').Repor
   return plan;
 }
 
+/** The measuring options of the no-data check (random samples, as many and as long as the plan says). */
+function smokeOptions(plan: CheckPlan, req: CompressRequest): MeasureOptions {
+  return { data: `random:${plan.samples}`, task: 'auto', batchSize: plan.samples, seed: req.common.seed, latency: false, backend: req.common.backend, reference: plan.reference, compressedRunner: plan.compressedRunner, symbolicDim: plan.symbolicDim };
+}
+
+/** The context without warnings (the check's own warning says what matters; the reader's would repeat it). */
+function quietContext(ctx: Context): Context {
+  return { ...ctx, logger: { debug: (m) => ctx.logger.debug(m), info: (m) => ctx.logger.info(m), warn: (m) => ctx.logger.debug(m) } };
+}
+
 /**
  * Without --data: runs original and output on random samples (`checkPlan` says where and how many). The
  * output must load and run in onnxruntime (else `runtime.loaded` is false and the command fails); fidelity
@@ -295,15 +348,15 @@ async function smokeCheck(
   compressed: import('../../report/index.js').ReportInput,
   req: CompressRequest,
   ctx: Context,
+  recorded?: RecordedReference,
 ): Promise<{ runtime: NonNullable<Report['runtime']>; fidelity?: Report['fidelity']; warning: string; reduced?: string }> {
   const { measure } = await import('../../report/measure.js');
   const { openOrt, ortVersion } = await import('../../report/ort.js');
   const plan = await checkPlan(reference, compressed);
-  // Its own warning says what matters; the reader's 'synthetic data' warning would repeat it.
-  const quiet: Context = { ...ctx, logger: { debug: (m) => ctx.logger.debug(m), info: (m) => ctx.logger.info(m), warn: (m) => ctx.logger.debug(m) } };
+  const quiet = quietContext(ctx);
   const where = plan.compressedRunner === 'executor' ? "compress's executor" : 'onnxruntime-node';
   try {
-    const m = await measure(reference, compressed, { data: `random:${plan.samples}`, task: 'auto', batchSize: plan.samples, seed: req.common.seed, latency: false, backend: req.common.backend, reference: plan.reference, compressedRunner: plan.compressedRunner, symbolicDim: plan.symbolicDim }, quiet);
+    const m = await measure(reference, compressed, { ...smokeOptions(plan, req), recorded }, quiet);
     const runtime = m.runtime ?? { name: 'onnxruntime-node' as const, version: ortVersion(), loaded: true };
     return {
       runtime,
@@ -333,7 +386,8 @@ async function dataContext(req: CompressRequest, model: Model, ctx: Context): Pr
   const d = req.data;
   if (!d?.data) return {};
   const { openDataset, loadLabels } = await import('../../calibration/readers/index.js');
-  const dataset = openDataset(d.data, model, { samples: d.samples, seed: req.common.seed, logger: ctx.logger });
+  const dataset = openDataset(d.data, model, { samples: d.samples, seed: req.common.seed, task: d.task, logger: ctx.logger });
+  if (dataset.filled) ctx.logger.info(`${dataset.source}: token ids for '${dataset.tokens}'; the other inputs filled as for a first step: ${dataset.filled}`);
   if (dataset.synthetic) {
     ctx.logger.warn(`--data ${d.data} is synthetic: the result is shaped by random inputs and says nothing about accuracy; give real samples for a real calibration`);
   }
@@ -362,12 +416,46 @@ async function compressOne(state: CliState, req: CompressRequest, pass: LoadedPa
   const { formatJson } = await import('../../report/format/json.js');
   const { writeFile, mkdir } = await import('node:fs/promises');
 
+  const clock = { start: performance.now(), mark: performance.now() };
+  const timings: Record<string, number> = {};
+  const lap = (name: string) => {
+    const now = performance.now();
+    timings[name] = Math.round(now - clock.mark) / 1000;
+    clock.mark = now;
+  };
   const original = await io.openModel(plan.input);
+  lap('load');
   // The pass may edit the model it is given; measure the original first.
   const originalReport = buildReport(original, undefined, { command: req.command });
   ctx.logger.debug(`${req.command}: ${plan.input}: ${original.files.bytes} bytes, ${originalReport.original.params} params`);
   const passCtx: PassContext = { ...ctx, ...(await dataContext(req, original.model, ctx)) };
+  // A large original is checked against outputs our executor computes with its weights streamed. Without
+  // --data that run needs only random samples, so it comes first: it reads every weight once, and a pass
+  // that can (quantize) takes each weight from it as the run finishes with it, instead of reading the
+  // model a second time.
+  let recorded: RecordedReference | undefined;
+  if (!req.common.dryRun && req.data?.data === undefined && pass.prepare) {
+    const plan0 = await checkPlan(original, original);
+    const prepared = plan0.reference === 'executor' ? pass.prepare(original.model, options) : undefined;
+    if (prepared) {
+      const { recordReference } = await import('../../report/measure.js');
+      recorded = await recordReference(original, smokeOptions(plan0, req), quietContext(ctx), (v) => prepared.onWeight(v));
+      passCtx.prepared = prepared;
+      lap('reference');
+    }
+  }
+  // optimum's merged decoder: the pass works on its first-step branch, and its rewrites are mirrored into the with-past one.
+  const merged = await import('../../passes/shared/merged.js');
+  const unfolded = merged.unfoldMergedDecoder(original.model);
+  if (unfolded) ctx.logger.debug(`${plan.input}: a merged decoder (If on '${unfolded.cond.name}'): the pass runs on its first-step branch`);
   const result = await pass.run(original.model, options, passCtx);
+  if (unfolded) {
+    const refolded = merged.refoldMergedDecoder(unfolded, result.model);
+    ctx.logger.info(`merged decoder: the pass ran on the first-step branch; ${refolded.mirrored} of its rewrites were repeated in the with-past branch`);
+    for (const w of refolded.warnings) ctx.logger.warn(w);
+    result.warnings = [...(result.warnings ?? []), ...refolded.warnings];
+  }
+  lap('compress');
   const compressedModel: Model = result.model;
   const { currentBackend, describeBackend } = await import('../../runtime/backend.js');
   const backend = currentBackend();
@@ -376,6 +464,7 @@ async function compressOne(state: CliState, req: CompressRequest, pass: LoadedPa
   // The output is written to a staging folder beside its place, checked there, and renamed into place
   // only once onnxruntime has loaded and run it: a failure leaves nothing behind.
   const staged = dry ? undefined : await io.stageOutput(compressedModel, plan.output, req.common.force, original.files.files.length > 1);
+  lap('save');
   const files = staged ? { ...staged.files, path: plan.output } : io.bytesInMemory(compressedModel);
   // A dry run leaves the model as it was: the pass's plan says what the weights would weigh.
   if (dry && result.plan?.bytes) files.bytes = Math.max(0, original.files.bytes - result.plan.bytes.before + result.plan.bytes.after);
@@ -416,7 +505,7 @@ async function compressOne(state: CliState, req: CompressRequest, pass: LoadedPa
     } else if (reference) {
       // No --data: still prove the output loads and runs in onnxruntime-node (the deployment runtime), and
       // compare it with the original on a few random samples, saying loudly that this measures no accuracy.
-      const check = await smokeCheck(reference, { model: compressedModel, files }, req, ctx);
+      const check = await smokeCheck(reference, { model: compressedModel, files }, req, ctx, recorded);
       reduced = check.reduced;
       if (check.fidelity) report.fidelity = check.fidelity;
       report.runtime = check.runtime;
@@ -431,6 +520,7 @@ async function compressOne(state: CliState, req: CompressRequest, pass: LoadedPa
     await staged?.staged.abort();
     throw e;
   }
+  lap('check');
   if (reduced) {
     report.check = { reduced };
     warnings.push(`the check was reduced: ${reduced}`);
@@ -438,10 +528,14 @@ async function compressOne(state: CliState, req: CompressRequest, pass: LoadedPa
   // Only a model onnxruntime loaded and ran goes into place; otherwise nothing is left behind.
   if (staged && loaded) {
     await staged.staged.commit();
-    report.compressed = { ...report.compressed!, path: plan.output };
+    report.compressed = { ...report.compressed!, path: plan.output, files: staged.final.files };
   } else if (staged) {
     await staged.staged.abort();
   }
+  // Wall seconds of each step (the report's, so that CI logs and benchmarks see where time goes).
+  timings.total = Math.round(performance.now() - clock.start) / 1000;
+  report.timings = timings;
+  ctx.logger.debug(`${req.command}: timings ${Object.entries(timings).map(([k, v]) => `${k} ${v.toFixed(1)} s`).join(', ')}`);
 
   const limits = { ...(req.common.gates ?? {}) };
   if (dry) {
@@ -464,7 +558,7 @@ async function compressOne(state: CliState, req: CompressRequest, pass: LoadedPa
   const c = report.compressed!;
   const bpw = (x?: number) => (x ? x.toFixed(2) : '-');
   if (dry) {
-    const touched = (report.layers ?? []).filter((l) => l.bits === undefined || l.bits < 32).map((l) => l.name);
+    const touched = (report.layers ?? []).filter((l) => leftAloneReason(l) === undefined && (l.bits === undefined || l.bits < 32)).map((l) => l.name);
     const opset = result.plan?.opset?.to ?? compressedModel.opset('') ?? 0;
     const domains = [...compressedModel.opsetImports.filter((x) => x.domain !== '').map((x) => x.domain), ...(result.plan?.newDomains ?? [])];
     term.err(
@@ -500,19 +594,29 @@ async function compressOne(state: CliState, req: CompressRequest, pass: LoadedPa
 }
 
 /**
- * What the pass left alone, for the summary line: "12 weights left in float: 10 excluded by --exclude,
- * 2 output head kept" (the report's layers list each with its reason).
+ * Why the pass left a layer of the report alone: its `skipped` reason, or (passes that write it as a
+ * note) the note of a layer still in float32 with nothing compressed.
  */
-function leftAloneText(report: Report): string | undefined {
-  const left = (report.layers ?? []).filter((l) => (l.bits === 32 || l.bits === undefined) && l.sparsity === undefined && l.rank === undefined && typeof l.note === 'string');
+function leftAloneReason(l: LayerReport): string | undefined {
+  if (typeof l.skipped === 'string') return l.skipped;
+  if ((l.bits === 32 || l.bits === undefined) && l.sparsity === undefined && l.rank === undefined && typeof l.note === 'string') return l.note;
+  return undefined;
+}
+
+/**
+ * What the pass left alone, for the summary line: "12 weights left as they were (10 excluded by
+ * --exclude; 2 output head kept)" (the report's layers list each with its reason).
+ */
+export function leftAloneText(report: Report): string | undefined {
+  const left = (report.layers ?? []).map(leftAloneReason).filter((r): r is string => r !== undefined);
   if (left.length === 0) return undefined;
   const reasons = new Map<string, number>();
-  for (const l of left) {
-    const why = String(l.note).replace(/'[^']*'/g, '').replace(/\s+/g, ' ').trim();
+  for (const note of left) {
+    const why = note.replace(/'[^']*'/g, '').replace(/\s+/g, ' ').trim();
     reasons.set(why, (reasons.get(why) ?? 0) + 1);
   }
   const parts = [...reasons].sort((a, b) => b[1] - a[1]).slice(0, 3).map(([why, n]) => `${n} ${why}`);
-  return `${left.length} ${left.length === 1 ? 'weight' : 'weights'} left as they were (${parts.join('; ')}${reasons.size > 3 ? '; ...' : ''})`;
+  return `${left.length} ${left.length === 1 ? 'weight left as it was' : 'weights left as they were'} (${parts.join('; ')}${reasons.size > 3 ? '; ...' : ''})`;
 }
 
 /** One line of what was measured after compressing ("accuracy 91.90% -> 91.80%, top-1 agreement 99.60%"). */

@@ -95,7 +95,7 @@ export function registerPrune(program: Command, state: CliState): void {
     .command('prune')
     .summary('set weights to zero: unstructured, N:M or whole channels')
     .description('Pruning: zeroes the least important weights (magnitude, Wanda, SparseGPT, channel L1/L2 norms, Taylor scores).')
-    .argument('<model...>', 'ONNX model file(s)');
+    .argument('<model...>', 'ONNX model files, quoted globs or folders (every .onnx below them); see docs/batch.md');
   cmd
     .addOption(opt('--sparsity <x>', 'share of weights set to zero, in [0, 1)', 0.5))
     .addOption(opt('--method <m>', `importance score: ${pruneMethods.join(' | ')} (wanda, sparsegpt and taylor need --data)`, 'magnitude'))

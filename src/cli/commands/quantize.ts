@@ -81,7 +81,7 @@ export function registerQuantize(program: Command, state: CliState): void {
     .command('quantize')
     .summary('quantize weights (and activations) to 8 or 4 bits, or convert to float16')
     .description('Post-training quantization of ONNX models: int8 / int4 weights, static (with --data) or dynamic activations, or a float16 conversion.')
-    .argument('<model...>', 'ONNX model file(s)');
+    .argument('<model...>', 'ONNX model files, quoted globs or folders (every .onnx below them); see docs/batch.md');
   cmd
     .addOption(opt('--bits <n>', 'weight precision: 8 | 4 (4 implies --weight-only)', 8))
     .addOption(opt('--weight-only', 'quantize weights only; activations stay float (default: off, but on without --data)'))

@@ -50,6 +50,8 @@ export interface PassPlan {
 
 /** What passes get besides the logger and progress: the --data batches, re-iterable, and the labels. */
 export interface PassContext extends Context {
+  /** Work done ahead by the pass's `prepare` during a reference run. */
+  prepared?: PreparedWork;
   /** Batches of feeds by input name; each iteration starts again at the first sample. */
   data?: Iterable<Record<string, RTensor>>;
   dataset?: Dataset;
@@ -67,6 +69,17 @@ export interface LoadedPass {
   parseOptions?: (raw: unknown) => unknown;
   /** Makes a plan printable (JSON-safe), when the module exports `printablePlan`. */
   printablePlan?: (plan: PassPlan) => unknown;
+  /**
+   * Work the pass can do during a streamed reference run of the original (`prepare<Name>`, e.g.
+   * prepareQuantize): given the model and the checked options, a hand-over that sees each weight as the
+   * run finishes with it, or undefined. Its result reaches the pass as `ctx.prepared`.
+   */
+  prepare?: (model: Model, options: unknown) => PreparedWork | undefined;
+}
+
+/** What a pass's `prepare` returns (see LoadedPass.prepare). */
+export interface PreparedWork {
+  onWeight(value: import('../../ir/value.js').Value): void;
 }
 
 /** `gptq` -> `parseGptqOptions`. */
@@ -110,10 +123,12 @@ export async function loadPass(name: PassName, moduleUrl: URL = passModuleUrl(na
   if (typeof run !== 'function') throw unavailable(name);
   const parse = mod[parserName(name)];
   const printable = mod.printablePlan;
+  const prepare = mod[`prepare${name[0]!.toUpperCase()}${name.slice(1)}`];
   return {
     name,
     run: run as PassFunction,
     parseOptions: typeof parse === 'function' ? (parse as (raw: unknown) => unknown) : undefined,
     printablePlan: typeof printable === 'function' ? (printable as (plan: PassPlan) => unknown) : undefined,
+    prepare: typeof prepare === 'function' ? (prepare as (model: Model, options: unknown) => PreparedWork | undefined) : undefined,
   };
 }

@@ -17,12 +17,13 @@
  * original model, measured and gated exactly like every other command (src/cli/commands/pipeline.ts).
  */
 import { editDistance } from '../../core/strings.js';
-import { readdirSync, readFileSync, statSync } from 'node:fs';
-import { dirname, isAbsolute, join, resolve, sep } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { Command, type Option } from 'commander';
 import { UsageError } from '../../core/errors.js';
 import type { RecipeStep, RunOptions, StepData, StepName } from '../../passes/run/options.js';
-import { addCommonOptions, addDataOptions, mustExist, opt, parseCommonOptions, parseDataOptions, parseInteger, type DataOptions } from '../options.js';
+import { expandInputs } from '../batch/inputs.js';
+import { addCommonOptions, addDataOptions, mustExist, parseCommonOptions, parseDataOptions, type DataOptions } from '../options.js';
 import type { CliState } from '../program.js';
 import { parseDistillFlags, registerDistill } from './distill.js';
 import { parseGptqFlags, registerGptq } from './gptq.js';
@@ -218,64 +219,6 @@ function checkedStep(name: StepName, raw: Record<string, unknown>, given: Set<st
   return step;
 }
 
-/** A path segment with `*` or `?` as a regular expression (neither matches '/'; a leading dot is not matched by a wildcard). */
-function segmentPattern(segment: string): RegExp {
-  const body = segment.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '[^/]*').replace(/\?/g, '[^/]');
-  return new RegExp(`^${segment.startsWith('.') ? '' : '(?!\\.)'}${body}$`);
-}
-
-/**
- * Expands `*` and `?` in model paths (a quoted glob reaches us unexpanded; Node 20 has no fs.glob), one
- * path segment at a time, sorted. Paths without wildcards pass through as they are (a missing one is
- * reported later, with the others). A pattern that matches nothing is a usage error.
- */
-export function expandModelGlobs(args: string[]): string[] {
-  const out: string[] = [];
-  for (const arg of args) {
-    if (!/[*?]/.test(arg)) {
-      out.push(arg);
-      continue;
-    }
-    const absolute = isAbsolute(arg);
-    const parts = arg.split(/[\\/]+/).filter((p, i) => p !== '' || i === 0);
-    let paths: string[] = [absolute ? sep : ''];
-    const start = absolute ? 1 : 0;
-    for (let i = start; i < parts.length; i++) {
-      const part = parts[i]!;
-      const last = i === parts.length - 1;
-      const next: string[] = [];
-      for (const base of paths) {
-        if (!/[*?]/.test(part)) {
-          next.push(base === '' ? part : join(base, part));
-          continue;
-        }
-        const re = segmentPattern(part);
-        let names: string[];
-        try {
-          names = readdirSync(base === '' ? '.' : base);
-        } catch {
-          continue;
-        }
-        for (const n of names.sort()) {
-          if (!re.test(n)) continue;
-          const p = base === '' ? n : join(base, n);
-          let isDir = false;
-          try {
-            isDir = statSync(p).isDirectory();
-          } catch {
-            continue;
-          }
-          if (last ? !isDir : isDir) next.push(p);
-        }
-      }
-      paths = next;
-    }
-    if (paths.length === 0) throw new UsageError(`no model file matches '${arg}'`, 'check the pattern; * and ? match within one folder level');
-    out.push(...paths);
-  }
-  return out;
-}
-
 /** Declares `compress run`. */
 export function registerRun(program: Command, state: CliState): void {
   const cmd = program
@@ -286,22 +229,20 @@ export function registerRun(program: Command, state: CliState): void {
         'the report compares the end result with the original model. Paths in a recipe are relative to the recipe file. See docs/recipes.md.',
     )
     .argument('<recipe>', 'recipe file (.yaml, .yml or .json)')
-    .argument('<model...>', "ONNX model file(s); quoted globs such as 'models/*.onnx' are expanded");
+    .argument('<model...>', "ONNX model files, quoted globs ('models/*.onnx', 'models/**/*.onnx') or folders (every .onnx below them)");
   addDataOptions(cmd, 'evaluation samples: the final result is measured against the original model on them (steps name their own data)');
   addCommonOptions(cmd, 'run');
-  // --jobs may become a common option of every command; declare it here only while it is not one.
-  if (!cmd.options.some((o) => o.long === '--jobs')) cmd.addOption(opt('--jobs <n>', 'models processed at the same time, each in its own worker thread', 1));
   cmd.action(async (recipePath: string, models: string[], raw: Record<string, unknown>) => {
     const common = parseCommonOptions(raw);
     const data = parseDataOptions(raw, 'run');
-    const jobs = parseInteger(raw.jobs ?? 1, '--jobs', 1, 64);
-    const inputs = expandModelGlobs(models);
+    // The first model stands in for distill's student in the recipe check; runCompress expands them all again.
+    const first = expandInputs(models, { command: 'run', exclude: common.output }).files[0]!;
     const recipe = await readRecipe(recipePath);
-    const steps = recipeSteps(recipe, recipePath, inputs[0]!);
+    const steps = recipeSteps(recipe, recipePath, first);
     const options: RunOptions = { steps, recipePath, seed: common.seed, backend: common.backend, dryRun: common.dryRun };
     // Each step's pass is loaded and its own option check run now, before any model is touched.
     const { checkSteps } = await import('../../passes/run/pass.js');
     await checkSteps(options, async (name) => loadPass(name));
-    state.exitCode = await runCompress(state, { command: 'run', inputs, common, data, jobs, options: options as unknown as Record<string, unknown> });
+    state.exitCode = await runCompress(state, { command: 'run', inputs: models, common, data, options: options as unknown as Record<string, unknown> });
   });
 }

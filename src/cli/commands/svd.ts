@@ -64,7 +64,7 @@ export function registerSvd(program: Command, state: CliState): void {
     .command('svd')
     .summary('replace weight matrices by low-rank factors')
     .description('Low-rank factorization: each weight matrix becomes two thinner ones (activation-aware with --data).')
-    .argument('<model...>', 'ONNX model file(s)');
+    .argument('<model...>', 'ONNX model files, quoted globs or folders (every .onnx below them); see docs/batch.md');
   cmd
     .addOption(opt('--rank <r>', 'keep this rank in every matrix (default: --ratio 0.5 when no target is given)'))
     .addOption(opt('--ratio <x>', `share of each matrix's parameters kept, in (0, 1] (default: ${defaultSvdRatio} when no target is given)`))

@@ -3,13 +3,15 @@
  * the runtime's training mode. The student's weights become tf.Variables (Session.makeTrainable); each
  * step runs the teacher forward, the student forward under tf.variableGrads, and AdamW on the gradients
  * (train.ts); the trained values are written back into the student's initializers, so the graph is
- * otherwise untouched and any ONNX runtime runs the result.
+ * otherwise untouched and any ONNX runtime runs the result. A float16 or bfloat16 student trains float32
+ * master weights (the variables) and gets them back rounded to its own type, so it stays a float16 model.
  *
  * Students made by `compress prune` keep their sparsity: a weight tensor with at least 10 % exact zeros
  * gets a mask of its non-zeros, applied after every step, so pruned weights stay exactly zero.
  */
 import { CompressError, ExitCode, ModelError, UsageError } from '../../core/errors.js';
-import { DataType } from '../../core/dtype.js';
+import { isFloatType } from '../../core/dtype.js';
+import { isWeightFloatType, weightView } from '../../ir/weights.js';
 import type { Context } from '../../core/logger.js';
 import type { Model } from '../../ir/model.js';
 import type { Value } from '../../ir/value.js';
@@ -92,14 +94,15 @@ const parameterSlots: Record<string, number[]> = {
 const elementwise = new Set(['Add', 'Sub', 'Mul']);
 
 /**
- * The student's trainable tensors: FLOAT initializers of the main graph that only feed parameter slots
- * of compute ops (never shape constants, epsilons, or tensors also read as data by other ops).
+ * The student's trainable tensors: float initializers (float32, float16, bfloat16) of the main graph that
+ * only feed parameter slots of compute ops (never shape constants, epsilons, or tensors also read as data
+ * by other ops).
  */
 export function trainableTensors(model: Model): TrainedTensor[] {
   const out: TrainedTensor[] = [];
   for (const v of model.graph.initializers) {
     const t = v.initializer!;
-    if (t.dataType !== DataType.FLOAT || v.uses.length === 0 || v.isGraphOutput) continue;
+    if (!isWeightFloatType(t.dataType) || v.uses.length === 0 || v.isGraphOutput) continue;
     const size = t.dims.reduce((a, b) => a * b, 1);
     const ok = v.uses.every((u) => {
       if (u.node.domain !== '' && u.node.domain !== 'ai.onnx' && u.node.opType !== 'SimplifiedLayerNormalization') return false;
@@ -220,7 +223,7 @@ export async function distill(model: Model, options: unknown, ctx: DistillContex
     if (!model.graph.value(p.student)) throw new UsageError(`--hidden: the student has no tensor named '${p.student}'`);
   }
   const trainable = trainableTensors(model);
-  if (trainable.length === 0) throw new ModelError('the student has no FLOAT weight initializers feeding MatMul/Gemm/Conv/norm/embedding ops to train', 'distill trains float students; run it before quantizing');
+  if (trainable.length === 0) throw new ModelError('the student has no float (float32, float16 or bfloat16) weight initializers feeding MatMul/Gemm/Conv/norm/embedding ops to train', 'distill trains float students; run it before quantizing');
   if (opts.dryRun) {
     const params = trainable.reduce((a, t) => a + t.params, 0);
     return { model, modified: false, layers: trainable.map((t) => ({ ...t })), warnings: [], plan: { trainable, params }, report: {} };
@@ -267,7 +270,7 @@ async function train(model: Model, teacherModel: Model, opts: DistillOptions, ct
     throw new ModelError(`the teacher's output '${outputs[0]}' is [${outDims.join(', ')}] but the student's is [${sOutDims.join(', ')}] on the same batch`, 'distillation matches outputs element by element: both must predict the same classes or vocabulary');
   }
   const idsInput = samples.cols[0]!;
-  const integerInput = idsInput.dataType !== DataType.FLOAT && idsInput.dataType !== DataType.FLOAT16 && idsInput.dataType !== DataType.DOUBLE;
+  const integerInput = !isFloatType(idsInput.dataType);
   const task = opts.task !== 'auto' ? opts.task : integerInput && outDims.length === 3 ? 'lm' : outDims.length >= 2 ? 'classification' : 'regression';
   const labels = task === 'classification' ? ctx.labels?.subarray(0, samples.count) : undefined;
   if (labels && labels.length < samples.count) throw new UsageError(`--labels holds ${labels.length} labels for ${samples.count} samples`);
@@ -310,7 +313,7 @@ async function train(model: Model, teacherModel: Model, opts: DistillOptions, ct
   const masks = new Map<string, tf.Tensor>();
   for (const t of trainable) {
     const init = model.graph.value(t.name)!.initializer!;
-    const data = init.data as Float32Array;
+    const data = weightView(init);
     let zeros = 0;
     for (let i = 0; i < data.length; i++) if (data[i] === 0) zeros++;
     if (init.dims.length >= 2 && zeros >= 0.1 * data.length && zeros < data.length) {
@@ -407,7 +410,7 @@ async function train(model: Model, teacherModel: Model, opts: DistillOptions, ct
           // Further float outputs (states, auxiliary heads) follow the teacher's values.
           for (const name of outputs.slice(1)) {
             const s = sOut.get(name)!;
-            if (s.dataType === DataType.FLOAT) terms.hidden.push(meanSquaredError(s.tf, tTensors.get(name)!));
+            if (isWeightFloatType(s.dataType)) terms.hidden.push(meanSquaredError(s.tf, tTensors.get(name)!));
           }
           for (const l of links) {
             const sh = sOut.get(l.student)!.tf;
@@ -543,7 +546,7 @@ interface Evaluation {
 
 function openEvaluation(opts: DistillOptions, model: Model, task: string, ctx: DistillContext, batchSize: number, teacher: Session): Evaluation | undefined {
   if (opts.evalData === undefined) return undefined;
-  const dataset = openDataset(opts.evalData, model, { seed: opts.seed, logger: ctx.logger });
+  const dataset = openDataset(opts.evalData, model, { seed: opts.seed, task: opts.task, logger: ctx.logger });
   const labels = opts.evalLabels !== undefined ? loadLabels(opts.evalLabels) : undefined;
   if (labels && labels.length < dataset.samples) throw new UsageError(`--eval-labels holds ${labels.length} labels for ${dataset.samples} eval samples`);
   const output = model.graph.outputs[0]!.name;
@@ -567,7 +570,7 @@ function openEvaluation(opts: DistillOptions, model: Model, task: string, ctx: D
         const c = dims[dims.length - 1]!;
         if (kind.name === 'accuracy') accumulateAccuracy(s, data, c, labels!.subarray(batch.start, batch.start + batch.size));
         else if (kind.name === 'perplexity') {
-          const ids = batch.feeds[dataset.inputNames[0]!]!.host() as ArrayLike<number | bigint>;
+          const ids = batch.feeds[dataset.tokens ?? dataset.inputNames[0]!]!.host() as ArrayLike<number | bigint>;
           accumulateNll(s, data, ids, dims[0]!, dims[1]!, c);
         } else if (isTeacher) {
           s.count += data.length / c;

@@ -3,7 +3,8 @@
  * camelCased, with CLI.md's defaults.
  */
 import { UsageError } from '../../core/errors.js';
-import { backendNames, type BackendName } from '../../runtime/backend.js';
+import type { BackendName } from '../../runtime/backend.js';
+import { rawBackend } from '../shared/raw.js';
 
 /** Code widths GPTQ writes. 2 and 3 bits are stored in a 4-bit container. */
 export const gptqBitWidths = [2, 3, 4, 8] as const;
@@ -113,10 +114,7 @@ export function parseGptqOptions(raw: unknown): GptqOptions {
     }
   }
   if (r.sequential !== undefined) o.sequential = Boolean(r.sequential);
-  if (r.backend !== undefined) {
-    if (!(backendNames as readonly string[]).includes(String(r.backend))) throw new UsageError(`--backend must be one of ${backendNames.join(', ')}`);
-    o.backend = String(r.backend) as BackendName;
-  }
+  o.backend = rawBackend(r) ?? o.backend;
   if (r.dryRun !== undefined) o.dryRun = Boolean(r.dryRun);
   if (o.format === 'matmulnbits' && o.groupSize !== -1 && !(isPow2(o.groupSize) && o.groupSize >= 16)) {
     throw new UsageError(`--group-size ${o.groupSize}: MatMulNBits needs a power of two >= 16 (or -1 for per channel)`, 'use --group-size 32, 64, 128 or 256, or --format qdq for other sizes');

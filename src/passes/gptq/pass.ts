@@ -143,7 +143,12 @@ type Packed = { kind: 'matmulnbits'; w: MatMulNBitsWeights } | { kind: 'qdq'; q:
 /** The precision, grouping and format of each layer under the options (before any opset question). */
 function planLayer(l: LinearLayer, o: GptqOptions): LayerPlan {
   const reason = keptAt8Bits(l.role, l.op, { bits: o.bits, keepSensitive: o.keepSensitive, convNamed: o.opsGiven && o.ops.includes('Conv') });
-  if (reason) return { layer: l, bits: 8, groupSize: -1, symmetric: true, format: 'qdq', domain: '', reason };
+  if (reason) {
+    // As quantize: a MatMul/Gemm head kept at 8 bits keeps the asked groups as 8-bit MatMulNBits (compact,
+    // and onnxruntime runs it without materialising a float copy of the weight); a Conv per channel.
+    if (l.op !== 'Conv' && o.format === 'matmulnbits' && !l.layout.transposed) return { layer: l, bits: 8, groupSize: o.groupSize, symmetric: true, format: 'matmulnbits', domain: '', reason };
+    return { layer: l, bits: 8, groupSize: -1, symmetric: true, format: 'qdq', domain: '', reason };
+  }
   return { layer: l, bits: o.bits, groupSize: o.groupSize, symmetric: o.symmetric, format: l.op === 'Conv' ? 'qdq' : o.format, domain: '' };
 }
 

@@ -16,21 +16,23 @@
  * - anything else (no bias, a bias Add that is not constant, an output read by several nodes): a new
  *   Add of an [N] initializer right after the layer, which keeps the output's name.
  *
+ * Biases stay in the model's float type: an existing float16 / bfloat16 bias takes the shift in its own
+ * type, and a new one is made in the layer weight's type (an Add of float32 to float16 is not a valid
+ * model).
+ *
  * `prepareBias` makes these edits before the block-by-block driver starts (the driver forbids graph
  * changes while it runs), with zeros; the pass then adds each layer's shift into the initializer in place,
  * so the blocks after it are calibrated on corrected outputs. `revertBias` undoes a site that received
  * nothing.
  */
-import { DataType } from '../../core/dtype.js';
-import { Tensor } from '../../ir/tensor.js';
 import type { Node } from '../../ir/node.js';
 import type { Value } from '../../ir/value.js';
-import { constantOf, promoteConstant } from '../../ir/weights.js';
+import { constantOf, floatTensor, isWeightFloatType, promoteConstant, setWeightValues, weightValues, weightView } from '../../ir/weights.js';
 import type { PruneLayer } from './layers.js';
 
 /** Where a layer's output shift goes. */
 export interface BiasSite {
-  /** The float32 initializer that receives the correction. */
+  /** The float initializer (of the model's float type) that receives the correction. */
   value: Value;
   /** 'vector': N values along the last axis; 'rows': a Gemm C [M, N], every row gets the shift. */
   layout: 'vector' | 'rows';
@@ -63,11 +65,16 @@ function ownConstant(v: Value, user: Node, index: number, n: number, vector: boo
   if (v.uses.length === 1 && !v.isGraphInput && !v.isGraphOutput && !spread) return v;
   const g = user.graph;
   const dims = spread ? (t.dims.length === 0 ? [n] : [...t.dims.slice(0, -1), n]) : [...t.dims];
-  const data = spread ? new Float32Array(n).fill((t.data as Float32Array)[0]!) : Float32Array.from(t.data as Float32Array);
-  const copy = g.addInitializer(`${v.name}_bias_corrected`, Tensor.float32(dims, data));
+  const data = spread ? new Float32Array(n).fill(weightView(t)[0]!) : weightValues(t);
+  const copy = g.addInitializer(`${v.name}_bias_corrected`, floatTensor(t.dataType, dims, data));
   user.setInput(index, copy);
   if (v.uses.length === 0 && !v.isGraphInput && !v.isGraphOutput) v.graph.removeInitializer(v);
   return copy;
+}
+
+/** The float type of a layer's weight, which its bias has too. */
+function floatTypeOf(l: PruneLayer): number {
+  return l.weight.initializer!.dataType;
 }
 
 /** A new Add of an [N] zero initializer after `node`'s output, which keeps the output's name. */
@@ -77,7 +84,7 @@ function newAdd(l: PruneLayer, name: string, scale: number): BiasSite {
   const y = node.output(0)!;
   const pre = g.createValue(`${y.name}_before_bias`, y.type ? { ...y.type } : undefined);
   node.setOutput(0, pre);
-  const b = g.addInitializer(`${name}_bias_correction`, Tensor.float32([l.rows], new Float32Array(l.rows)));
+  const b = g.addInitializer(`${name}_bias_correction`, floatTensor(floatTypeOf(l), [l.rows], new Float32Array(l.rows)));
   const add = g.createNode({ opType: 'Add', name: `${name}_bias_correction`, inputs: [pre, b], outputs: [y], after: node });
   return {
     value: b,
@@ -106,7 +113,7 @@ export function prepareBias(l: PruneLayer, opset: number): BiasSite | string {
     const beta = node.attrFloat('beta', 1)!;
     const c = node.input(2);
     if (beta !== 0 && !c && opset >= 11) {
-      const v = node.graph.addInitializer(`${name}_bias_correction`, Tensor.float32([N], new Float32Array(N)));
+      const v = node.graph.addInitializer(`${name}_bias_correction`, floatTensor(floatTypeOf(l), [N], new Float32Array(N)));
       node.setInput(2, v);
       return {
         value: v,
@@ -122,7 +129,7 @@ export function prepareBias(l: PruneLayer, opset: number): BiasSite | string {
       };
     }
     const t = c ? constantOf(c) : undefined;
-    if (beta !== 0 && c && t && t.dataType === DataType.FLOAT) {
+    if (beta !== 0 && c && t && isWeightFloatType(t.dataType)) {
       const d = t.dims;
       if (alongLastAxis(d, N)) return { value: ownConstant(c, node, 2, N, true), layout: 'vector', scale: alpha / beta, kind: 'gemm-c', node };
       if (d.length === 2 && d[1] === N) return { value: ownConstant(c, node, 2, N, false), layout: 'rows', scale: alpha / beta, kind: 'gemm-c', node };
@@ -136,7 +143,7 @@ export function prepareBias(l: PruneLayer, opset: number): BiasSite | string {
   if (use && use.node.opType === 'Add' && use.node.domain === '' && use.node.inputs.length === 2) {
     const other = use.node.input(1 - use.index);
     const t = other ? constantOf(other) : undefined;
-    if (other && t && t.dataType === DataType.FLOAT && alongLastAxis(t.dims, N) && t.rank <= (y.shape?.length ?? t.rank)) {
+    if (other && t && isWeightFloatType(t.dataType) && alongLastAxis(t.dims, N) && t.rank <= (y.shape?.length ?? t.rank)) {
       return { value: ownConstant(other, use.node, 1 - use.index, N, true), layout: 'vector', scale: 1, kind: 'add', node: use.node };
     }
   }
@@ -144,18 +151,20 @@ export function prepareBias(l: PruneLayer, opset: number): BiasSite | string {
   return newAdd(l, name, 1);
 }
 
-/** Adds `shift` (one value per output channel, in the layer's output units) into the site's initializer. */
+/**
+ * Adds `shift` (one value per output channel, in the layer's output units) into the site's initializer,
+ * stored back in its own float type.
+ */
 export function addToBias(site: BiasSite, shift: ArrayLike<number>): void {
   const t = site.value.initializer!;
-  const old = t.data as Float32Array;
+  const data = weightValues(t);
   const n = shift.length;
-  const data = Float32Array.from(old);
   if (site.layout === 'rows') {
-    for (let r = 0; r < data.length / n; r++) for (let j = 0; j < n; j++) data[r * n + j] = old[r * n + j]! + site.scale * shift[j]!;
+    for (let r = 0; r < data.length / n; r++) for (let j = 0; j < n; j++) data[r * n + j] = data[r * n + j]! + site.scale * shift[j]!;
   } else {
-    for (let j = 0; j < n; j++) data[j] = old[j]! + site.scale * shift[j]!;
+    for (let j = 0; j < n; j++) data[j] = data[j]! + site.scale * shift[j]!;
   }
-  t.data = data;
+  setWeightValues(t, data);
   t.encoding = undefined;
 }
 

@@ -30,6 +30,8 @@ export interface SkippedLayer {
   name: string;
   op: string;
   reason: string;
+  /** Elements of its weight (0 when unknown). */
+  params: number;
 }
 
 /** The weight of a layer in row layout (a float32 copy, whatever type the model stores it in). */
@@ -97,7 +99,7 @@ function layerOf(s: WeightSite): PruneLayer | string {
  */
 export function pruneLayers(model: Model, options: Pick<PruneOptions, 'exclude' | 'keepSensitive'>): { layers: PruneLayer[]; skipped: SkippedLayer[] } {
   const { sites, skipped: notWeights } = findWeights(model);
-  const skipped: SkippedLayer[] = notWeights.map((s) => ({ name: s.node.name, op: s.node.opType, reason: s.reason }));
+  const skipped: SkippedLayer[] = notWeights.map((s) => ({ name: s.node.name, op: s.node.opType, reason: s.reason, params: s.params }));
   const layers: PruneLayer[] = [];
   const main = sites.filter((s) => s.node.graph === model.graph);
   const first = main[0];
@@ -105,24 +107,24 @@ export function pruneLayers(model: Model, options: Pick<PruneOptions, 'exclude' 
     const name = s.node.name;
     if (s.op === 'Gather') continue;
     if (s.node.graph !== model.graph) {
-      skipped.push({ name, op: s.op, reason: 'inside a subgraph' });
+      skipped.push({ name, op: s.op, reason: 'inside a subgraph', params: s.params });
       continue;
     }
     if (options.exclude?.test(name)) {
-      skipped.push({ name, op: s.op, reason: '--exclude' });
+      skipped.push({ name, op: s.op, reason: 'excluded by --exclude', params: s.params });
       continue;
     }
     if (s.shared) {
-      skipped.push({ name, op: s.op, reason: `its weight '${s.value.name}' is shared with other nodes` });
+      skipped.push({ name, op: s.op, reason: `its weight '${s.value.name}' is shared with other nodes`, params: s.params });
       continue;
     }
     if (options.keepSensitive && (s === first || s.role === 'head' || s.role === 'first-conv')) {
-      skipped.push({ name, op: s.op, reason: `${s.role === 'head' ? 'output head' : 'first layer'}: kept dense by default (--no-keep-sensitive prunes it)` });
+      skipped.push({ name, op: s.op, reason: `${s.role === 'head' ? 'output head' : 'first layer'}: kept dense by default (--no-keep-sensitive prunes it)`, params: s.params });
       continue;
     }
     const l = layerOf(s);
     if (typeof l === 'string') {
-      skipped.push({ name, op: s.op, reason: l });
+      skipped.push({ name, op: s.op, reason: l, params: s.params });
       continue;
     }
     promoteConstant(s.value);

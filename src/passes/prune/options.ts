@@ -4,7 +4,8 @@
  * flag and what it accepts.
  */
 import { UsageError } from '../../core/errors.js';
-import { rawBool, rawNumber } from '../shared/raw.js';
+import type { BackendName } from '../../runtime/backend.js';
+import { rawBackend, rawBool, rawNumber } from '../shared/raw.js';
 
 /** How weights are scored. magnitude / wanda / sparsegpt zero single weights; l1 / l2 / taylor rank channels. */
 export type PruneMethod = 'magnitude' | 'wanda' | 'sparsegpt' | 'l1' | 'l2' | 'taylor';
@@ -43,6 +44,8 @@ export interface PruneOptions {
   labels?: Int32Array;
   dryRun: boolean;
   seed: number;
+  /** Executor backend for scoring and checks on data; default auto. */
+  backend: BackendName;
 }
 
 export const pruneMethodNames: readonly PruneMethod[] = ['magnitude', 'wanda', 'sparsegpt', 'l1', 'l2', 'taylor'];
@@ -161,6 +164,7 @@ export function parsePruneOptions(raw: Record<string, unknown> = {}): PruneOptio
     labels,
     dryRun: rawBool(raw, 'dryRun', '--dry-run') ?? false,
     seed,
+    backend: rawBackend(raw) ?? 'auto',
   };
 }
 

@@ -10,8 +10,8 @@
  * layer's mean output change goes into its bias (bias.ts) before the next block is calibrated.
  */
 import { gzipSync } from 'node:zlib';
-import { DataType } from '../../core/dtype.js';
-import { NumericsError, UsageError } from '../../core/errors.js';
+import { bitsPerElement } from '../../core/dtype.js';
+import { NothingToDoError, NumericsError, UsageError } from '../../core/errors.js';
 import { defaultContext, type Context } from '../../core/logger.js';
 import type { Model } from '../../ir/model.js';
 import type { NumericArray } from '../../ir/tensor.js';
@@ -30,8 +30,9 @@ import {
 } from '../../calibration/accumulators/index.js';
 import { findLinearLayers, runSequential, type LinearLayer } from '../../calibration/sequential.js';
 import { inverseUpperCholesky, NotPositiveDefiniteError } from '../../tensor/linalg.js';
+import { isWeightFloatType, nothingToDoMessage, weightView } from '../../ir/weights.js';
 import { addToBias, describeSite, prepareBias, revertBias, type BiasSite } from './bias.js';
-import { fromRows, pruneLayers, refreshLayer, toRows, type PruneLayer } from './layers.js';
+import { fromRows, pruneLayers, refreshLayer, toRows, type PruneLayer, type SkippedLayer } from './layers.js';
 import { dataNeedingMethods, parsePruneOptions, patternName, type PruneOptions } from './options.js';
 import {
   applyMask,
@@ -68,19 +69,36 @@ export interface PruneResult {
   report: Partial<Report>;
 }
 
-/** Bytes of the float32 weights (what the dense tensors cost whatever their zeros). */
-function weightBytes(model: Model): { params: number; zeros: number } {
+/**
+ * The float weights (float32, float16, bfloat16 initializers of more than one element): their elements,
+ * exact zeros, and dense bytes (what the tensors cost whatever their zeros).
+ */
+function weightBytes(model: Model): { params: number; zeros: number; bytes: number } {
   let params = 0;
   let zeros = 0;
+  let bytes = 0;
   for (const g of model.graph.allGraphs()) {
     for (const v of g.initializers) {
       const t = v.initializer!;
-      if (t.dataType !== DataType.FLOAT || t.size < 2) continue;
+      if (!isWeightFloatType(t.dataType) || t.size < 2) continue;
       params += t.size;
-      zeros += countZeros(t.data as Float32Array);
+      bytes += (t.size * bitsPerElement(t.dataType)) / 8;
+      zeros += countZeros(weightView(t));
+      t.release();
     }
   }
-  return { params, zeros };
+  return { params, zeros, bytes };
+}
+
+/** The layers' rows of the report for those left dense before any work (`skipped` says why). */
+function skippedRows(skipped: readonly SkippedLayer[]): LayerReport[] {
+  return skipped.map((s) => ({ name: s.name, op: s.op, params: s.params, skipped: s.reason }));
+}
+
+/** Thrown when no layer was pruned: the one line says why, the model is not written. */
+function nothingPruned(rows: readonly LayerReport[]): NothingToDoError {
+  const reasons = rows.filter((r) => r.skipped).map((r) => ({ op: r.op, reason: String(r.skipped) }));
+  return new NothingToDoError(nothingToDoMessage('prune', 'MatMul/Gemm/Conv weights', reasons), 'check --exclude, or prune the first layer and output heads too with --no-keep-sensitive');
 }
 
 function layerName(l: PruneLayer): string {
@@ -108,15 +126,15 @@ export async function prune(model: Model, rawOptions: unknown = {}, ctx: PruneCo
   const { layers, skipped } = pruneLayers(model, options);
   const warnings: string[] = [];
   for (const s of skipped) ctx.logger.debug(`prune: ${s.name} (${s.op}) stays dense: ${s.reason}`);
-  if (layers.length === 0) warnings.push('no layer to prune: every MatMul/Gemm/Conv weight was excluded or kept as sensitive (see pruning.skipped)');
+  if (layers.length === 0) throw nothingPruned(skippedRows(skipped));
 
   if (options.dryRun) {
-    const bytes = before.params * 4;
-    const removed = options.pattern.kind === 'channel' ? Math.round(layers.reduce((n, l) => n + l.params, 0) * options.sparsity) * 4 : 0;
+    const bytes = before.bytes;
+    const removed = options.pattern.kind === 'channel' ? Math.round(layers.reduce((n, l) => n + (l.params * bitsPerElement(l.weight.initializer!.dataType)) / 8, 0) * options.sparsity) : 0;
     return {
       model,
       modified: false,
-      layers: layers.map((l) => ({ name: layerName(l), op: l.op, params: l.params, sparsity: options.sparsity })),
+      layers: [...layers.map((l) => ({ name: layerName(l), op: l.op, params: l.params, sparsity: options.sparsity })), ...skippedRows(skipped)],
       warnings,
       plan: { bytes: { before: bytes, after: bytes - removed }, layers: layers.map(layerName) },
       report: { pruning: { method: options.method, pattern: patternName(options.pattern), scope: options.scope, target: options.sparsity, layers: layers.map(layerName), skipped } },
@@ -125,7 +143,7 @@ export async function prune(model: Model, rawOptions: unknown = {}, ctx: PruneCo
 
   // Checked against the original on data: the first samples of --data, before and after.
   const feeds = checkFeeds(ctx);
-  const ref = feeds ? await firstOutput(model, feeds, ctx) : undefined;
+  const ref = feeds ? await firstOutput(model, feeds, options, ctx) : undefined;
   let rows: LayerReport[];
   let structured: Record<string, unknown> | undefined;
   if (options.pattern.kind === 'channel') {
@@ -135,13 +153,15 @@ export async function prune(model: Model, rawOptions: unknown = {}, ctx: PruneCo
   } else {
     rows = await pruneWeights(model, layers, options, ctx, warnings);
   }
+  if (!rows.some((r) => !r.skipped)) throw nothingPruned([...rows, ...skippedRows(skipped)]);
   const after = weightBytes(model);
   const compressedGzip = gzipSync(serializeModel(model)).length;
-  const prunedParams = rows.reduce((n, r) => n + ((r.params as number) ?? 0), 0);
-  const prunedZeros = rows.reduce((n, r) => n + ((r.zeros as number) ?? 0), 0);
+  const pruned = rows.filter((r) => !r.skipped);
+  const prunedParams = pruned.reduce((n, r) => n + ((r.params as number) ?? 0), 0);
+  const prunedZeros = pruned.reduce((n, r) => n + ((r.zeros as number) ?? 0), 0);
   let check: Record<string, number> | undefined;
   if (feeds && ref) {
-    const now = await firstOutput(model, feeds, ctx);
+    const now = await firstOutput(model, feeds, options, ctx);
     check = compare(now.data, ref.data, ref.classes, Object.values(feeds)[0]?.dims[0] ?? 1);
   }
   const report: Partial<Report> = {
@@ -159,14 +179,14 @@ export async function prune(model: Model, rawOptions: unknown = {}, ctx: PruneCo
         overall: after.params > 0 ? after.zeros / after.params : 0,
       },
       params: { before: before.params, after: after.params },
-      denseBytes: { before: before.params * 4, after: after.params * 4 },
+      denseBytes: { before: before.bytes, after: after.bytes },
       gzipBytes: { original: originalGzip, compressed: compressedGzip },
       ...(structured ? { structured } : {}),
       ...(check ? { check } : {}),
       skipped: skipped.map((s) => ({ name: s.name, op: s.op, reason: s.reason })),
     },
   };
-  return { model, modified: rows.some((r) => !r.skipped), layers: rows, warnings, report };
+  return { model, modified: true, layers: [...rows, ...skippedRows(skipped)], warnings, report };
 }
 
 /** Samples of the first --data batch on which the pruned model is compared with the original. */
@@ -188,8 +208,8 @@ function checkFeeds(ctx: PruneContext): Record<string, RTensor> | undefined {
 }
 
 /** The model's first output on `feeds`, as float32. */
-async function firstOutput(model: Model, feeds: Record<string, RTensor>, ctx: PruneContext): Promise<{ data: Float32Array; classes: number }> {
-  const session = await Session.create(model, { logger: ctx.logger });
+async function firstOutput(model: Model, feeds: Record<string, RTensor>, options: PruneOptions, ctx: PruneContext): Promise<{ data: Float32Array; classes: number }> {
+  const session = await Session.create(model, { backend: options.backend, logger: ctx.logger });
   try {
     const name = model.graph.outputs[0]!.name;
     const r = session.runSync(feeds, { outputs: [name] });
@@ -263,7 +283,7 @@ async function pruneWeights(model: Model, layers: PruneLayer[], options: PruneOp
   for (const l of layers) {
     const problem = nmProblem(options, l);
     if (problem) {
-      rows.push({ name: layerName(l), op: l.op, params: l.params, sparsity: countZeros(l.weight.initializer!.data as Float32Array) / l.params, skipped: problem });
+      rows.push({ name: layerName(l), op: l.op, params: l.params, sparsity: countZeros(weightView(l.weight.initializer!)) / l.params, skipped: problem });
       warnings.push(`${layerName(l)} stays dense: ${problem}`);
     } else usable.push(l);
   }
@@ -327,6 +347,7 @@ async function pruneWeights(model: Model, layers: PruneLayer[], options: PruneOp
       {
         accumulator: factory,
         label: options.method,
+        backend: options.backend,
         onBlock: ({ block, stats, tick }) => {
           for (const ll of block.layers) {
             const l = byLinear.get(ll)!;
@@ -402,7 +423,7 @@ async function pruneStructured(
   labels: Int32Array | undefined,
   warnings: string[],
 ): Promise<{ rows: LayerReport[]; summary: Record<string, unknown> }> {
-  const taylor = options.method === 'taylor' ? await taylorChannelScores(model, layers, ctx.data!, labels, ctx) : undefined;
+  const taylor = options.method === 'taylor' ? await taylorChannelScores(model, layers, ctx.data!, labels, options.backend, ctx) : undefined;
   let firstBatch: Record<string, RTensor> | undefined;
   if (ctx.data) for (const b of ctx.data) {
     firstBatch = b;
@@ -414,7 +435,7 @@ async function pruneStructured(
   const task = ctx.progress.start('prune channels', layers.length);
   let channelsBefore = 0;
   let channelsAfter = 0;
-  let session = await Session.create(model, { logger: ctx.logger });
+  let session = await Session.create(model, { backend: options.backend, logger: ctx.logger });
   try {
     for (const original of layers) {
       const l = refreshLayer(original);
@@ -445,7 +466,7 @@ async function pruneStructured(
           pattern: 'channel',
         });
         session.dispose();
-        session = await Session.create(model, { logger: ctx.logger });
+        session = await Session.create(model, { backend: options.backend, logger: ctx.logger });
       }
       task.tick(1, name);
     }

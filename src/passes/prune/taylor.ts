@@ -13,9 +13,10 @@
 import { ModelError, UsageError } from '../../core/errors.js';
 import type { Context } from '../../core/logger.js';
 import type { Model } from '../../ir/model.js';
-import { tf } from '../../runtime/backend.js';
+import { tf, type BackendName } from '../../runtime/backend.js';
 import { Session } from '../../runtime/session.js';
 import type { RTensor } from '../../runtime/value.js';
+import { weightView } from '../../ir/weights.js';
 import type { PruneLayer } from './layers.js';
 
 /** Output-channel index of every element of the layer's stored weight. */
@@ -37,8 +38,8 @@ function channelOf(l: PruneLayer): (i: number) => number {
  * Taylor channel scores of each layer (indexed by output channel), from dL/dW summed over `data`.
  * `labels` are per-sample class indices in data order; without them the model's argmax is the target.
  */
-export async function taylorChannelScores(model: Model, layers: PruneLayer[], data: Iterable<Record<string, RTensor>>, labels: Int32Array | undefined, ctx: Context): Promise<Map<PruneLayer, Float64Array>> {
-  const session = await Session.create(model, { logger: ctx.logger });
+export async function taylorChannelScores(model: Model, layers: PruneLayer[], data: Iterable<Record<string, RTensor>>, labels: Int32Array | undefined, backend: BackendName, ctx: Context): Promise<Map<PruneLayer, Float64Array>> {
+  const session = await Session.create(model, { backend, logger: ctx.logger });
   const names = layers.map((l) => l.weight.name);
   const output = model.graph.outputs[0];
   if (!output) throw new ModelError('the model has no output to take a loss on');
@@ -97,7 +98,7 @@ export async function taylorChannelScores(model: Model, layers: PruneLayer[], da
   }
   const scores = new Map<PruneLayer, Float64Array>();
   for (const l of layers) {
-    const w = l.weight.initializer!.data as Float32Array;
+    const w = weightView(l.weight.initializer!);
     const g = grads.get(l.weight.name);
     const s = new Float64Array(l.rows);
     if (g) {

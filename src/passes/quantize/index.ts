@@ -15,6 +15,6 @@ export {
   type FeedBatch,
   type FeedBatches,
 } from './options.js';
-export { quantize, resolveMode, type QuantizeResult, type QuantizeContext } from './pass.js';
+export { quantize, prepareQuantize, resolveMode, type PreparedWeights, type QuantizeResult, type QuantizeContext } from './pass.js';
 export { planWeights, printablePlan, type QuantizePlan, type WeightDecision, type WeightFormat } from './plan.js';
 export { assertNotQuantized, quantizedOpsIn } from './detect.js';

@@ -4,8 +4,9 @@
  * and what it accepts.
  */
 import { UsageError } from '../../core/errors.js';
+import type { BackendName } from '../../runtime/backend.js';
 import type { RTensor } from '../../runtime/value.js';
-import { rawBool, rawNumber } from '../shared/raw.js';
+import { rawBackend, rawBool, rawNumber } from '../shared/raw.js';
 
 /** What gets quantized: weights only, weights and activations (static), dynamic int8, or float16. */
 export type QuantizeMode = 'weight-only' | 'static' | 'dynamic' | 'fp16';
@@ -44,6 +45,8 @@ export interface QuantizeOptions {
   seed: number;
   samples?: number;
   batchSize: number;
+  /** Executor backend for calibration (static quantization); default auto. */
+  backend: BackendName;
   /** The flags the user set, for messages and defaults that depend on them. */
   explicit: ReadonlySet<string>;
 }
@@ -101,7 +104,7 @@ function isPow2(n: number): boolean {
  * also for conflicting flags (--dynamic with --bits 4, --fp16 with --bits, --symmetric with --asymmetric...).
  */
 export function parseQuantizeOptions(raw: Record<string, unknown>): QuantizeOptions {
-  const known = new Set(['bits', 'weightOnly', 'dynamic', 'fp16', 'granularity', 'groupSize', 'symmetric', 'asymmetric', 'format', 'calibration', 'percentile', 'ops', 'exclude', 'dryRun', 'seed', 'samples', 'batchSize', 'keepSensitive', 'keepIoTypes']);
+  const known = new Set(['bits', 'weightOnly', 'dynamic', 'fp16', 'granularity', 'groupSize', 'symmetric', 'asymmetric', 'format', 'calibration', 'percentile', 'ops', 'exclude', 'dryRun', 'seed', 'samples', 'batchSize', 'keepSensitive', 'keepIoTypes', 'backend']);
   const explicit = new Set<string>();
   for (const [k, v] of Object.entries(raw)) if (known.has(k) && v !== undefined && v !== null && v !== '') explicit.add(k);
 
@@ -123,6 +126,7 @@ export function parseQuantizeOptions(raw: Record<string, unknown>): QuantizeOpti
   const samples = int(raw, 'samples', '--samples', 1);
   const batchSize = int(raw, 'batchSize', '--batch-size', 1) ?? 16;
   const dryRun = rawBool(raw, 'dryRun', '--dry-run') ?? false;
+  const backend = rawBackend(raw) ?? 'auto';
   const keepSensitive = rawBool(raw, 'keepSensitive', '--keep-sensitive') ?? true;
   const keepIoTypes = rawBool(raw, 'keepIoTypes', '--keep-io-types') ?? true;
 
@@ -201,6 +205,7 @@ export function parseQuantizeOptions(raw: Record<string, unknown>): QuantizeOpti
     seed,
     samples,
     batchSize,
+    backend,
     explicit,
   };
 }

@@ -6,16 +6,19 @@
 import { NothingToDoError, UsageError } from '../../core/errors.js';
 import type { Context } from '../../core/logger.js';
 import type { Model } from '../../ir/model.js';
+import type { Value } from '../../ir/value.js';
 import type { LayerReport } from '../../report/schema.js';
 import { upgradeOpset } from '../shared/opset.js';
-import { constantOf, nothingToDoMessage, promoteConstant } from '../../ir/weights.js';
+import { constantOf, nothingToDoMessage, promoteConstant, weightOpTypes } from '../../ir/weights.js';
 import { assertNotQuantized } from './detect.js';
 import { quantizeDynamic } from './dynamic.js';
 import { convertFloat16 } from './fp16.js';
 import type { FeedBatches, QuantizeMode, QuantizeOptions } from './options.js';
-import { planWeights, type QuantizePlan } from './plan.js';
-import { quantizeStatic } from './static.js';
-import { applyWeightDecision, layerReport } from './weights.js';
+import { planWeights, type QuantizePlan, type WeightDecision } from './plan.js';
+import { hasStaticOps, quantizeStatic } from './static.js';
+import { applyWeightDecision, layerReport, nbitsJob, writeNBits } from './weights.js';
+import { inlineElements, NBitsPool } from '../../tensor/nbits-pool.js';
+import type { NBitsResult } from '../../tensor/quant.js';
 
 /** What quantize returns: the model (modified in place), per-weight reports, the plan and warnings. */
 export interface QuantizeResult {
@@ -26,8 +29,117 @@ export interface QuantizeResult {
   warnings: string[];
 }
 
-/** The context quantize runs in: logger, progress, and calibration batches for static quantization. */
-export type QuantizeContext = Context & { data?: FeedBatches };
+/**
+ * The context quantize runs in: logger, progress, calibration batches for static quantization, and weights
+ * a reference run quantized ahead (prepareQuantize).
+ */
+export type QuantizeContext = Context & { data?: FeedBatches; prepared?: PreparedWeights };
+
+/** Whether two plans decide the same weights the same way (the prepared one was made on this model). */
+function samePlan(a: QuantizePlan, b: QuantizePlan): boolean {
+  return a.weights.length === b.weights.length && a.weights.every((d, i) => d.weight === b.weights[i]!.weight && d.format === b.weights[i]!.format && d.bits === b.weights[i]!.bits);
+}
+
+/** The prepared results keyed by the decisions of `plan` (same positions). */
+function remap(p: PreparedWeights, plan: QuantizePlan): PreparedWeights {
+  const results = new Map<WeightDecision, Promise<NBitsResult>>();
+  p.plan.weights.forEach((d, i) => {
+    const r = p.results.get(d);
+    if (r) results.set(plan.weights[i]!, r);
+  });
+  return { ...p, results, plan };
+}
+
+/**
+ * Carries out the weight decisions in plan order. MatMulNBits and GatherBlockQuantized weights (nearly all
+ * of a language model) are quantized on every core (tensor/nbits-pool.ts, which bounds the bytes handed
+ * over), each weight read (and released) when its turn comes, or taken from `prepared` when a reference
+ * run already handed it over; the graph is rewritten in plan order, so the output is the same as in turn.
+ */
+async function quantizeWeights(model: Model, plan: QuantizePlan, done: (d: WeightDecision) => void, prepared?: PreparedWeights): Promise<LayerReport[]> {
+  const layers: LayerReport[] = new Array(plan.weights.length);
+  const big = plan.weights.filter((d) => nbitsJobSize(d) >= inlineElements).length;
+  const pool = prepared?.pool ?? (big > 1 ? new NBitsPool() : undefined);
+  const results = new Map<WeightDecision, Promise<NBitsResult>>();
+  try {
+    for (const d of plan.weights) {
+      const early = prepared?.results.get(d);
+      const job = early ? undefined : pool && d.bits !== 'float' ? nbitsJob(d) : undefined;
+      const result = early ?? (job ? pool!.run(job) : undefined);
+      if (!result) continue;
+      // Awaited in plan order below; a later job failing first must not count as an unhandled rejection.
+      result.catch(() => undefined);
+      results.set(d, result);
+    }
+    for (let i = 0; i < plan.weights.length; i++) {
+      const d = plan.weights[i]!;
+      if (d.bits === 'float') {
+        layers[i] = layerReport(d);
+        continue;
+      }
+      const result = results.get(d);
+      if (result) {
+        const r = await result;
+        writeNBits(model, d, r);
+        layers[i] = layerReport(d, r.error);
+      } else {
+        layers[i] = layerReport(d, applyWeightDecision(model, d).error);
+      }
+      done(d);
+    }
+  } finally {
+    await pool?.close();
+  }
+  return layers;
+}
+
+/** Elements of a block-quantized decision's weight (0 for other formats). */
+function nbitsJobSize(d: WeightDecision): number {
+  return d.format === 'matmulnbits' || d.format === 'gatherblockquantized' ? d.params : 0;
+}
+
+/**
+ * Weights quantized ahead of the pass: `prepareQuantize` plans the model and returns `onWeight`, which a
+ * streamed reference run calls with each weight as it finishes with it (its data still in memory): the
+ * weight goes to the quantization pool then and there, so a model larger than memory is read once for
+ * both the reference and the quantization.
+ */
+export interface PreparedWeights {
+  pool: NBitsPool;
+  results: Map<WeightDecision, Promise<NBitsResult>>;
+  /** Hands over one weight (a Value whose initializer is still loaded); ignored when it is not planned. */
+  onWeight(value: Value): void;
+  /** The plan it was made for (the pass checks it is the same model and options). */
+  plan: QuantizePlan;
+}
+
+/**
+ * Plans `model` for weight-only quantization under `options` and returns the hand-over of
+ * PreparedWeights, or undefined when the options are not weight-only block quantization (nothing to gain).
+ */
+export function prepareQuantize(model: Model, options: QuantizeOptions): PreparedWeights | undefined {
+  if (resolveMode(options, false) !== 'weight-only' || options.dryRun) return undefined;
+  const plan = planWeights(model, options, 'weight-only');
+  const byValue = new Map<Value, WeightDecision>();
+  for (const d of plan.weights) if (nbitsJobSize(d) > 0) byValue.set(d.sites[0]!.value, d);
+  if (byValue.size === 0) return undefined;
+  const pool = new NBitsPool();
+  const results = new Map<WeightDecision, Promise<NBitsResult>>();
+  return {
+    pool,
+    results,
+    plan,
+    onWeight: (value) => {
+      const d = byValue.get(value);
+      if (!d || results.has(d)) return;
+      const job = nbitsJob(d, true);
+      if (!job) return;
+      const r = pool.run(job);
+      r.catch(() => undefined);
+      results.set(d, r);
+    },
+  };
+}
 
 /** The mode 'auto' resolves to: static with calibration data, weight-only without. */
 export function resolveMode(options: QuantizeOptions, hasData: boolean): QuantizeMode {
@@ -69,10 +181,14 @@ export async function quantize(model: Model, options: QuantizeOptions, ctx: Quan
     warn(`the model's opset ${plan.opset.from} cannot be raised to ${plan.opset.to} (${plan.opset.blockers[0]}${plan.opset.blockers.length > 1 ? ` and ${plan.opset.blockers.length - 1} more` : ''}); using com.microsoft ops instead`);
   }
   const quantized = plan.weights.filter((d) => d.bits !== 'float');
-  if (quantized.length === 0 && mode !== 'static') {
+  const nothing = () => {
     const reasons = [...plan.weights.map((d) => ({ op: d.op, reason: d.reason ?? 'left in float' })), ...plan.skipped];
-    throw new NothingToDoError(nothingToDoMessage('quantize', `${options.ops.join('/')} weights`, reasons), options.exclude ? 'check --exclude and --ops' : undefined);
-  }
+    // --ops may name ops without weights (static quantization's Concat, MaxPool, ...): the weights are of the others.
+    const weighted = options.ops.filter((o) => (weightOpTypes as readonly string[]).includes(o));
+    return new NothingToDoError(nothingToDoMessage('quantize', `${weighted.join('/')} weights`, reasons), options.exclude ? 'check --exclude and --ops' : undefined);
+  };
+  // Static quantization may still quantize activations (an Add of two activations) without a weight.
+  if (quantized.length === 0 && (mode !== 'static' || !hasStaticOps(model, options))) throw nothing();
   if (options.dryRun) {
     return { model, modified: false, layers: plan.weights.map((d) => layerReport(d)), plan, warnings };
   }
@@ -95,20 +211,14 @@ export async function quantize(model: Model, options: QuantizeOptions, ctx: Quan
   }
   if (mode === 'static') {
     const r = await quantizeStatic(model, plan, options, ctx as QuantizeContext & { data: FeedBatches });
+    if (quantized.length === 0 && !plan.activations) throw nothing();
     return { model, modified: true, layers: r.layers, plan, warnings: [...warnings, ...r.warnings] };
   }
 
   const task = ctx.progress.start('quantize weights', quantized.length);
-  const layers: LayerReport[] = [];
-  for (const d of plan.weights) {
-    if (d.bits === 'float') {
-      layers.push(layerReport(d));
-      continue;
-    }
-    const error = applyWeightDecision(model, d).error;
-    layers.push(layerReport(d, error));
-    task.tick(1, d.node);
-  }
+  // Weights a reference run already handed over (prepareQuantize) are matched by their plan position.
+  const prepared = ctx.prepared && samePlan(ctx.prepared.plan, plan) ? remap(ctx.prepared, plan) : undefined;
+  const layers = await quantizeWeights(model, plan, (d) => task.tick(1, d.node), prepared);
   task.done();
   return { model, modified: quantized.length > 0, layers, plan, warnings };
 }

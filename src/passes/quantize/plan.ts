@@ -3,9 +3,10 @@
  * gets and why (mixed-precision defaults, exclusions), the opset the result needs, and the bytes before
  * and after. `--dry-run` prints it; the pass carries it out.
  */
+import { bitsPerElement, DataType } from '../../core/dtype.js';
 import { ModelError } from '../../core/errors.js';
 import type { Model } from '../../ir/model.js';
-import { findWeights, type WeightRole, type WeightSite } from '../../ir/weights.js';
+import { findWeights, floatTypeName, type WeightRole, type WeightSite } from '../../ir/weights.js';
 import { planOpsetUpgrade, type OpsetUpgradePlan } from '../shared/opset.js';
 import { keptAt8Bits } from '../shared/precision.js';
 import { scaleShape, type QuantLayout } from '../../tensor/quant.js';
@@ -13,7 +14,7 @@ import { dequantizeBytes, layoutFor, matmulNBitsBytes, nbitsBlockSize } from './
 import type { Granularity, QuantizeMode, QuantizeOptions } from './options.js';
 
 /** How a weight is stored after the pass. */
-export type WeightFormat = 'float' | 'float16' | 'matmulnbits' | 'dequantizelinear' | 'com.microsoft.dequantizelinear' | 'integer' | 'qdq';
+export type WeightFormat = 'float' | 'float16' | 'matmulnbits' | 'gatherblockquantized' | 'dequantizelinear' | 'com.microsoft.dequantizelinear' | 'integer' | 'qdq';
 
 /** One weight (an initializer, possibly read by several nodes) and what happens to it. */
 export interface WeightDecision {
@@ -22,6 +23,11 @@ export interface WeightDecision {
   op: string;
   weight: string;
   role: WeightRole;
+  /**
+   * The float type the weight is stored in (float32, float16, bfloat16): its scales, and the values its
+   * DequantizeLinear gives back, are of this type, so a float16 model stays a float16 model.
+   */
+  floatType: number;
   /** 'float' when it stays float (excluded, or not an op that is quantized). */
   bits: 4 | 8 | 16 | 'float';
   granularity?: Granularity;
@@ -52,7 +58,7 @@ export interface QuantizePlan {
   newDomains: string[];
   /** Nodes that read constant weights left alone, with the reason. */
   skipped: { node: string; op: string; reason: string }[];
-  /** Weight bytes before and after (float32 before). */
+  /** Weight bytes before and after (each weight in its own float type before). */
   bytes: { before: number; after: number };
   /** Activation tensors that get Q/DQ (static) or are quantized at run time (dynamic). */
   activations?: number;
@@ -61,15 +67,18 @@ export interface QuantizePlan {
 /** The decision for one weight under the options, before any opset fallback. */
 function decide(sites: WeightSite[], options: QuantizeOptions, mode: QuantizeMode): WeightDecision {
   const site = sites[0]!;
+  // Float16 and bfloat16 weights take 2 bytes, and so do the scales written for them.
+  const floatBytes = bitsPerElement(site.dataType) / 8;
   const base: WeightDecision = {
     node: site.node.name,
     op: site.op,
     weight: site.value.name,
     role: sites.some((s) => s.role === 'head') ? 'head' : site.role,
+    floatType: site.dataType,
     bits: 'float',
     format: 'float',
     params: site.params,
-    bytes: { before: 4 * site.params, after: 4 * site.params },
+    bytes: { before: floatBytes * site.params, after: floatBytes * site.params },
     sites,
   };
   const excluded = options.exclude ? sites.find((s) => options.exclude!.test(s.node.name)) : undefined;
@@ -83,7 +92,11 @@ function decide(sites: WeightSite[], options: QuantizeOptions, mode: QuantizeMod
   const reason = keptAt8Bits(base.role, site.op, { bits, keepSensitive: options.keepSensitive, convNamed: options.explicit.has('ops') });
   if (reason) {
     bits = 8;
-    granularity = 'channel';
+    // A head or an embedding table kept at 8 bits keeps the asked groups where the weight-only formats
+    // take them (8-bit MatMulNBits, GatherBlockQuantized: compact and fast in onnxruntime, which would
+    // otherwise materialise a float copy of a DequantizeLinear'd table on every run); else per channel.
+    const blocked = base.role !== 'body' && mode === 'weight-only' && granularity === 'group' && (site.op === 'MatMul' || site.op === 'Gemm' || site.op === 'Gather');
+    granularity = blocked ? granularity : 'channel';
   }
   // Convolutions are quantized per output channel (their reduction spans channels and kernel taps).
   const symmetric = bits === options.bits ? options.symmetric : true;
@@ -109,12 +122,13 @@ function decide(sites: WeightSite[], options: QuantizeOptions, mode: QuantizeMod
       format: 'dequantizelinear',
       reason: 'Conv weights int8, activations float with --dynamic (name Conv in --ops for ConvInteger)',
       layout,
-      bytes: { before: base.bytes.before, after: dequantizeBytes(site.params, dims[0]!, 8, true, false) },
+      bytes: { before: base.bytes.before, after: dequantizeBytes(site.params, dims[0]!, 8, true, false, floatBytes) },
     };
   }
   if (mode === 'dynamic' && integerOk) {
     const layout = layoutFor(granularity === 'group' ? 'channel' : granularity, site.channelAxis, site.reductionAxis, options.groupSize);
     const n = layout.kind === 'tensor' ? 1 : dims[site.channelAxis]!;
+    // The integer ops' scales are float32 whatever the model's type (they scale an int32 product).
     return { ...base, bits: 8, granularity, symmetric: true, format: 'integer', reason, layout, bytes: { before: base.bytes.before, after: site.params + 4 * n } };
   }
   if (nbitsOk) {
@@ -130,7 +144,23 @@ function decide(sites: WeightSite[], options: QuantizeOptions, mode: QuantizeMod
       format: 'matmulnbits',
       reason,
       layout: { kind: 'block', axis: 0, blockSize: bs },
-      bytes: { before: base.bytes.before, after: matmulNBitsBytes(K, N, bits, bs, symmetric) },
+      bytes: { before: base.bytes.before, after: matmulNBitsBytes(K, N, bits, bs, symmetric, floatBytes) },
+    };
+  }
+  const gbq = gatherBlock(site, mode, granularity, options);
+  if (gbq !== undefined) {
+    const [V, D] = dims as [number, number];
+    return {
+      ...base,
+      bits,
+      granularity,
+      groupSize: gbq,
+      symmetric,
+      format: 'gatherblockquantized',
+      reason,
+      layout: { kind: 'block', axis: 1, blockSize: gbq },
+      // The table as MatMulNBits would store its transpose: V rows of D codes in blocks, a scale per block.
+      bytes: { before: base.bytes.before, after: matmulNBitsBytes(D, V, bits, gbq, symmetric, floatBytes) },
     };
   }
   // A grouped Conv weight [O, I, kh, kw] is quantized as the matrix [O, I * kh * kw] in groups along its
@@ -149,20 +179,36 @@ function decide(sites: WeightSite[], options: QuantizeOptions, mode: QuantizeMod
     format: 'dequantizelinear',
     reason,
     layout,
-    bytes: { before: base.bytes.before, after: dequantizeBytes(site.params, nScales, bits, symmetric, !symmetric) },
+    bytes: { before: base.bytes.before, after: dequantizeBytes(site.params, nScales, bits, symmetric, !symmetric, floatBytes) },
   };
+}
+
+/**
+ * The block size com.microsoft.GatherBlockQuantized gets for an embedding table [V, D] (weight-only, in
+ * groups, not shared with a MatMul head): the group size when it is a power of two >= 16 dividing D, else
+ * undefined (the table then goes through DequantizeLinear).
+ */
+function gatherBlock(site: WeightSite, mode: QuantizeMode, granularity: Granularity, options: QuantizeOptions): number | undefined {
+  if (site.op !== 'Gather' || site.shared || mode !== 'weight-only' || granularity !== 'group' || options.format === 'qdq') return undefined;
+  const D = site.tensor.dims[1]!;
+  const bs = options.groupSize;
+  return isPow2AtLeast16(bs) && D % bs === 0 ? bs : undefined;
 }
 
 function isPow2AtLeast16(n: number): boolean {
   return n >= 16 && (n & (n - 1)) === 0;
 }
 
-/** The ai.onnx opset a DequantizeLinear decision needs. */
+/**
+ * The ai.onnx opset a DequantizeLinear decision needs: 10 per tensor, 13 per axis, 21 for blocks and
+ * 4-bit types, and at least 19 for a float16 / bfloat16 scale (DequantizeLinear-19 added them).
+ */
 function opsetNeeded(d: WeightDecision): number {
   if (d.format !== 'dequantizelinear' || !d.layout) return 0;
-  if (d.bits === 4 || d.layout.kind === 'block') return 21;
-  return d.layout.kind === 'axis' ? 13 : 10;
+  const layoutNeeds = d.bits === 4 || d.layout.kind === 'block' ? 21 : d.layout.kind === 'axis' ? 13 : 10;
+  return d.floatType === DataType.FLOAT ? layoutNeeds : Math.max(19, layoutNeeds);
 }
+
 
 /**
  * Plans the weights of `model` under `options` for a resolved mode. When the DequantizeLinear layouts
@@ -204,7 +250,7 @@ export function planWeights(model: Model, options: QuantizeOptions, mode: Quanti
   }
   const newDomains = new Set<string>();
   for (const d of weights) {
-    if (d.format === 'matmulnbits' || d.format === 'com.microsoft.dequantizelinear') newDomains.add('com.microsoft');
+    if (d.format === 'matmulnbits' || d.format === 'gatherblockquantized' || d.format === 'com.microsoft.dequantizelinear') newDomains.add('com.microsoft');
   }
   for (const d of [...newDomains]) if (model.opset(d) !== undefined) newDomains.delete(d);
   const bytes = weights.reduce((acc, d) => ({ before: acc.before + d.bytes.before, after: acc.after + d.bytes.after }), { before: 0, after: 0 });
@@ -226,7 +272,7 @@ function fallback(d: WeightDecision, options: QuantizeOptions, current: number):
       groupSize: bs,
       layout: { kind: 'block', axis: 0, blockSize: bs },
       reason: d.reason ?? `MatMulNBits, as ${why} for blocked DequantizeLinear`,
-      bytes: { before: d.bytes.before, after: matmulNBitsBytes(K, N, d.bits as number, bs, d.symmetric ?? true) },
+      bytes: { before: d.bytes.before, after: matmulNBitsBytes(K, N, d.bits as number, bs, d.symmetric ?? true, bitsPerElement(d.floatType) / 8) },
     };
   }
   const bits = 8;
@@ -243,7 +289,8 @@ function fallback(d: WeightDecision, options: QuantizeOptions, current: number):
     layout,
     format: 'com.microsoft.dequantizelinear',
     reason: changed ? `8-bit per channel, as ${why} for ${d.bits}-bit ${d.granularity} DequantizeLinear` : d.reason,
-    bytes: { before: d.bytes.before, after: dequantizeBytes(site.params, nScales, bits, symmetric, !symmetric) },
+    // com.microsoft's DequantizeLinear takes float16 scales but not bfloat16: those are float32, and a Cast follows.
+    bytes: { before: d.bytes.before, after: dequantizeBytes(site.params, nScales, bits, symmetric, !symmetric, d.floatType === DataType.FLOAT16 ? 2 : 4) },
   };
 }
 
@@ -255,7 +302,7 @@ export function printablePlan(plan: QuantizePlan): Record<string, unknown> {
     newDomains: plan.newDomains,
     bytes: plan.bytes,
     activations: plan.activations,
-    weights: plan.weights.map(({ sites: _s, layout: _l, matrixDims: _m, ...rest }) => rest),
+    weights: plan.weights.map(({ sites: _s, layout: _l, matrixDims: _m, floatType, ...rest }) => ({ ...rest, dataType: floatTypeName(floatType) })),
     skipped: plan.skipped,
   };
 }

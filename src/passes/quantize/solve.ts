@@ -42,18 +42,24 @@ export function quantizeWeight(data: Float32Array, dims: readonly number[], layo
   return { q, error: relativeError(data, dequantizeTensor(q)) };
 }
 
-/** Bytes of a quantized weight stored as DequantizeLinear inputs: packed codes, float32 scales, zero points. */
-export function dequantizeBytes(size: number, nScales: number, bits: number, symmetric: boolean, withZeroPoint: boolean): number {
+/**
+ * Bytes of a quantized weight stored as DequantizeLinear inputs: packed codes, scales of `scaleBytes`
+ * each (4 for float32, 2 for a float16 / bfloat16 model's), zero points.
+ */
+export function dequantizeBytes(size: number, nScales: number, bits: number, symmetric: boolean, withZeroPoint: boolean, scaleBytes = 4): number {
   const codeBits = bitsPerElement(codeType(bits, symmetric));
   const codes = Math.ceil((size * codeBits) / 8);
   const zp = withZeroPoint ? Math.ceil((nScales * codeBits) / 8) : 0;
-  return codes + 4 * nScales + zp;
+  return codes + scaleBytes * nScales + zp;
 }
 
-/** Bytes of a MatMulNBits weight: N x kBlocks blobs, float32 scales, packed zero points when asymmetric. */
-export function matmulNBitsBytes(K: number, N: number, bits: number, blockSize: number, symmetric: boolean): number {
+/**
+ * Bytes of a MatMulNBits weight: N x kBlocks blobs, scales of `scaleBytes` each (the type of the op's
+ * input A: 2 in a float16 model), packed zero points when asymmetric.
+ */
+export function matmulNBitsBytes(K: number, N: number, bits: number, blockSize: number, symmetric: boolean, scaleBytes = 4): number {
   const kBlocks = Math.ceil(K / blockSize);
   const b = N * kBlocks * ((blockSize * bits) / 8);
   const zp = symmetric ? 0 : N * Math.ceil((kBlocks * bits) / 8);
-  return b + 4 * N * kBlocks + zp;
+  return b + scaleBytes * N * kBlocks + zp;
 }

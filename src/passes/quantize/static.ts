@@ -14,6 +14,18 @@
  *
  * Ranges come from calibration: the float model runs on the data batch by batch with observers on the
  * tensors to quantize (statistics only, never the activations of the whole set).
+ *
+ * A float16 or bfloat16 model stays one: its inputs, outputs and the ops between the pairs keep their
+ * type, its weights are int8 with scales of that type (DequantizeLinear-19 takes them; the plan raises the
+ * opset), and each activation's Q/DQ pair runs in float32 between two Casts:
+ *
+ *   x (float16) -> Cast(float32) -> QuantizeLinear -> DequantizeLinear -> Cast(float16) -> readers
+ *
+ * rather than QuantizeLinear-19 with a float16 scale. Both carry the same uint8 codes; onnxruntime 1.30
+ * runs the float32 pair 2.2x faster on the fixtures (its float16 QuantizeLinear is not vectorized), and
+ * fuses a float16-scaled Q/DQ around Concat into a QLinearConcat it then refuses to load
+ * (docs/quantize.md). Biases stay float in the model's type: with no int8 kernel behind the pairs an int32
+ * bias would only add rounding.
  */
 import { DataType } from '../../core/dtype.js';
 import { NumericsError } from '../../core/errors.js';
@@ -31,7 +43,7 @@ import { createObserver, type RangeObserver } from '../../calibration/observers/
 import type { FeedBatches, QuantizeOptions } from './options.js';
 import type { QuantizePlan, WeightDecision } from './plan.js';
 import { applyWeightDecision, layerReport } from './weights.js';
-import { constantOf } from '../../ir/weights.js';
+import { constantOf, isWeightFloatType, weightView } from '../../ir/weights.js';
 
 /** Which inputs of a quantized op carry activations to quantize. */
 function activationInputs(n: Node): number[] {
@@ -64,7 +76,7 @@ function isRemovableActivation(n: Node): boolean {
   const attrMin = n.attrFloat('min');
   if (attrMin !== undefined) return attrMin === 0;
   const lo = n.input(1)?.initializer;
-  return lo !== undefined && lo.size === 1 && Number((lo.data as Float32Array)[0]) === 0;
+  return lo !== undefined && lo.size === 1 && isWeightFloatType(lo.dataType) && weightView(lo)[0] === 0;
 }
 
 /** Union-find over values, for tensors that must share quantization parameters. */
@@ -136,6 +148,14 @@ function select(model: Model, plan: QuantizePlan, options: QuantizeOptions): Sel
   return { nodes, tensors, fused };
 }
 
+/**
+ * True when static quantization has any op to put Q/DQ around (before planning weights: an op of --ops
+ * in the main graph, not excluded, other than Gather), so that a model with none fails before calibrating.
+ */
+export function hasStaticOps(model: Model, options: QuantizeOptions): boolean {
+  return model.graph.nodes.some((n) => n.domain === '' && n.opType !== 'Gather' && options.ops.includes(n.opType) && !options.exclude?.test(n.name) && activationInputs(n).length > 0);
+}
+
 /** Counts the samples in a batch: the leading dimension of its first tensor. */
 function batchSamples(batch: Record<string, { dims: number[] }>): number {
   const first = Object.values(batch)[0];
@@ -144,17 +164,25 @@ function batchSamples(batch: Record<string, { dims: number[] }>): number {
 
 /**
  * Runs the float model over the calibration data with observers on `watch`; returns the observers of
- * the tensors that turned out to be float32 (others, e.g. int64 shape arithmetic in an Add, are dropped).
+ * the tensors that turned out to be float (float32, float16 or bfloat16, with that type; others, e.g.
+ * int64 shape arithmetic in an Add, are dropped).
  */
-async function calibrate(model: Model, watch: Set<Value>, options: QuantizeOptions, ctx: Context & { data: FeedBatches }): Promise<{ observers: Map<Value, RangeObserver>; samples: number; batches: number }> {
-  const session = await Session.create(model, { logger: ctx.logger });
+async function calibrate(
+  model: Model,
+  watch: Set<Value>,
+  options: QuantizeOptions,
+  ctx: Context & { data: FeedBatches },
+): Promise<{ observers: Map<Value, RangeObserver>; types: Map<Value, number>; samples: number; batches: number }> {
+  const session = await Session.create(model, { backend: options.backend, logger: ctx.logger });
   const observers = new Map<Value, RangeObserver>();
+  const types = new Map<Value, number>();
   const notFloat = new Set<Value>();
   const feed = (v: Value, dataType: number, values: () => Float32Array) => {
-    if (dataType !== DataType.FLOAT) {
+    if (!isWeightFloatType(dataType)) {
       notFloat.add(v);
       return;
     }
+    types.set(v, dataType);
     let o = observers.get(v);
     if (!o) {
       o = createObserver(options.calibration, { percentile: options.percentile });
@@ -186,28 +214,49 @@ async function calibrate(model: Model, watch: Set<Value>, options: QuantizeOptio
     task.done();
     session.dispose();
   }
-  for (const v of notFloat) observers.delete(v);
-  return { observers, samples, batches };
+  for (const v of notFloat) {
+    observers.delete(v);
+    types.delete(v);
+  }
+  return { observers, types, samples, batches };
 }
 
-/** Inserts QuantizeLinear -> DequantizeLinear after `v`; every reader of `v` reads the dequantized value. */
-function insertQdq(g: Graph, v: Value, scale: number, zeroPoint: number, domain: '' | 'com.microsoft'): void {
+/**
+ * Inserts QuantizeLinear -> DequantizeLinear after `v`; every reader of `v` reads the dequantized value.
+ * The pair runs in float32: a tensor of another float type (`floatType`) is cast to float32 before it
+ * and back after it.
+ */
+function insertQdq(g: Graph, v: Value, scale: number, zeroPoint: number, domain: '' | 'com.microsoft', floatType: number): void {
   const root = g.root();
+  const shape = v.type?.kind === 'tensor' ? v.type.shape : undefined;
+  const pairType = DataType.FLOAT;
   const s = root.addInitializer(`${v.name}_scale`, Tensor.float32([], [scale]));
   const zp = root.addInitializer(`${v.name}_zero_point`, new Tensor(DataType.UINT8, [], Uint8Array.of(zeroPoint)));
   const readers = [...v.uses];
   const where = v.producer && v.producer.graph === g ? { after: v.producer } : { before: g.nodes[0] };
-  const q = g.createNode({ opType: 'QuantizeLinear', domain, name: `${v.name}_QuantizeLinear`, inputs: [v, s, zp], outputs: [`${v.name}_QuantizeLinear_Output`], ...where });
+  let x = v;
+  if (floatType !== pairType) {
+    const cast = g.createNode({ opType: 'Cast', name: `${v.name}_Cast_float`, inputs: [v], outputs: [`${v.name}_float`], attributes: [makeAttr('to', DataType.FLOAT, 'int')], ...where });
+    x = cast.output(0)!;
+    x.type = { kind: 'tensor', elemType: DataType.FLOAT, shape };
+  }
+  const q = g.createNode({ opType: 'QuantizeLinear', domain, name: `${v.name}_QuantizeLinear`, inputs: [x, s, zp], outputs: [`${v.name}_QuantizeLinear_Output`], ...(x === v ? where : { after: x.producer! }) });
   const dq = g.createNode({ opType: 'DequantizeLinear', domain, name: `${v.name}_DequantizeLinear`, inputs: [q.output(0), s, zp], outputs: [`${v.name}_DequantizeLinear_Output`], after: q });
-  q.output(0)!.type = { kind: 'tensor', elemType: DataType.UINT8, shape: v.type?.kind === 'tensor' ? v.type.shape : undefined };
-  dq.output(0)!.type = { kind: 'tensor', elemType: DataType.FLOAT, shape: v.type?.kind === 'tensor' ? v.type.shape : undefined };
-  for (const u of readers) u.node.setInput(u.index, dq.output(0));
+  q.output(0)!.type = { kind: 'tensor', elemType: DataType.UINT8, shape };
+  dq.output(0)!.type = { kind: 'tensor', elemType: pairType, shape };
+  let out = dq.output(0)!;
+  if (floatType !== pairType) {
+    const back = g.createNode({ opType: 'Cast', name: `${v.name}_Cast_back`, inputs: [out], outputs: [`${v.name}_DequantizeLinear_Cast`], attributes: [makeAttr('to', floatType, 'int')], after: dq });
+    out = back.output(0)!;
+    out.type = { kind: 'tensor', elemType: floatType, shape };
+  }
+  for (const u of readers) u.node.setInput(u.index, out);
 }
 
 /**
- * Quantizes a bias of a Conv/Gemm to int32 with scale inputScale * weightScale[c] and feeds it through
- * DequantizeLinear (axis 0). Leaves it float when it is not a constant of one value per output channel
- * or would overflow int32.
+ * Quantizes a float32 bias of a Conv/Gemm to int32 with scale inputScale * weightScale[c] and feeds it
+ * through DequantizeLinear (axis 0). Leaves it float when it is not a float32 constant of one value per
+ * output channel or would overflow int32.
  */
 function quantizeBias(node: Node, inputScale: number, wq: QuantizedTensor, domain: '' | 'com.microsoft'): boolean {
   const b = node.input(2);
@@ -256,7 +305,7 @@ export async function quantizeStatic(model: Model, plan: QuantizePlan, options: 
   const sel = select(model, plan, options);
   const watch = new Set(sel.tensors);
   for (const act of sel.fused.values()) watch.add(act.output(0)!);
-  const { observers, samples } = await calibrate(model, watch, options, ctx);
+  const { observers, types, samples } = await calibrate(model, watch, options, ctx);
   if (samples === 0) throw new NumericsError('the calibration data had no samples', 'check --data and --samples');
   ctx.logger.info(`calibrated ${observers.size} tensors on ${samples} samples (${options.calibration})`);
 
@@ -330,7 +379,7 @@ export async function quantizeStatic(model: Model, plan: QuantizePlan, options: 
   for (const v of sel.tensors) {
     if (!groupRange.has(groups.find(v)) || v.uses.length === 0) continue;
     const { scale, zeroPoint } = paramsOf(v);
-    insertQdq(v.producer?.graph ?? g, v, scale, zeroPoint, domain);
+    insertQdq(v.producer?.graph ?? g, v, scale, zeroPoint, domain, types.get(v) ?? DataType.FLOAT);
     count++;
   }
   plan.activations = count;

@@ -179,3 +179,32 @@ export function writeMatMulNBits(model: Model, node: Node, w: MatMulNBitsWeights
   model.ensureOpset('com.microsoft', 1);
   return mm;
 }
+
+/**
+ * Replaces a Gather of a float table [V, D] (gather axis 0) by com.microsoft.GatherBlockQuantized on the
+ * table quantized in blocks along D (`w` as quantizeToMatMulNBits lays out the transposed table: rows of
+ * packed codes, low bits first, a scale per block, the op's default zero point 2^(bits-1) when symmetric).
+ * The gathered rows come out in `floatType`, dequantized; the float table is dropped once nothing reads it.
+ */
+export function writeGatherBlockQuantized(model: Model, node: Node, w: MatMulNBitsWeights, name: string, floatType: number = DataType.FLOAT): Node {
+  const g = node.graph;
+  const table = node.input(0)!;
+  const indices = node.input(1)!;
+  const out = node.output(0)!;
+  const V = w.N;
+  const D = w.K;
+  const inputs: (Value | null)[] = [
+    g.root().addInitializer(`${name}_Q${w.bits}`, new Tensor(DataType.UINT8, [V, (w.kBlocks * w.blockSize * w.bits) / 8], w.B)),
+    indices,
+    g.root().addInitializer(`${name}_scales`, floatTensor(floatType, [V, w.kBlocks], w.scales)),
+  ];
+  if (w.zeroPoints) inputs.push(g.root().addInitializer(`${name}_zero_points`, new Tensor(DataType.UINT8, [V, w.zeroPoints.length / V], w.zeroPoints)));
+  if (w.kBlocks * w.blockSize !== D) throw new RangeError(`GatherBlockQuantized needs D (${D}) to be a whole number of blocks of ${w.blockSize}`);
+  const next = g.nodes[g.nodes.indexOf(node) + 1];
+  g.removeNode(node, { safe: false, keepOutputs: true });
+  const attributes = [makeAttr('gather_axis', 0, 'int'), makeAttr('quantize_axis', 1, 'int'), makeAttr('block_size', w.blockSize, 'int'), makeAttr('bits', w.bits, 'int')];
+  const gbq = g.createNode({ opType: 'GatherBlockQuantized', domain: 'com.microsoft', name: `${node.name || name}_Q${w.bits}`, inputs, outputs: [out], attributes, before: next });
+  if (table.initializer && table.uses.length === 0 && !table.isGraphOutput) table.graph.removeInitializer(table);
+  model.ensureOpset('com.microsoft', 1);
+  return gbq;
+}

@@ -4,6 +4,8 @@
  * the flag and what it accepts.
  */
 import { UsageError } from '../../core/errors.js';
+import type { BackendName } from '../../runtime/backend.js';
+import { rawBackend } from '../shared/raw.js';
 
 /** How each layer's rank is chosen. */
 export type RankRule =
@@ -26,6 +28,8 @@ export interface SvdOptions {
   samples?: number;
   batchSize: number;
   dryRun: boolean;
+  /** Executor backend for activation statistics and sensitivities; default auto. */
+  backend: BackendName;
 }
 
 /** The ratio used when none of rank, ratio, energy or budget is given (the CLI's documented default). */
@@ -95,7 +99,7 @@ export function parseSvdOptions(raw: unknown): SvdOptions {
   const seed = num(r, 'seed', '--seed', 0, 2 ** 32, false) ?? 0;
   const batchSize = num(r, 'batchSize', '--batch-size', 1, 1e9, false) ?? 32;
   const samples = num(r, 'samples', '--samples', 1, 1e12, false);
-  const opts: SvdOptions = { rule, damp, seed, batchSize: Math.floor(batchSize), dryRun: r.dryRun === true };
+  const opts: SvdOptions = { rule, damp, seed, batchSize: Math.floor(batchSize), dryRun: r.dryRun === true, backend: rawBackend(r) ?? 'auto' };
   if (exclude) opts.exclude = exclude;
   if (samples !== undefined) opts.samples = Math.floor(samples);
   return opts;

@@ -22,7 +22,7 @@ import type { Model } from '../../ir/model.js';
 import type { Node } from '../../ir/node.js';
 import { Tensor } from '../../ir/tensor.js';
 import type { Value } from '../../ir/value.js';
-import { initBackend } from '../../runtime/backend.js';
+import { initBackend, type BackendName } from '../../runtime/backend.js';
 import { Session } from '../../runtime/session.js';
 import type { RTensor } from '../../runtime/value.js';
 import type { LayerReport } from '../../report/schema.js';
@@ -122,7 +122,7 @@ function activationOf(site: SvdSite): { value: Value; transposed: boolean } | un
  * batches, from one forward pass of the original model per batch (the shared accumulator of
  * src/calibration/accumulators, the same statistic GPTQ uses). Layers reading the same value share it.
  */
-export async function gatherGrams(model: Model, sites: SvdSite[], batches: Iterable<Record<string, RTensor>>, ctx: Context & { backend?: string }, samples?: number): Promise<Map<Value, HessianAccumulator>> {
+export async function gatherGrams(model: Model, sites: SvdSite[], batches: Iterable<Record<string, RTensor>>, ctx: Context & { backend?: BackendName }, samples?: number): Promise<Map<Value, HessianAccumulator>> {
   const accs = new Map<Value, HessianAccumulator>();
   const layouts = new Map<Value, { K: number; transposed: boolean }>();
   for (const s of sites) {
@@ -132,7 +132,7 @@ export async function gatherGrams(model: Model, sites: SvdSite[], batches: Itera
     layouts.set(a.value, { K: s.K, transposed: a.transposed });
   }
   if (accs.size === 0) return accs;
-  const session = await Session.create(model, { logger: ctx.logger });
+  const session = await Session.create(model, { backend: ctx.backend, logger: ctx.logger });
   const names = [...accs.keys()].map((v) => v.name);
   const task = ctx.progress.start('svd: activation statistics', 0);
   let seen = 0;
@@ -195,13 +195,13 @@ function firstOutputError(ref: RTensor[], got: RTensor[]): number {
  * taken. This is the measured part of AIMET's greedy selection (it evaluates the whole model per layer
  * and candidate ratio); one run per layer, linearized, keeps it affordable on our runtime.
  */
-export async function measureSensitivities(model: Model, sites: SvdSite[], spectra: Spectrum[], batches: Iterable<Record<string, RTensor>>, ctx: Context, maxBatches = 1): Promise<number[]> {
+export async function measureSensitivities(model: Model, sites: SvdSite[], spectra: Spectrum[], batches: Iterable<Record<string, RTensor>>, ctx: Context & { backend?: BackendName }, maxBatches = 1): Promise<number[]> {
   const feeds: Record<string, RTensor>[] = [];
   for (const b of batches) {
     feeds.push(b);
     if (feeds.length >= maxBatches) break;
   }
-  const session = await Session.create(model, { logger: ctx.logger });
+  const session = await Session.create(model, { backend: ctx.backend, logger: ctx.logger });
   const outName = model.graph.outputs[0]!.name;
   const runAll = () => feeds.map((f) => session.runSync(f, { outputs: [outName] }).get(outName)!);
   const task = ctx.progress.start('svd: layer sensitivities', sites.length);
@@ -343,10 +343,11 @@ export function modelParams(model: Model): { params: number; bytes: number } {
 
 /** Chooses a factorization and rank for every site (no graph change). */
 export async function planSvd(model: Model, options: SvdOptions, ctx: Context & { data?: Iterable<Record<string, RTensor>> }): Promise<SvdPlanResult> {
-  await initBackend('auto', ctx.logger);
+  await initBackend(options.backend, ctx.logger);
   const { sites, skipped } = findSites(model, options.exclude);
   const warnings: string[] = [];
-  const grams = ctx.data ? await gatherGrams(model, sites, ctx.data, ctx, options.samples) : new Map<Value, HessianAccumulator>();
+  const run = { ...ctx, backend: options.backend };
+  const grams = ctx.data ? await gatherGrams(model, sites, ctx.data, run, options.samples) : new Map<Value, HessianAccumulator>();
   const rule = options.rule;
   const task = ctx.progress.start('svd: factorizing', sites.length);
   const candidatesOf: Spectrum[][] = [];
@@ -383,7 +384,7 @@ export async function planSvd(model: Model, options: SvdOptions, ctx: Context & 
     const total = modelParams(model);
     const need = rule.params !== undefined ? total.params - rule.params : (total.bytes - rule.bytes!) / 4;
     // With data, each layer's error is weighted by its measured effect on the model's output.
-    const weights = need > 0 && ctx.data ? await measureSensitivities(model, sites, chosen, ctx.data, ctx) : chosen.map(() => 1);
+    const weights = need > 0 && ctx.data ? await measureSensitivities(model, sites, chosen, ctx.data, run) : chosen.map(() => 1);
     const ranks = need > 0 ? greedyRanks(chosen.map((spectrum, i) => ({ spectrum, weight: weights[i]! })), need) : chosen.map(() => null);
     sites.forEach((site, i) => decisions.push({ site, spectrum: chosen[i]!, rank: ranks[i]!, activationAware: aware[i]! }));
   } else {

@@ -110,6 +110,17 @@ const drawScript = `
     t.textContent = s;
     return t;
   }
+  // A plot with nothing to draw says why in a paragraph, which wraps with the page (SVG text would be
+  // cut at the edge of the plot's box).
+  function empty(svg) {
+    svg.setAttribute('data-count', '0');
+    svg.style.display = 'none';
+    var p = document.createElement('p');
+    p.className = 'plot-empty';
+    p.id = svg.id + '-empty';
+    p.textContent = svg.getAttribute('data-empty');
+    svg.parentNode.insertBefore(p, svg.nextSibling);
+  }
   function fmt(v, unit) {
     if (unit === 'bytes') {
       var u = ['B', 'KiB', 'MiB', 'GiB'], i = 0;
@@ -120,7 +131,7 @@ const drawScript = `
   }
   function bars(id, list, unit, colour) {
     var svg = document.getElementById(id);
-    if (!list.length) { svg.setAttribute('data-count', '0'); svg.setAttribute('height', 24); text(svg, 4, 16, svg.getAttribute('data-empty')); return; }
+    if (!list.length) { empty(svg); return; }
     var W = 760, L = 240, R = 90, H = 18, max = 0;
     list.forEach(function (b) { max = Math.max(max, b.value); });
     svg.setAttribute('width', W);
@@ -138,7 +149,7 @@ const drawScript = `
   }
   function scatter(id, q) {
     var svg = document.getElementById(id);
-    if (!q.points.length) { svg.setAttribute('data-count', '0'); svg.setAttribute('height', 24); text(svg, 4, 16, svg.getAttribute('data-empty')); return; }
+    if (!q.points.length) { empty(svg); return; }
     var W = 520, H = 300, P = 60;
     svg.setAttribute('width', W);
     svg.setAttribute('height', H);
@@ -180,7 +191,7 @@ export function formatHtml(report: Report): string {
     `<title>${escapeHtml(view.title)}</title>`,
     '<style>body{font-family:system-ui,sans-serif;margin:2em}table{border-collapse:collapse;margin-bottom:1.5em}' +
       'td,th{border:1px solid #ccc;padding:.25em .6em}td.r{text-align:right;font-variant-numeric:tabular-nums}' +
-      'svg.plot{display:block;margin-bottom:1.5em;font-family:system-ui,sans-serif}</style>',
+      'svg.plot{display:block;margin-bottom:1.5em;font-family:system-ui,sans-serif}p.plot-empty{color:#555;max-width:60em}h1{overflow-wrap:anywhere}</style>',
     '</head><body>',
     `<h1>${escapeHtml(view.title)}</h1>`,
   ];

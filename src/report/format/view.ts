@@ -228,6 +228,9 @@ export function reportView(r: Report): ReportView {
       align: ['left', 'right', 'right', 'left'],
     });
   }
+  // Where onnxruntime could not be the runner (bfloat16, or a reference too big to load), the note says who was.
+  const reduced = (r.check as { reduced?: string } | undefined)?.reduced;
+  if (reduced && !(r.warnings ?? []).some((w) => w.includes(reduced))) view.notes.push(`measured partly in compress's executor: ${reduced}`);
   for (const w of r.warnings ?? []) view.notes.push(`warning: ${w}`);
   return view;
 }

@@ -14,6 +14,7 @@ import { ModelError } from '../../core/errors.js';
 import { tf } from '../backend.js';
 import type { KernelContext, OpKernel } from '../kernel.js';
 import { required } from '../kernel.js';
+import { derived, isConstant } from '../util/constcache.js';
 import { onDevice } from '../util/device.js';
 import { RTensor } from '../value.js';
 
@@ -39,10 +40,14 @@ function run(inputs: readonly (RTensor | null)[], ctx: KernelContext): (RTensor 
   if (!training) {
     // Channels-last X (from a conv) with per-channel parameters: [C] broadcasts over [N, H, W, C].
     const cl = X.channelsLast && scale.rank <= 1;
+    // With constant parameters (the usual case) a and b are computed once per session.
+    const constant = [scale, bias, mean, variance].every((r, i) => isConstant(r, node.input(i + 1)));
     const y = tf.tidy(() => {
-      const a = tf.div(scale.tf, tf.sqrt(tf.add(variance.tf, eps)));
-      const b = tf.sub(bias.tf, tf.mul(mean.tf, a));
-      if (cl) return tf.add(tf.mul(X.nhwc(), tf.reshape(a, [-1])), tf.reshape(b, [-1]));
+      const makeA = () => tf.div(scale.tf, tf.sqrt(tf.add(variance.tf, eps)));
+      const a = constant ? derived(scale, `bn-a:${eps}`, makeA, node.input(1)).t : makeA();
+      const makeB = () => tf.sub(bias.tf, tf.mul(mean.tf, a));
+      const b = constant ? derived(bias, `bn-b:${eps}`, makeB, node.input(2)).t : makeB();
+      if (cl) return tf.add(tf.mul(X.nhwc(), a.rank === 1 ? a : tf.reshape(a, [-1])), b.rank === 1 ? b : tf.reshape(b, [-1]));
       return tf.add(tf.mul(X.tf, param(a, X.rank)), param(b, X.rank));
     });
     return [cl ? RTensor.fromNhwc(y as tf.Tensor4D, X.dataType) : RTensor.fromTf(y, X.dataType)];

@@ -30,7 +30,7 @@ import type { Epilogue } from '../fusion.js';
 import { conv2dForward, conv2dWithGrad, convKind, dilateFilter, prepareFilter, type Conv2DParams } from '../util/conv.js';
 import { convGeometry, type ConvGeometry } from '../util/intconv.js';
 import { onDevice } from '../util/device.js';
-import { batchMatMul } from '../util/matmul.js';
+import { batchMatMul, onTensorflow } from '../util/matmul.js';
 import { RTensor } from '../value.js';
 
 function run(inputs: readonly (RTensor | null)[], ctx: KernelContext): (RTensor | null)[] {
@@ -56,9 +56,9 @@ function run(inputs: readonly (RTensor | null)[], ctx: KernelContext): (RTensor 
     const yh = tf.tidy(() => {
       const { f, p } = filterFor(X, W, geom, node.inputs, ep);
       // A stable bias tensor too: the wasm backend keys its cached XNNPACK conv on filter and bias.
-      let bias = B ? (tf.reshape(stable(B, node.inputs[2]), [m]) as tf.Tensor1D) : undefined;
+      let bias = B ? (vector(stable(B, node.inputs[2]), m) as tf.Tensor1D) : undefined;
       if (ep && ep.steps.length > 0) bias = ep.cache('bias', () => foldSteps(ep.steps, B?.tf ?? null, m).shift) as tf.Tensor1D;
-      const y = conv2dForward(X.nhwc(), f, p, bias, tfActivation(ep));
+      const y = conv2dForward(X.nhwc(), f, p, bias, tfActivation(ep), true);
       return ep ? (finish(y, ep, m) as tf.Tensor4D) : y;
     });
     return [RTensor.fromNhwc(yh, X.dataType)];
@@ -71,6 +71,11 @@ function run(inputs: readonly (RTensor | null)[], ctx: KernelContext): (RTensor 
     return conv12d(X, W, B, geom, ctx.training, node.inputs);
   });
   return [RTensor.fromTf(y, X.dataType)];
+}
+
+/** `t` as a vector [m] (reshaped only when it is not one already: a reshape is an op on TensorFlow). */
+function vector(t: tf.Tensor, m: number): tf.Tensor {
+  return t.rank === 1 ? t : tf.reshape(t, [m]);
 }
 
 /**
@@ -98,17 +103,18 @@ function filterFor(X: RTensor, W: RTensor, geom: ConvGeometry, origins: readonly
   const d2: [number, number] = r === 1 ? [1, geom.dilations[0]!] : [geom.dilations[0]!, geom.dilations[1]!];
   const pads: [number, number, number, number] = r === 1 ? [0, 0, geom.pads[0]!, geom.pads[1]!] : [geom.pads[0]!, geom.pads[2]!, geom.pads[1]!, geom.pads[3]!];
   const kind = convKind(geom.group, c);
-  // tfjs takes strides and dilations both above 1 only when the dilation is built into the filter.
-  const both = (s2[0] > 1 || s2[1] > 1) && (d2[0] > 1 || d2[1] > 1);
-  const p: Conv2DParams = { strides: s2, dilations: both ? [1, 1] : d2, pads, group: geom.group, kind };
+  // tfjs takes strides and dilations both above 1 only when the dilation is built into the filter, and
+  // TensorFlow's depthwise kernel takes no dilation at all.
+  const inFilter = (d2[0] > 1 || d2[1] > 1) && (s2[0] > 1 || s2[1] > 1 || (kind === 'depthwise' && onTensorflow()));
+  const p: Conv2DParams = { strides: s2, dilations: inFilter ? [1, 1] : d2, pads, group: geom.group, kind };
   const make = (w: tf.Tensor, scale?: tf.Tensor): tf.Tensor => {
     let w4 = tf.reshape(w, [m, W.dims[1]!, k2[0]!, k2[1]!]) as tf.Tensor4D;
     if (scale) w4 = tf.mul(w4, tf.reshape(scale, [m, 1, 1, 1]));
-    return prepareFilter(w4, kind, geom.group, both ? d2 : undefined);
+    return prepareFilter(w4, kind, geom.group, inFilter ? d2 : undefined);
   };
   // Weights scaled by a fused epilogue are kept by the session (a constant W, by construction).
   const f = (
-    ep && scales(ep.steps) ? ep.cache('filter', () => make(W.tfOnce(), foldSteps(ep.steps, null, m).scale!)) : derived(W, `conv2d:${kind}:${geom.group}:${both ? d2.join('x') : '-'}:${r}`, (w) => make(w), origins[1]).t
+    ep && scales(ep.steps) ? ep.cache('filter', () => make(W.tfOnce(), foldSteps(ep.steps, null, m).scale!)) : derived(W, `conv2d:${kind}:${geom.group}:${inFilter ? d2.join('x') : '-'}:${r}`, (w) => make(w), origins[1]).t
   ) as tf.Tensor4D;
   return { f, p };
 }
@@ -127,7 +133,7 @@ function conv12d(X: RTensor, W: RTensor, B: RTensor | null, geom: ConvGeometry, 
     if (B) yh = tf.add(yh, tf.reshape(B.tf, [m]));
   } else {
     // A stable bias tensor too: the wasm backend keys its cached XNNPACK conv on filter and bias.
-    yh = conv2dForward(xh, f, p, B ? (tf.reshape(stable(B, origins[2]), [m]) as tf.Tensor1D) : undefined);
+    yh = conv2dForward(xh, f, p, B ? (vector(stable(B, origins[2]), m) as tf.Tensor1D) : undefined, undefined, true);
   }
   const y = tf.transpose(yh, [0, 3, 1, 2]);
   return r === 1 ? tf.reshape(y, [n, m, geom.out[0]!]) : y;

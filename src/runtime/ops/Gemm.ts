@@ -15,6 +15,7 @@ import { required } from '../kernel.js';
 import type { Value } from '../../ir/value.js';
 import { derived, stable } from '../util/constcache.js';
 import { matMul2d, onWasm } from '../util/matmul.js';
+import { attr, nativeBiasActivation, nativeOp, nativeOps, typeAttr } from '../tensorflow.js';
 import { onDevice } from '../util/device.js';
 import { RTensor } from '../value.js';
 
@@ -57,6 +58,11 @@ function run(inputs: readonly (RTensor | null)[], ctx: KernelContext): (RTensor 
       // The wasm kernel reads the bias's shape from its buffer, so a reshaped [1, N] C still counts as
       // 2-D there: a constant C gets its own 1-D copy once; a computed [1, N] C takes the unfused path.
       const bias = C.rank === 1 ? stable(C, node.input(2)) : derived(C, 'bias1d', (t) => tf.add(tf.reshape(t, [n]), 0), node.input(2)).t;
+      if (!ctx.training && nativeOps()) {
+        // TensorFlow at inference: its MatMul (transposes as flags) and BiasAdd, called directly.
+        const y = nativeOp('MatMul', [a.t, b.t], [typeAttr('float32'), attr.bool('transpose_a', a.transposed), attr.bool('transpose_b', b.transposed)]);
+        return nativeBiasActivation(y, bias, undefined);
+      }
       if (onWasm()) {
         const a2 = a.transposed ? tf.transpose(a.t) : a.t;
         const b2 = b.transposed ? tf.transpose(b.t) : b.t;

@@ -10,6 +10,7 @@ import { ModelError } from '../../core/errors.js';
 import { tf } from '../backend.js';
 import type { KernelContext, OpKernel } from '../kernel.js';
 import { normAxis, required } from '../kernel.js';
+import { attr, floatConst, int32Const, nativeOp, nativeOps, typeAttr } from '../tensorflow.js';
 import { onDevice } from '../util/device.js';
 import { RTensor } from '../value.js';
 
@@ -26,6 +27,7 @@ function run(inputs: readonly (RTensor | null)[], ctx: KernelContext): (RTensor 
   const statDims = X.dims.map((d, i) => (i < axis ? d : 1));
   onDevice(X, scale, B);
   const [y, mean, inv] = tf.tidy(() => {
+    if (!ctx.training && X.tf.dtype === 'float32' && nativeOps()) return nativeLayerNorm(X.tf, scale.tf, B?.tf, axis, eps);
     const x2 = tf.reshape(X.tf, [outer, inner]);
     const m = tf.moments(x2, 1, true);
     const invStd = tf.rsqrt(tf.add(m.variance, eps));
@@ -41,6 +43,23 @@ function run(inputs: readonly (RTensor | null)[], ctx: KernelContext): (RTensor 
   outs.push(want(1) ? RTensor.fromTf(mean!, statType) : (mean!.dispose(), null));
   outs.push(want(2) ? RTensor.fromTf(inv!, statType) : (inv!.dispose(), null));
   return outs;
+}
+
+/**
+ * The same on TensorFlow at inference, in its own ops over the trailing axes directly (no reshape, no
+ * casts; statistics kept with unit axes): Mean, Sub, Square, Mean, AddV2, Rsqrt, Mul, Mul, AddV2.
+ */
+function nativeLayerNorm(x: tf.Tensor, scale: tf.Tensor, b: tf.Tensor | undefined, axis: number, eps: number): tf.Tensor[] {
+  const T = typeAttr('float32');
+  const axes = int32Const(Array.from({ length: x.rank - axis }, (_, i) => axis + i));
+  const mean = (t: tf.Tensor) => nativeOp('Mean', [t, axes], [T, typeAttr('int32', 'Tidx'), attr.bool('keep_dims', true)]);
+  const m = mean(x);
+  const d = nativeOp('Sub', [x, m], [T]);
+  const variance = mean(nativeOp('Square', [d], [T]));
+  const inv = nativeOp('Rsqrt', [nativeOp('AddV2', [variance, floatConst(eps)], [T])], [T]);
+  let y = nativeOp('Mul', [nativeOp('Mul', [d, inv], [T]), scale], [T]);
+  if (b) y = nativeOp('AddV2', [y, b], [T]);
+  return [y, m, inv];
 }
 
 export const LayerNormalization: OpKernel[] = [

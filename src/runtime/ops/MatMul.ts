@@ -16,12 +16,14 @@ import { finish, foldSteps, scales, tfActivation } from '../util/epilogue.js';
 import { batchMatMul } from '../util/matmul.js';
 import { onDevice } from '../util/device.js';
 import { RTensor, toCanonical } from '../value.js';
+import type { NumericArray, TensorData } from '../../ir/tensor.js';
 
 function run(inputs: readonly (RTensor | null)[], ctx: KernelContext): (RTensor | null)[] {
   const a = required(inputs, 0, ctx);
   const b = required(inputs, 1, ctx);
   if (a.dataType !== b.dataType) throw new ModelError(`${ctx.node.describe()}: A and B have different types (${a.dataType} and ${b.dataType})`);
   if (!isFloatType(a.dataType)) return [hostMatMul(a, b, ctx)];
+  if (ctx.streaming && !ctx.training && !ctx.epilogue && streamable(a, b)) return [streamedMatMul(a, b)];
   onDevice(a, b);
   const origin = ctx.node.input(1);
   const ep = ctx.epilogue;
@@ -37,6 +39,50 @@ function run(inputs: readonly (RTensor | null)[], ctx: KernelContext): (RTensor 
     return finish(y, ep, n);
   });
   return [RTensor.fromTf(y, a.dataType)];
+}
+
+/** Columns of a streamed weight converted at a time: about 32 MB of float32 per piece. */
+const streamPieceBytes = 32 * 2 ** 20;
+
+/** A big constant 2-D B still on the host (a streamed weight), against an A of rank >= 2. */
+function streamable(a: RTensor, b: RTensor): boolean {
+  return !b.owned && b.onHost && !b.onDevice && b.rank === 2 && a.rank >= 2 && b.size * 4 > 2 * streamPieceBytes;
+}
+
+/**
+ * A @ B for a streamed weight B [K, N] on the host: B goes to tfjs a slab of columns at a time (decoded
+ * from float16 / bfloat16 slab by slab), so that neither the whole float32 weight nor the backend's
+ * packed copy of it is ever held: an output head of 128k x 3072 costs 32 MB at a time, not 3 GB.
+ */
+export function streamedMatMul(a: RTensor, b: RTensor, pieceBytes = streamPieceBytes): RTensor {
+  const [K, N] = b.dims as [number, number];
+  const cols = Math.max(1, Math.floor(pieceBytes / 4 / K));
+  const host = b.host();
+  const rows = tf.reshape(a.tf, [-1, K]) as tf.Tensor2D;
+  const parts: tf.Tensor[] = [];
+  try {
+    for (let n0 = 0; n0 < N; n0 += cols) {
+      const nc = Math.min(cols, N - n0);
+      const piece = RTensor.fromHost(b.dataType, [K, nc], sliceColumns(host, K, N, n0, nc));
+      const w = tf.tensor2d(piece.float32(), [K, nc]);
+      parts.push(tf.matMul(rows, w));
+      w.dispose();
+    }
+    const y = parts.length === 1 ? parts[0]! : tf.concat(parts, 1);
+    return RTensor.fromTf(tf.reshape(y, [...a.dims.slice(0, -1), N]), a.dataType);
+  } finally {
+    rows.dispose();
+    if (parts.length > 1) tf.dispose(parts);
+  }
+}
+
+/** Columns n0..n0+nc of a row-major [K, N] host array, in the same canonical array type. */
+function sliceColumns(host: TensorData, K: number, N: number, n0: number, nc: number): NumericArray {
+  const src = host as NumericArray;
+  const Ctor = src.constructor as new (n: number) => NumericArray;
+  const out = new Ctor(K * nc);
+  for (let k = 0; k < K; k++) (out as Float32Array).set((src as Float32Array).subarray(k * N + n0, k * N + n0 + nc), k * nc);
+  return out;
 }
 
 /** Exact integer matmul on the host (int64 through BigInt, narrower types through doubles). */

@@ -45,6 +45,11 @@ function keyOf(src: RTensor, origin: Value | null | undefined): Key | undefined 
   return constantNodeTensor(origin);
 }
 
+/** Whether `src` (fed as the node input `origin`) is a constant whose derived forms `derived` keeps. */
+export function isConstant(src: RTensor, origin?: Value | null): boolean {
+  return keyOf(src, origin) !== undefined;
+}
+
 /**
  * The tensor `make(src.tf)`, computed once and kept when `src` is constant (see above; `origin` is the
  * node input it arrived through, which tells a Constant node's output apart), else computed afresh.

@@ -21,6 +21,8 @@
  */
 import { tf } from '../backend.js';
 import type { TfActivation } from '../fusion.js';
+import { onTensorflow } from './matmul.js';
+import { attr, nativeBiasActivation, nativeOp, nativeOps, typeAttr } from '../tensorflow.js';
 
 /** tfjs's explicit padding for NHWC: [[0, 0], [top, bottom], [left, right], [0, 0]]. */
 type Explicit = [[number, number], [number, number], [number, number], [number, number]];
@@ -122,12 +124,33 @@ export function insertZeros(x: tf.Tensor, axis: number, s: number): tf.Tensor {
 }
 
 /**
+ * conv2dForward at inference on TensorFlow: its Conv2D or DepthwiseConv2dNative with explicit pads, then
+ * BiasAdd and the activation, each one native op (tfjs's fused conv goes through tfjs-core's wrappers).
+ * Equal strides only (TensorFlow's depthwise kernel; conv2dForward handles the others).
+ */
+function nativeConv2d(x: tf.Tensor4D, f: tf.Tensor4D, p: Conv2DParams, bias?: tf.Tensor1D, act?: TfActivation): tf.Tensor4D {
+  const padded = p.pads.some((v) => v !== 0);
+  const attrs = [
+    typeAttr('float32'),
+    attr.int('strides', [1, p.strides[0], p.strides[1], 1]),
+    attr.string('padding', padded ? 'EXPLICIT' : 'VALID'),
+    ...(padded ? [attr.int('explicit_paddings', [0, 0, p.pads[0], p.pads[1], p.pads[2], p.pads[3], 0, 0])] : []),
+    attr.string('data_format', 'NHWC'),
+    attr.int('dilations', [1, p.dilations[0], p.dilations[1], 1]),
+  ];
+  const y = nativeOp(p.kind === 'depthwise' ? 'DepthwiseConv2dNative' : 'Conv2D', [x, f], attrs);
+  return nativeBiasActivation(y, bias, act) as tf.Tensor4D;
+}
+
+/**
  * y = act(conv(x, f) + bias) for NHWC x and a filter from prepareFilter; `bias` [M] and the activation
  * (runtime/fusion.ts) are fused into the conv where tfjs can (on wasm, XNNPACK's output clamp: one pass
  * over the output less for each). Note that XNNPACK's clamp turns NaN into its lower bound, -Infinity
- * without an activation, as onnxruntime's fused Conv+Relu (MLAS) does. Call inside a tidy.
+ * without an activation, as onnxruntime's fused Conv+Relu (MLAS) does. `inference` (no gradient
+ * needed) lets TensorFlow run its own ops directly. Call inside a tidy.
  */
-export function conv2dForward(x: tf.Tensor4D, f: tf.Tensor4D, p: Conv2DParams, bias?: tf.Tensor1D, act?: TfActivation): tf.Tensor4D {
+export function conv2dForward(x: tf.Tensor4D, f: tf.Tensor4D, p: Conv2DParams, bias?: tf.Tensor1D, act?: TfActivation, inference = false): tf.Tensor4D {
+  if (inference && p.kind !== 'grouped' && p.strides[0] === p.strides[1] && nativeOps()) return nativeConv2d(x, f, p, bias, act);
   const pad = explicit(p);
   const activation = act?.kind;
   const leakyreluAlpha = act?.kind === 'leakyrelu' ? act.alpha : undefined;
@@ -137,6 +160,13 @@ export function conv2dForward(x: tf.Tensor4D, f: tf.Tensor4D, p: Conv2DParams, b
       : tf.conv2d(x, f, p.strides, pad, 'NHWC', p.dilations);
   }
   if (p.kind === 'depthwise') {
+    // TensorFlow's own depthwise kernel (Eigen, without oneDNN) takes equal strides only: run it at
+    // stride 1 and keep every sh-th row and sw-th column (the same products, sh * sw times the work).
+    if (p.strides[0] !== p.strides[1] && onTensorflow()) {
+      const full = conv2dForward(x, f, { ...p, strides: [1, 1] }, bias, act, inference);
+      const [n, h, w, c] = full.shape;
+      return tf.stridedSlice(full, [0, 0, 0, 0], [n, h, w, c], [1, p.strides[0], p.strides[1], 1]) as tf.Tensor4D;
+    }
     return bias || act
       ? // The fused op's type omits explicit padding, which its implementation (computeConv2DInfo) takes.
         tf.fused.depthwiseConv2d({ x, filter: f, strides: p.strides, pad: pad as never, dataFormat: 'NHWC', dilations: p.dilations, bias, activation, leakyreluAlpha })
@@ -158,6 +188,20 @@ export function conv2dForward(x: tf.Tensor4D, f: tf.Tensor4D, p: Conv2DParams, b
 }
 
 /**
+ * tf.conv2dTranspose of dy with filter `f` (dilation built in) to `xShape`, with the conv's explicit pads.
+ * tfjs-node's Conv2DBackpropInput takes only 'valid' and 'same': there, the full ('valid') transposed
+ * conv is cropped to the pads (or padded with zeros, for output rows no tap reaches).
+ */
+function conv2dTransposeExplicit(dy: tf.Tensor4D, f: tf.Tensor4D, xShape: [number, number, number, number], p: Conv2DParams): tf.Tensor4D {
+  if (!onTensorflow()) return tf.conv2dTranspose(dy, f, xShape, p.strides, explicit(p));
+  const [n, h, w, c] = xShape;
+  const fullH = (dy.shape[1] - 1) * p.strides[0] + f.shape[0];
+  const fullW = (dy.shape[2] - 1) * p.strides[1] + f.shape[1];
+  const full = tf.conv2dTranspose(dy, f, [n, fullH, fullW, c], p.strides, 'valid');
+  return padCrop(full, -p.pads[0], h + p.pads[0] - fullH, -p.pads[2], w + p.pads[2] - fullW);
+}
+
+/**
  * The gradient of conv2dForward with respect to x (its adjoint): dy [N, P, Q, M] -> [N, H, W, C] for
  * `xShape` [N, H, W, C]. Also ConvTranspose's forward pass. Call inside a tidy.
  */
@@ -165,7 +209,7 @@ export function conv2dBackpropInput(dy: tf.Tensor4D, f: tf.Tensor4D, xShape: [nu
   const [dh, dw] = p.dilations;
   const fd = dilateFilter(dilateFilter(f, 0, dh), 1, dw) as tf.Tensor4D;
   const [keh, kew] = [fd.shape[0], fd.shape[1]];
-  if (p.kind === 'dense') return tf.conv2dTranspose(dy, fd, xShape, p.strides, explicit(p));
+  if (p.kind === 'dense') return conv2dTransposeExplicit(dy, fd, xShape, p);
   if (p.kind === 'grouped') {
     const cg = f.shape[2];
     const mg = f.shape[3] / p.group;
@@ -173,7 +217,7 @@ export function conv2dBackpropInput(dy: tf.Tensor4D, f: tf.Tensor4D, xShape: [nu
     for (let g = 0; g < p.group; g++) {
       const dyg = tf.slice(dy, [0, 0, 0, g * mg], [-1, -1, -1, mg]);
       const fg = tf.slice(fd, [0, 0, 0, g * mg], [-1, -1, -1, mg]);
-      parts.push(tf.conv2dTranspose(dyg, fg, [xShape[0], xShape[1], xShape[2], cg], p.strides, explicit(p)));
+      parts.push(conv2dTransposeExplicit(dyg, fg as tf.Tensor4D, [xShape[0], xShape[1], xShape[2], cg], p));
     }
     return tf.concat(parts, 3);
   }

@@ -7,7 +7,11 @@
 import { tf } from '../backend.js';
 import type { RTensor } from '../value.js';
 
-/** The tfjs tensors of `xs` (null stays null), created outside any tidy scope. */
+/**
+ * The tfjs tensors of `xs` (null stays null), created outside any tidy scope. A channels-last value is
+ * on tfjs already: its channels-last tensor is returned, not transposed to [N, C, H, W] (a kernel that
+ * needs that layout transposes through `.tf`, which keeps the result).
+ */
 export function onDevice(...xs: (RTensor | null | undefined)[]): (tf.Tensor | null)[] {
-  return xs.map((x) => (x ? x.tf : null));
+  return xs.map((x) => (x ? (x.channelsLast ? x.nhwc() : x.tf) : null));
 }

@@ -14,6 +14,7 @@ import type { Node } from '../../ir/node.js';
 import type { KernelContext } from '../kernel.js';
 import type { RTensor } from '../value.js';
 import { digitsPay, exactTerms, splitDigits } from './intmatmul.js';
+import { onTensorflow } from './matmul.js';
 
 /** Resolved geometry of one ONNX convolution. */
 export interface ConvGeometry {
@@ -97,7 +98,8 @@ function dilateAxis(w: tf.Tensor4D, axis: 0 | 1, d: number): tf.Tensor4D {
 /** One valid-padded conv (or depthwise conv) on NHWC x and HWIO (or HW C mult) w, float32. */
 function convValid(x: tf.Tensor4D, w: tf.Tensor4D, strides: [number, number], dilations: [number, number], depthwise: boolean): tf.Tensor4D {
   let dil = dilations;
-  if ((strides[0] > 1 || strides[1] > 1) && (dil[0] > 1 || dil[1] > 1)) {
+  // tfjs refuses strides and dilations both above 1; TensorFlow's depthwise kernel any dilation.
+  if ((strides[0] > 1 || strides[1] > 1 || (depthwise && onTensorflow())) && (dil[0] > 1 || dil[1] > 1)) {
     w = dilateAxis(dilateAxis(w, 0, dil[0]), 1, dil[1]);
     dil = [1, 1];
   }

@@ -15,10 +15,16 @@
 import { ModelError } from '../../core/errors.js';
 import { tf } from '../backend.js';
 import type { TfActivation } from '../fusion.js';
+import { attr, nativeBiasActivation, nativeOp, nativeOps, typeAttr } from '../tensorflow.js';
 
 /** True when the active tfjs backend is the wasm one (some kernels pick other formulations there). */
 export function onWasm(): boolean {
   return tf.getBackend() === 'wasm';
+}
+
+/** True when the active tfjs backend is TensorFlow's own (tfjs-node or tfjs-node-gpu). */
+export function onTensorflow(): boolean {
+  return tf.getBackend() === 'tensorflow';
 }
 
 /**
@@ -115,9 +121,9 @@ export interface ProductEpilogue {
 /**
  * numpy matmul of float32 tensors of rank >= 1 (1-D operands promoted and the promoted axis dropped),
  * with batch broadcasting. `what` names the node for errors. With `epilogue` (A of rank >= 2, B 2-D
- * only), the bias and activation are fused into the product (on wasm, XNNPACK's fully-connected
- * epilogue). `inference` allows forms without gradients (a kernel passes `!ctx.training`). Call inside
- * a tidy.
+ * only, at inference), the bias and activation are fused into the product (on wasm, XNNPACK's
+ * fully-connected epilogue; on TensorFlow, its own ops called directly). `inference` allows forms
+ * without gradients (a kernel passes `!ctx.training`). Call inside a tidy.
  */
 export function batchMatMul(a: tf.Tensor, b: tf.Tensor, what: string, epilogue?: ProductEpilogue, inference = false): tf.Tensor {
   if (a.rank === 0 || b.rank === 0) throw new ModelError(`${what}: MatMul operands must have rank >= 1`);
@@ -138,6 +144,19 @@ export function batchMatMul(a: tf.Tensor, b: tf.Tensor, what: string, epilogue?:
   }
   let y: tf.Tensor;
   if (epilogue && (a.rank < 2 || b.rank !== 2)) throw new Error(`${what}: a fused epilogue needs A of rank >= 2 and a 2-D B`);
+  if ((inference || epilogue) && a.rank >= 2 && b.rank >= 2 && a.dtype === 'float32' && b.dtype === 'float32' && nativeOps()) {
+    // TensorFlow at inference, its own ops called directly: against a 2-D B, every row of A in one MatMul
+    // (BatchMatMulV2 would run one product per matrix of A: 2x slower for the LM's output head); else one
+    // BatchMatMulV2, which broadcasts batches as numpy does.
+    const T = typeAttr('float32');
+    const finish = (p: tf.Tensor) => (epilogue ? nativeBiasActivation(p, epilogue.bias, epilogue.activation) : p);
+    if (b.rank === 2) {
+      const rows = a.rank === 2 ? a : tf.reshape(a, [prod(a.shape.slice(0, -1)), k]);
+      const p = finish(nativeOp('MatMul', [rows, b], [T, attr.bool('transpose_a', false), attr.bool('transpose_b', false)]));
+      return a.rank === 2 ? p : tf.reshape(p, [...a.shape.slice(0, -1), n]);
+    }
+    return finish(nativeOp('BatchMatMulV2', [a, b], [T, attr.bool('adj_x', false), attr.bool('adj_y', false)]));
+  }
   if (prod(batchB) === 1) {
     // Every matrix of A meets the same B: one 2-D product over all rows of A.
     const rows = tf.reshape(a2, [prod(batchA) * m, k]) as tf.Tensor2D;

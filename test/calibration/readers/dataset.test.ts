@@ -5,8 +5,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { zipSync } from 'fflate';
 import { DataType } from '../../../src/core/dtype.js';
@@ -16,9 +15,10 @@ import { loadLabels, openDataset, ortFeeds, readNpz, type Dataset } from '../../
 import { loadModel, readTensorProto, writeTensorProto } from '../../../src/onnx/index.js';
 import { repoRoot, tinyModel } from '../../cli/helpers.js';
 import { npyBytes } from './npyfile.js';
+import { tempDir } from '../../helpers/tmp.js';
 
 function tmp(): string {
-  return mkdtempSync(join(tmpdir(), 'compress-data-'));
+  return tempDir('compress-data-');
 }
 
 function f32npy(shape: number[], values: Float32Array): Uint8Array {
@@ -240,4 +240,25 @@ test('labels: integer .npy of shape [n] or [n, 1]', () => {
   assert.throws(() => loadLabels(join(dir, 'ym.npy')), /shape \[n\] or \[n, 1\]/);
   writeFileSync(join(dir, 'yn.npy'), i64npy([2], [1, -1]));
   assert.throws(() => loadLabels(join(dir, 'yn.npy')), /label -1 at index 1/);
+});
+
+test('float16 and bfloat16 inputs: float32 samples are converted (rounded to nearest even), random:<n> draws them too', () => {
+  const dir = tmp();
+  // 1 + 2^-11 is halfway between two float16 values: it rounds to the even one, 1.
+  writeFileSync(join(dir, 'x.npy'), f32npy([2, 2], Float32Array.from([1, -2.5, 1 + 2 ** -11, 3.14159])));
+  for (const [type, bits] of [
+    [DataType.FLOAT16, [0x3c00, 0xc100, 0x3c00, 0x4248]],
+    [DataType.BFLOAT16, [0x3f80, 0xc020, 0x3f80, 0x4049]],
+  ] as const) {
+    const g = new Graph('h');
+    g.addInput('x', { kind: 'tensor', elemType: type, shape: ['batch', 2] });
+    const m = new Model(g);
+    const [b] = [...openDataset(join(dir, 'x.npy'), m).batches(2)];
+    assert.equal(b!.feeds.x!.dataType, type);
+    assert.deepEqual(Array.from(b!.feeds.x!.host() as Uint16Array), bits);
+    const r = [...openDataset('random:64', m, { seed: 1 }).batches(64)][0]!.feeds.x!;
+    assert.equal(r.dataType, type);
+    const values = r.float32();
+    assert.ok(values.every((v) => Number.isFinite(v)) && Math.max(...values) > 1 && Math.min(...values) < -1, 'standard normal values');
+  }
 });

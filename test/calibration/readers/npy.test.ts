@@ -4,13 +4,13 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DataType } from '../../../src/core/dtype.js';
 import { UsageError } from '../../../src/core/errors.js';
 import { parseNpy, readNpy } from '../../../src/calibration/readers/npy.js';
 import { npyBytes } from './npyfile.js';
+import { tempDir } from '../../helpers/tmp.js';
 
 type Writer = (dv: DataView, offset: number, v: number | bigint, little: boolean) => void;
 interface Case {
@@ -83,7 +83,7 @@ test('an aligned little-endian file is viewed, not copied; unaligned or big-endi
   const b = parseNpy(shifted.subarray(1), "'b.npy'");
   assert.notEqual(b.data.buffer, shifted.buffer);
   assert.deepEqual(Array.from(b.data as Float32Array).slice(0, 5), [0, 0.5, 1, 1.5, 2]);
-  const dir = mkdtempSync(join(tmpdir(), 'compress-npy-'));
+  const dir = tempDir('compress-npy-');
   writeFileSync(join(dir, 'x.npy'), bytes);
   const c = readNpy(join(dir, 'x.npy'));
   assert.equal((c.data as Float32Array)[999], 499.5);

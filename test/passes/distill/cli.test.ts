@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { fixtures } from './helpers.js';
+import { testBackend } from '../../helpers/backend.js';
 
 // The compiled CLI beside this compiled test (…/test/passes/distill -> …/src/cli/main.js).
 const main = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'src', 'cli', 'main.js');
@@ -16,7 +17,7 @@ test('Ctrl-C during `compress distill` writes the checkpoint and exits 1 with th
     const args = [
       main, 'distill', '--teacher', join(fixtures, 'mlp', 'model.onnx'), '--student', join(fixtures, 'mlp_student', 'model.onnx'),
       '--data', join(fixtures, 'mlp', 'data', 'train_x.npy'), '--samples', '64', '--batch-size', '8', '--epochs', '200',
-      '--backend', 'wasm', '--checkpoint', join(dir, 'ck'), '-o', join(dir, 'out.onnx'), '--no-report',
+      '--backend', testBackend, '--checkpoint', join(dir, 'ck'), '-o', join(dir, 'out.onnx'), '--no-report',
     ];
     const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     let stderr = '';

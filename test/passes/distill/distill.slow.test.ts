@@ -12,13 +12,14 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { distill } from '../../../src/passes/distill/index.js';
 import { accuracyOf, fixture, fixtures, pruneHalf, trainingContext, zeroPattern } from './helpers.js';
+import { testBackend } from '../../helpers/backend.js';
 
 const mlpX = join(fixtures, 'mlp', 'data', 'train_x.npy');
 const mlpY = join(fixtures, 'mlp', 'data', 'train_y.npy');
 
 test('MLP: the distilled student beats the same student trained on the labels alone', async () => {
   const teacher = await fixture('mlp');
-  const budget = { teacher, epochs: 30, batchSize: 32, lr: 1e-2, temperature: 2, seed: 0, backend: 'wasm' };
+  const budget = { teacher, epochs: 30, batchSize: 32, lr: 1e-2, temperature: 2, seed: 0, backend: testBackend };
   const distilled = await fixture('mlp_student');
   await distill(distilled, { ...budget, alpha: 0.9 }, trainingContext(distilled, mlpX, { labels: mlpY }));
   const labelsOnly = await fixture('mlp_student');
@@ -37,7 +38,7 @@ test('MLP pruned to 50 %: distillation recovers most of the lost accuracy, zeros
   pruneHalf(pruned);
   const pattern = zeroPattern(pruned);
   const accP = await accuracyOf(pruned, 'mlp', 1000);
-  await distill(pruned, { teacher, epochs: 10, batchSize: 32, lr: 1e-3, temperature: 2, alpha: 0.9, backend: 'wasm' }, trainingContext(pruned, mlpX, { labels: mlpY }));
+  await distill(pruned, { teacher, epochs: 10, batchSize: 32, lr: 1e-3, temperature: 2, alpha: 0.9, backend: testBackend }, trainingContext(pruned, mlpX, { labels: mlpY }));
   const accR = await accuracyOf(pruned, 'mlp', 1000);
   console.log(`mlp 50% pruned: teacher ${accT}, pruned ${accP}, recovered ${accR}`);
   assert.deepEqual(zeroPattern(pruned), pattern);
@@ -50,7 +51,7 @@ test('LM: the student\'s held-out perplexity falls after distillation', async ()
   const student = await fixture('lm_student');
   const r = await distill(
     student,
-    { teacher, epochs: 1, batchSize: 32, lr: 3e-3, backend: 'wasm', samples: 256, evalData: join(fixtures, 'lm', 'data', 'test_x.npy') },
+    { teacher, epochs: 1, batchSize: 32, lr: 3e-3, backend: testBackend, samples: 256, evalData: join(fixtures, 'lm', 'data', 'test_x.npy') },
     trainingContext(student, join(fixtures, 'lm', 'data', 'train_x.npy'), { samples: 256 }),
   );
   const m = r.report.metrics as { original: { perplexity: number }; compressed: { perplexity: number }; teacher: { perplexity: number } };

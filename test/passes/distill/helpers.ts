@@ -10,6 +10,7 @@ import { loadModel, serializeModel } from '../../../src/onnx/index.js';
 import type { DistillContext } from '../../../src/passes/distill/index.js';
 import { Session } from '../../../src/runtime/session.js';
 import { RTensor } from '../../../src/runtime/value.js';
+import { testBackend } from '../../helpers/backend.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 /** The checkout root (compiled tests live in .build/<name>/test/... or dist/test/...). */
@@ -40,7 +41,7 @@ export function trainingContext(model: Model, dataPath: string, options: { sampl
 
 /** Accuracy of `model` in our runtime on the first `n` samples of a fixture's test set. */
 export async function accuracyOf(model: Model, dir: string, n: number): Promise<number> {
-  const s = await Session.create(model, { backend: 'wasm' });
+  const s = await Session.create(model, { backend: testBackend });
   const ds = openDataset(join(fixtures, dir, 'data', 'test_x.npy'), model, { samples: n });
   const labels = loadLabels(join(fixtures, dir, 'data', 'test_y.npy'));
   let correct = 0;
@@ -64,7 +65,7 @@ export async function accuracyOf(model: Model, dir: string, n: number): Promise<
 export async function maxDiffToOrt(model: Model, name: string, dims: number[], data: Float32Array): Promise<number> {
   const ortSession = await ort.InferenceSession.create(serializeModel(model));
   const ref = await ortSession.run({ [name]: new ort.Tensor('float32', data, dims) });
-  const s = await Session.create(model, { backend: 'wasm' });
+  const s = await Session.create(model, { backend: testBackend });
   const ours = s.runSync({ [name]: RTensor.fromHost(1, dims, data) });
   let max = 0;
   for (const [k, t] of ours) {

@@ -9,6 +9,7 @@ import { serializeModel } from '../../../src/onnx/index.js';
 import { distill, DistillInterrupted, trainableTensors } from '../../../src/passes/distill/index.js';
 import { tf } from '../../../src/runtime/backend.js';
 import { fixture, fixtures, maxDiffToOrt, pruneHalf, trainingContext, zeroPattern } from './helpers.js';
+import { testBackend } from '../../helpers/backend.js';
 
 const mlpX = join(fixtures, 'mlp', 'data', 'train_x.npy');
 const mlpY = join(fixtures, 'mlp', 'data', 'train_y.npy');
@@ -35,7 +36,7 @@ test('distilling the MLP student: only the weights change, KL to the teacher fal
   const student = await fixture('mlp_student');
   const before = new Map(student.graph.initializers.map((v) => [v.name, (v.initializer!.data as Float32Array).slice()]));
   const shape = student.graph.nodes.map((n) => `${n.opType}:${n.inputs.map((v) => v?.name).join(',')}`);
-  const r = await distill(student, { teacher, epochs: 3, batchSize: 16, lr: 1e-2, backend: 'wasm', evalData: testX, samples: 96 }, trainingContext(student, mlpX, { samples: 96 }));
+  const r = await distill(student, { teacher, epochs: 3, batchSize: 16, lr: 1e-2, backend: testBackend, evalData: testX, samples: 96 }, trainingContext(student, mlpX, { samples: 96 }));
   assert.equal(r.modified, true);
   assert.deepEqual(student.graph.nodes.map((n) => `${n.opType}:${n.inputs.map((v) => v?.name).join(',')}`), shape);
   for (const v of student.graph.initializers) assert.notDeepEqual(v.initializer!.data, before.get(v.name), v.name);
@@ -53,7 +54,7 @@ test('distilling the MLP student: only the weights change, KL to the teacher fal
 test('an interrupted run resumed from its checkpoint ends with the same bytes as an uninterrupted one', async () => {
   const teacher = await fixture('mlp');
   const dir = mkdtempSync(join(tmpdir(), 'distill-resume-'));
-  const opts = { teacher, epochs: 2, batchSize: 16, lr: 5e-3, alpha: 0.5, seed: 3, backend: 'wasm', evalData: testX, samples: 80, checkpoint: dir };
+  const opts = { teacher, epochs: 2, batchSize: 16, lr: 5e-3, alpha: 0.5, seed: 3, backend: testBackend, evalData: testX, samples: 80, checkpoint: dir };
   try {
     const a = await fixture('mlp_student');
     // tfjs memory after each step: it must not grow with the steps (it may shrink when the garbage
@@ -96,7 +97,7 @@ test('a pruned student keeps every pruned weight at exactly zero', async () => {
   const zeroed = pruneHalf(student);
   assert.ok(zeroed > 100_000);
   const pattern = zeroPattern(student);
-  const r = await distill(student, { teacher, epochs: 1, batchSize: 32, lr: 1e-3, backend: 'wasm', samples: 64 }, trainingContext(student, mlpX, { samples: 64, labels: mlpY }));
+  const r = await distill(student, { teacher, epochs: 1, batchSize: 32, lr: 1e-3, backend: testBackend, samples: 64 }, trainingContext(student, mlpX, { samples: 64, labels: mlpY }));
   assert.deepEqual(zeroPattern(student), pattern);
   const sparse = r.layers.filter((l) => l.sparsity !== undefined);
   assert.equal(sparse.length, 3);
@@ -113,7 +114,7 @@ test('hidden pairs of different widths go through a learned projection', async (
   const teacher = await fixture('mlp');
   const student = await fixture('mlp_student');
   const hidden = [{ teacher: '/net/net.3/Relu_output_0', student: '/net/net.1/Relu_output_0' }];
-  const r = await distill(student, { teacher, epochs: 1, batchSize: 32, backend: 'wasm', hidden, samples: 64 }, trainingContext(student, mlpX, { samples: 64 }));
+  const r = await distill(student, { teacher, epochs: 1, batchSize: 32, backend: testBackend, hidden, samples: 64 }, trainingContext(student, mlpX, { samples: 64 }));
   const history = (r.report.distill as { history: { loss: number }[] }).history;
   assert.ok(Number.isFinite(history[0]!.loss) && history[0]!.loss > 0);
   // The projection is not part of the student.
@@ -125,7 +126,7 @@ test('one LM step: per-token loss with the next tokens as labels, the embedding 
   const teacher = await fixture('lm');
   const student = await fixture('lm_student');
   const emb = (student.graph.initializers.find((v) => v.uses.some((u) => u.node.opType === 'Gather'))!.initializer!.data as Float32Array).slice();
-  const r = await distill(student, { teacher, epochs: 1, batchSize: 8, backend: 'wasm', samples: 8 }, trainingContext(student, join(fixtures, 'lm', 'data', 'train_x.npy'), { samples: 8 }));
+  const r = await distill(student, { teacher, epochs: 1, batchSize: 8, backend: testBackend, samples: 8 }, trainingContext(student, join(fixtures, 'lm', 'data', 'train_x.npy'), { samples: 8 }));
   const d = r.report.distill as { task: string; alpha: number; steps: number };
   assert.deepEqual([d.task, d.alpha, d.steps], ['lm', 0.7, 1]);
   const after = student.graph.initializers.find((v) => v.uses.some((u) => u.node.opType === 'Gather'))!.initializer!.data as Float32Array;
@@ -149,7 +150,7 @@ test('a CNN student trains on wasm: Conv and BatchNorm parameters move, running 
   // Perturb the student so that it has something to learn from its teacher.
   const before = new Map(student.graph.initializers.map((v) => [v.name, (v.initializer!.data as Float32Array).map((x, i) => x * (1 + 0.2 * Math.sin(i)))]));
   for (const v of student.graph.initializers) (v.initializer!.data as Float32Array).set(before.get(v.name)!);
-  const r = await distill(student, { teacher, epochs: 1, batchSize: 16, lr: 1e-3, backend: 'wasm', samples: 32 }, trainingContext(student, join(fixtures, 'cnn', 'data', 'train_x.npy'), { samples: 32, labels: join(fixtures, 'cnn', 'data', 'train_y.npy') }));
+  const r = await distill(student, { teacher, epochs: 1, batchSize: 16, lr: 1e-3, backend: testBackend, samples: 32 }, trainingContext(student, join(fixtures, 'cnn', 'data', 'train_x.npy'), { samples: 32, labels: join(fixtures, 'cnn', 'data', 'train_y.npy') }));
   const trained = new Set(r.layers.map((l) => l.name));
   assert.ok(r.layers.filter((l) => l.op === 'Conv').length >= 4);
   const bn = student.graph.nodes.find((n) => n.opType === 'BatchNormalization')!;

@@ -89,23 +89,29 @@ test('dry run plans without touching the model; no data is a usage error; --excl
   await assert.rejects(gptq(mlpModel(3), parseGptqOptions({ exclude: 'fc' }), { ...quiet, data }), (e: Error) => e instanceof NothingToDoError && /nothing to quantize: .*2 (MatMul|Gemm)|excluded by --exclude/.test(e.message));
 });
 
-test('default policy: the output head is GPTQ-quantized at 8 bits per channel (DequantizeLinear), the rest at --bits', async () => {
+test('default policy: the output head is GPTQ-quantized at 8 bits (MatMulNBits in the asked groups, as quantize writes it; DequantizeLinear per channel with --format qdq), the rest at --bits', async () => {
   await initBackend('auto');
   const float = await runOrt(mlpModel(4), 'x', x, [n, 32]);
   const model = mlpModel(4);
   const r = await gptq(model, parseGptqOptions({ bits: 4, groupSize: 16 }), { ...quiet, data });
-  assert.deepEqual(opCounts(model), { MatMulNBits: 1, Relu: 1, DequantizeLinear: 1, Gemm: 1 });
+  assert.deepEqual(opCounts(model), { MatMulNBits: 2, Relu: 1 });
   const head = r.layers.find((l) => l.name === '/fc2/Gemm')!;
   assert.equal(head.bits, 8);
+  assert.equal(head.groupSize, 16);
+  assert.equal(model.graph.nodes.find((nd) => nd.opType === 'MatMulNBits' && nd.attrInt('bits', 0) === 8)?.attrInt('block_size', 0), 16);
   assert.equal(head.method, 'gptq');
   assert.match(String(head.note), /output head kept at 8 bits/);
   assert.ok((head.error as number) <= (head.rtnError as number));
   assert.equal(r.layers.find((l) => l.name === '/fc1/MatMul')!.bits, 4);
-  // 8-bit per-axis DequantizeLinear needs opset 13, which the model has.
-  assert.equal(model.opset(''), 13);
   const y = await runOrt(model, 'x', x, [n, 32]);
   const d = relDiff(y, float);
   assert.ok(d < 0.06, `relative output difference ${d}`);
+  const qdq = mlpModel(4);
+  const rq = await gptq(qdq, parseGptqOptions({ bits: 4, groupSize: 16, format: 'qdq' }), { ...quiet, data });
+  assert.equal(rq.layers.find((l) => l.name === '/fc2/Gemm')!.groupSize, 64);
+  // 8-bit per-axis DequantizeLinear needs opset 13; the 4-bit blocked one raises it to 21.
+  assert.equal(qdq.opset(''), 21);
+  assert.ok(relDiff(await runOrt(qdq, 'x', x, [n, 32]), float) < 0.06);
 });
 
 test('per channel with K > 256 (MatMulNBits blocks <= 256 repeat the channel scale) runs in onnxruntime', async () => {
@@ -136,17 +142,15 @@ test('per channel with K > 256 (MatMulNBits blocks <= 256 repeat the channel sca
   assert.ok(relDiff(y, float) < 0.1, `relative output difference ${relDiff(y, float)}`);
 });
 
-test('float16 model: MatMulNBits and DequantizeLinear with float16 scales, runs in onnxruntime close to the float16 model', async () => {
+test('float16 model: 4-bit and 8-bit MatMulNBits with float16 scales, runs in onnxruntime close to the float16 model', async () => {
   await initBackend('auto');
   const float = await runOrtFloat16(typedMlp(5, DataType.FLOAT16), 'x', x, [n, 32]);
   const model = typedMlp(5, DataType.FLOAT16);
   const r = await gptq(model, parseGptqOptions({ bits: 4, groupSize: 16 }), { ...quiet, data: typedBatches(x, n, 32, 'x', 64, DataType.FLOAT16) });
-  assert.deepEqual(opCounts(model), { MatMulNBits: 1, Relu: 1, DequantizeLinear: 1, Gemm: 1 });
+  assert.deepEqual(opCounts(model), { MatMulNBits: 2, Relu: 1 });
   const init = (name: string) => model.graph.initializers.find((v) => v.name === name)!.initializer!;
   assert.equal(init('W1_scales').dataType, DataType.FLOAT16);
-  assert.equal(init('B_scale').dataType, DataType.FLOAT16);
-  // A float16 scale in the default domain's DequantizeLinear needs opset 19.
-  assert.equal(model.opset(''), 19);
+  assert.equal(init('B_scales').dataType, DataType.FLOAT16);
   for (const l of r.layers) assert.equal(l.dataType, 'float16');
   assert.equal(r.plan.bytes.before, 2 * (32 * 64 + 64 * 16));
   const y = await runOrtFloat16(model, 'x', x, [n, 32]);
@@ -170,7 +174,7 @@ test('bfloat16 model: bfloat16 scales, checked in our executor (onnxruntime has 
   await gptq(model, parseGptqOptions({ bits: 4, groupSize: 16 }), { ...quiet, data: typedBatches(x, n, 32, 'x', 64, DataType.BFLOAT16) });
   const init = (name: string) => model.graph.initializers.find((v) => v.name === name)!.initializer!;
   assert.equal(init('W1_scales').dataType, DataType.BFLOAT16);
-  assert.equal(init('B_scale').dataType, DataType.BFLOAT16);
+  assert.equal(init('B_scales').dataType, DataType.BFLOAT16);
   const d = relDiff(await run(model), float);
   assert.ok(d < 0.08, `relative output difference ${d}`);
 });

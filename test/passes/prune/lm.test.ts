@@ -13,10 +13,15 @@ const calib = readNpy(fixture('lm', 'data', 'calib_x.npy'));
 const testX = readNpy(fixture('lm', 'data', 'test_x.npy'));
 const data = batches(calib, 'input', 32, 64);
 
-async function pruned(options: Record<string, unknown>): Promise<{ ppl: number; layers: import('../../../src/report/schema.js').LayerReport[]; report: Record<string, unknown>; model: import('../../../src/ir/model.js').Model }> {
+type LayerReport = import('../../../src/report/schema.js').LayerReport;
+
+/** Prunes fixtures/lm: the pruned layers' rows, and those left dense (`skipped`) apart. */
+async function pruned(options: Record<string, unknown>): Promise<{ ppl: number; layers: LayerReport[]; skipped: LayerReport[]; report: Record<string, unknown>; model: import('../../../src/ir/model.js').Model }> {
   const model = await loadModel(fixture('lm', 'model.onnx'));
   const r = await prune(model, options, { ...quiet, data });
-  return { ppl: await perplexity(model, testX), layers: r.layers, report: r.report.pruning as Record<string, unknown>, model };
+  const layers = r.layers.filter((l) => !l.skipped);
+  const skipped = r.layers.filter((l) => l.skipped);
+  return { ppl: await perplexity(model, testX), layers, skipped, report: r.report.pruning as Record<string, unknown>, model };
 }
 
 /** The 50 % unstructured runs, shared by the tests below (computed once). */
@@ -35,6 +40,11 @@ test("fixtures/lm, 50% unstructured: SparseGPT beats magnitude; bias correction 
   t.diagnostic(`perplexity at 50% (64 calibration samples): ${line}`);
   assert.ok(Math.abs(dense - 47.654) < 0.05, `dense perplexity as fixtures/metrics.json says (${line})`);
   assert.equal(mag.layers.length, 12, 'q, k, v, proj, fc1, fc2 of both blocks; the head stays dense');
+  assert.deepEqual(
+    mag.skipped.map((l) => [l.name, l.skipped]),
+    [['/head/MatMul', 'output head: kept dense by default (--no-keep-sensitive prunes it)']],
+    'the head is in the layers, with why it was left dense',
+  );
   for (const r of [mag, wanda, plain, sgpt]) {
     assert.deepEqual(r.layers.map((l) => l.name), mag.layers.map((l) => l.name), 'every method prunes the same layers');
     for (const l of r.layers) assert.ok(Math.abs(l.sparsity! - 0.5) < 1e-3, `${l.name}: sparsity ${l.sparsity}`);

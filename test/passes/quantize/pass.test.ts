@@ -36,15 +36,18 @@ test('weight-only int8: per-channel DequantizeLinear on every weight, runs in on
   assert.ok(relDiff(got.logits!, ref.logits!) < 0.01);
 });
 
-test('weight-only int4: MatMulNBits for MatMul/Gemm, head kept at 8 bits, ragged K handled', async () => {
+test('weight-only int4: MatMulNBits for MatMul/Gemm, head kept at 8 bits (an 8-bit MatMulNBits), ragged K handled', async () => {
   const model = mlpModel(2);
   const ref = await runOrt(mlpModel(2), mlpFeeds());
   const r = await quantize(model, parseQuantizeOptions({ bits: 4, groupSize: 32 }), defaultContext);
   const counts = opCounts(model);
-  assert.equal(counts.MatMulNBits, 2);
-  assert.equal(counts.DequantizeLinear, 1); // the head, 8-bit per channel
+  assert.equal(counts.MatMulNBits, 3);
+  assert.equal(counts.DequantizeLinear, undefined, 'the head is no DequantizeLinear: onnxruntime would materialise it in float every run');
+  const bitsOf = model.graph.nodes.filter((n) => n.opType === 'MatMulNBits').map((n) => n.attrInt('bits', 0)).sort();
+  assert.deepEqual(bitsOf, [4, 4, 8]);
   const head = r.layers.find((l) => l.name === 'head')!;
   assert.equal(head.bits, 8);
+  assert.equal(head.format, 'matmulnbits');
   assert.match(String(head.note), /output head kept at 8 bits/);
   assert.equal(r.layers.find((l) => l.name === 'fc1')!.bits, 4);
   const got = await runOrt(model, mlpFeeds());
@@ -224,4 +227,84 @@ test('opset 9 model: weight-only int8 raises the opset (rewriting old ops) and m
   assert.deepEqual(r.plan.opset?.rewrites, { Clip: 1 });
   const got = await runOrt(model, cnnFeeds());
   assert.ok(relDiff(got.logits!, ref.logits!) < 0.02);
+});
+
+test('weight-only int4 of a language model: the embedding table as an 8-bit GatherBlockQuantized, the head as an 8-bit MatMulNBits; onnxruntime and our executor agree', async () => {
+  const { loadModel } = await import('../../../src/onnx/index.js');
+  const { Session } = await import('../../../src/runtime/session.js');
+  const { join } = await import('node:path');
+  const { repoRoot } = await import('../../helpers/repo.js');
+  const path = join(repoRoot(), 'fixtures/lm/model.onnx');
+  const model = await loadModel(path);
+  const r = await quantize(model, parseQuantizeOptions({ bits: 4 }), defaultContext);
+  const counts = opCounts(model);
+  assert.equal(counts.GatherBlockQuantized, 1);
+  assert.equal(counts.Gather ?? 0, 0);
+  const gbq = model.graph.nodes.find((n) => n.opType === 'GatherBlockQuantized')!;
+  assert.equal(gbq.attrInt('bits', 0), 8);
+  assert.equal(gbq.attrInt('block_size', 0), 128);
+  const table = r.layers.find((l) => l.format === 'gatherblockquantized')!;
+  assert.equal(table.bits, 8);
+  assert.ok(table.error! > 0 && table.error! < 1e-4, `8-bit table error ${table.error}`);
+  const ids = BigInt64Array.from({ length: 2 * 32 }, (_, i) => BigInt((i * 37) % 2001));
+  const feeds = { input: { data: ids, dims: [2, 32] } };
+  const ref = (await runOrt(await loadModel(path), feeds)).logits!;
+  const got = (await runOrt(model, feeds)).logits!;
+  const d = relDiff(got, ref);
+  assert.ok(d < 0.1, `int4 logits against float: relative error ${d}`);
+  const ours = await Session.create(model, { backend: 'wasm' });
+  const mine = (await ours.run({ input: { type: 'int64', data: ids, dims: [2, 32] } })).logits!.data as Float32Array;
+  ours.dispose();
+  assert.ok(relDiff(mine, got) < 1e-4, `our executor runs GatherBlockQuantized as onnxruntime does (${relDiff(mine, got)})`);
+});
+
+test('a quantize that finds nothing to quantize exits 1 with one line saying why, and changes nothing', async () => {
+  const { NothingToDoError } = await import('../../../src/core/errors.js');
+  const model = mlpModel(2);
+  const before = serializeModel(model);
+  await assert.rejects(
+    quantize(model, parseQuantizeOptions({ bits: 4, exclude: '.' }), defaultContext),
+    (e: unknown) => e instanceof NothingToDoError && e.exitCode === 1 && /^nothing to quantize: none of the 3 MatMul\/Gemm\/Conv\/Gather weights can be: 3 excluded by --exclude \(2 Gemm, 1 MatMul\)$/.test(e.message) && !e.message.includes('\n'),
+  );
+  assert.deepEqual(serializeModel(model), before);
+});
+
+test('weights handed over by a streamed reference run (prepareQuantize) give the same model, byte for byte, as quantizing alone', async () => {
+  const { loadModel, saveModel } = await import('../../../src/onnx/index.js');
+  const { prepareQuantize } = await import('../../../src/passes/quantize/index.js');
+  const { recordReference } = await import('../../../src/report/measure.js');
+  const { join } = await import('node:path');
+  const { mkdtempSync, rmSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { repoRoot } = await import('../../helpers/repo.js');
+  const dir = mkdtempSync(join(tmpdir(), 'compress-prepared-'));
+  try {
+    // The LM fixture with its weights in an external data file, as a large model would come.
+    const path = join(dir, 'lm.onnx');
+    await saveModel(await loadModel(join(repoRoot(), 'fixtures/lm/model.onnx')), path, { externalData: { threshold: 1024 } });
+    const options = parseQuantizeOptions({ bits: 4, groupSize: 32 });
+    const alone = await loadModel(path);
+    await quantize(alone, options, defaultContext);
+
+    const model = await loadModel(path);
+    const prepared = prepareQuantize(model, options)!;
+    assert.ok(prepared, 'weight-only block quantization can be prepared');
+    let handed = 0;
+    const quiet = { ...defaultContext, logger: { debug() {}, info() {}, warn() {} } };
+    const recorded = await recordReference({ model, files: { bytes: 0, files: [] } }, { data: 'random:2', task: 'auto', batchSize: 2, seed: 1, backend: 'wasm', symbolicDim: 8 }, quiet, (v) => {
+      handed++;
+      prepared.onWeight(v);
+    });
+    assert.equal(recorded.outputs.length, 1);
+    assert.deepEqual(recorded.outputs[0]!.dims, [2, 32, 2001]);
+    assert.ok(handed >= 10, `the run handed its weights over as it finished with them (${handed})`);
+    const blocked = prepared.plan.weights.filter((d) => d.format === 'matmulnbits' || d.format === 'gatherblockquantized').length;
+    assert.ok(blocked >= 10);
+    assert.equal(prepared.results.size, blocked, 'every block-quantized weight was quantized during the run');
+    for (const v of model.graph.initializers) if (v.initializer!.source) assert.equal(v.initializer!.loaded, false, `'${v.name}' was released after the run`);
+    await quantize(model, options, { ...defaultContext, prepared });
+    assert.deepEqual(serializeModel(model), serializeModel(alone));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

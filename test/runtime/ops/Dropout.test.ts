@@ -5,6 +5,7 @@ import { Graph, Model, makeAttr } from '../../../src/ir/index.js';
 import { Session } from '../../../src/runtime/session.js';
 import { RTensor } from '../../../src/runtime/value.js';
 import { checkOp, f32, floatAttr } from './shapeHarness.js';
+import { testBackend } from '../../helpers/backend.js';
 
 test('Dropout at inference: identity, and an all-kept mask (of the data type before opset 10, bool after)', async () => {
   const y = { name: 'y', dataType: DataType.FLOAT };
@@ -22,7 +23,7 @@ test('Dropout with training_mode true keeps about 1 - ratio of the elements, sca
   const t = g.addInput('t', { kind: 'tensor', elemType: DataType.BOOL, shape: [] });
   const d = g.createNode({ opType: 'Dropout', inputs: [x, r, t], outputs: ['y', 'm'], attributes: [makeAttr('seed', 3)] });
   g.outputs.push(d.output(0)!, d.output(1)!);
-  const s = await Session.create(new Model(g, 8, [{ domain: '', version: 13 }]), { backend: 'wasm' });
+  const s = await Session.create(new Model(g, 8, [{ domain: '', version: 13 }]), { backend: testBackend });
   const out = s.runSync({
     x: RTensor.fromHost(DataType.FLOAT, [100, 100], new Float32Array(10000).fill(1)),
     r: RTensor.fromHost(DataType.FLOAT, [], Float32Array.of(0.25)),

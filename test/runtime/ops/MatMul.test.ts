@@ -1,6 +1,8 @@
 import { test } from 'node:test';
+import assert from 'node:assert/strict';
 import { DataType } from '../../../src/core/dtype.js';
 import { f32, matchOrt, nnBackends, outs, seeded, values, type NodeSpec } from './nnHarness.js';
+import { testBackend } from '../../helpers/backend.js';
 
 const cases: { name: string; a: number[]; b: number[]; constB?: boolean }[] = [
   { name: '2-D', a: [7, 5], b: [5, 3] },
@@ -42,6 +44,34 @@ for (const [name, dt] of [
       inputs: [values('a', dt, [2, 1, 3, 4], arr(24)), values('b', dt, [3, 4, 2], arr(24))],
       outputs: outs(1, dt),
     };
-    await matchOrt(spec, 'wasm');
+    await matchOrt(spec, testBackend);
   });
 }
+
+test('a streamed weight is multiplied a slab of columns at a time, float32 and float16 alike, with the same result as whole', async () => {
+  const { initBackend, tf } = await import('../../../src/runtime/backend.js');
+  const { RTensor } = await import('../../../src/runtime/value.js');
+  const { streamedMatMul } = await import('../../../src/runtime/ops/MatMul.js');
+  const { float32ToFloat16Array, float16ToFloat32Array } = await import('../../../src/core/float16.js');
+  await initBackend('wasm', { debug() {}, info() {}, warn() {} });
+  const r = seeded('streamed');
+  const [K, N] = [48, 37];
+  const a = Float32Array.from({ length: 2 * 3 * K }, () => r() - 0.5);
+  const w = Float32Array.from({ length: K * N }, () => r() - 0.5);
+  const h = float32ToFloat16Array(w);
+  for (const [label, b, dense] of [
+    ['float32', RTensor.fromHost(DataType.FLOAT, [K, N], w), w],
+    ['float16', RTensor.fromHost(DataType.FLOAT16, [K, N], h), float16ToFloat32Array(h)],
+  ] as const) {
+    b.owned = false;
+    const at = RTensor.fromHost(DataType.FLOAT, [2, 3, K], a);
+    // 4 * K * 8 bytes: slabs of 8 columns, the last one of 5.
+    const got = streamedMatMul(at, b, 4 * K * 8);
+    const want = tf.tidy(() => tf.matMul(tf.tensor2d(a, [6, K]), tf.tensor2d(dense, [K, N])).dataSync() as Float32Array);
+    assert.deepEqual(got.dims, [2, 3, N], label);
+    const y = got.float32();
+    for (let i = 0; i < want.length; i++) assert.ok(Math.abs(y[i]! - want[i]!) <= 1e-5, `${label}: element ${i}: ${y[i]} vs ${want[i]}`);
+    assert.equal(b.onDevice, false, `${label}: the whole weight never went to tfjs`);
+    got.dispose();
+  }
+});

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { DataType } from '../../../src/core/dtype.js';
 import { float16BitsToFloat32, float32ToFloat16Bits } from '../../../src/core/float16.js';
 import { compareWithOrt, input, maxDiff, randFloats, randInts, rng, runOrt, runOurs, singleNodeModel, type NodeSpec } from './quantHarness.js';
+import { testBackend } from '../../helpers/backend.js';
 
 interface Case {
   name: string;
@@ -135,7 +136,7 @@ test('MatMulNBits reuses the dequantized weight of a constant B across runs', as
   };
   const { Session } = await import('../../../src/runtime/session.js');
   const { tf } = await import('../../../src/runtime/backend.js');
-  const s = await Session.create(singleNodeModel(spec), { backend: 'wasm' });
+  const s = await Session.create(singleNodeModel(spec), { backend: testBackend });
   const feeds = { A: { type: 'float32', data: spec.inputs[0]!.data, dims: [2, 32] } };
   const first = await s.run(feeds);
   const before = tf.memory().numTensors;

@@ -6,6 +6,7 @@ import { Graph, Model, Tensor } from '../../../src/ir/index.js';
 import { Session } from '../../../src/runtime/session.js';
 import { RTensor } from '../../../src/runtime/value.js';
 import { checkOp, f32, floatAttr, i64, intAttr } from './shapeHarness.js';
+import { testBackend } from '../../helpers/backend.js';
 
 const mode = (m: string) => makeAttr('mode', m);
 
@@ -33,7 +34,7 @@ test('Pad wrap wider than the axis repeats it periodically (numpy.pad mode wrap;
   const p = g.addInitializer('p', new Tensor(DataType.INT64, [2], BigInt64Array.of(5n, 4n)));
   const n = g.createNode({ opType: 'Pad', inputs: [x, p], outputs: ['y'], attributes: [mode('wrap')] });
   g.outputs.push(n.output(0)!);
-  const s = await Session.create(new Model(g, 9, [{ domain: '', version: 19 }]), { backend: 'wasm' });
+  const s = await Session.create(new Model(g, 9, [{ domain: '', version: 19 }]), { backend: testBackend });
   const y = s.runSync({ x: RTensor.fromHost(DataType.FLOAT, [3], Float32Array.of(1, 2, 3)) }).get('y')!;
   assert.deepEqual(y.numbers(), [2, 3, 1, 2, 3, 1, 2, 3, 1, 2, 3, 1]);
 });

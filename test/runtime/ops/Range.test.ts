@@ -4,6 +4,7 @@ import { Graph, Model, Tensor } from '../../../src/ir/index.js';
 import { Session } from '../../../src/runtime/session.js';
 import { DataType } from '../../../src/core/dtype.js';
 import { checkOp, i64 } from './shapeHarness.js';
+import { testBackend } from '../../helpers/backend.js';
 
 const scalar = (name: string, v: number) => ({ name, dataType: DataType.FLOAT, dims: [], data: Float32Array.of(v), init: true });
 
@@ -20,7 +21,7 @@ test('Range on int64 stays exact beyond 2^53 (onnxruntime 1.30 counts in doubles
   const [s, l, d] = [2n ** 60n, 2n ** 60n + 10n, 3n].map((v, i) => g.addInitializer(`c${i}`, new Tensor(DataType.INT64, [], BigInt64Array.of(v))));
   const n = g.createNode({ opType: 'Range', inputs: [s!, l!, d!], outputs: ['y'] });
   g.outputs.push(n.output(0)!);
-  const session = await Session.create(new Model(g, 8, [{ domain: '', version: 11 }]), { backend: 'wasm' });
+  const session = await Session.create(new Model(g, 8, [{ domain: '', version: 11 }]), { backend: testBackend });
   const y = session.runSync({}).get('y')!;
   assert.deepEqual(Array.from(y.host() as BigInt64Array), [0n, 3n, 6n, 9n].map((k) => 2n ** 60n + k));
 });

@@ -6,6 +6,7 @@ import { Graph, Model, Tensor } from '../../../src/ir/index.js';
 import { Session } from '../../../src/runtime/session.js';
 import { RTensor } from '../../../src/runtime/value.js';
 import { checkOp, f32, floatAttr, i64, intAttr } from './shapeHarness.js';
+import { testBackend } from '../../helpers/backend.js';
 
 const scales = (v: number[]) => ({ name: 'scales', dataType: DataType.FLOAT, dims: [v.length], data: Float32Array.from(v), init: true });
 const roi = (v: number[]) => ({ name: 'roi', dataType: DataType.FLOAT, dims: [v.length], data: Float32Array.from(v), init: true });
@@ -73,7 +74,7 @@ test('Resize-18 takes negative axes as counted from the back', async () => {
     const sizes = g.addInitializer('sizes', new Tensor(DataType.INT64, [2], BigInt64Array.of(3n, 9n)));
     const n = g.createNode({ opType: 'Resize', inputs: [x, null, null, sizes], outputs: ['y'], attributes: [s('mode', 'linear'), intAttr('axes', axes)] });
     g.outputs.push(n.output(0)!);
-    const session = await Session.create(new Model(g, 8, [{ domain: '', version: 18 }]), { backend: 'wasm' });
+    const session = await Session.create(new Model(g, 8, [{ domain: '', version: 18 }]), { backend: testBackend });
     return session.runSync({ x: RTensor.fromHost(DataType.FLOAT, [1, 2, 6, 4], Float32Array.from({ length: 48 }, (_, i) => Math.sin(i))) }).get('y')!;
   };
   const neg = await run([-2, -1]);

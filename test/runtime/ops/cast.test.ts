@@ -35,7 +35,9 @@ for (const b of backends) {
     assert.deepEqual(Array.from(onHost.host() as Uint16Array), expected);
     const bigVals = vals.concat([3.3e38, -3.3e38, 1e-38, 2 ** 100 * 1.00390625]);
     const bf = run1('Cast', 13, [device(FLOAT, [bigVals.length], bigVals)], { to: BFLOAT16 });
-    assert.deepEqual(Array.from(bf.host() as Uint16Array), bigVals.map((x) => float32ToBfloat16Bits(x)));
+    // TensorFlow's kernels flush float32 subnormals (1e-38) to zero (docs/backends.md); the others keep them.
+    const flush = (x: number) => (b.startsWith('tfjs-node') && x !== 0 && Math.abs(x) < 2 ** -126 ? 0 * Math.sign(x) : x);
+    assert.deepEqual(Array.from(bf.host() as Uint16Array), bigVals.map((x) => float32ToBfloat16Bits(flush(x))));
   });
 
   test(`float -> integers truncate toward zero, out of range as onnxruntime on x86 (${b})`, async () => {

@@ -9,11 +9,12 @@ import type { NumericArray } from '../../../src/ir/tensor.js';
 import type { BackendName } from '../../../src/runtime/backend.js';
 import { Session } from '../../../src/runtime/session.js';
 import { maxDiff, randFloats, rng, runOrt, singleNodeModel, type InputSpec, type NodeSpec, type Result } from './quantHarness.js';
+import { kernelBackends } from '../../helpers/backend.js';
 
 export { rng, type NodeSpec };
 
 /** The backends every NN kernel test runs on. */
-export const nnBackends: BackendName[] = ['cpu', 'wasm'];
+export const nnBackends: BackendName[] = kernelBackends;
 
 /** A float32 input of uniform values in [-1, 1) (a constant initializer when `init`). */
 export function f32(r: () => number, name: string, dims: number[], init = false): InputSpec {

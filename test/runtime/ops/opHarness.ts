@@ -11,9 +11,10 @@ import { initBackend, type BackendName } from '../../../src/runtime/backend.js';
 import type { KernelContext } from '../../../src/runtime/kernel.js';
 import { findKernel } from '../../../src/runtime/registry.js';
 import { RTensor } from '../../../src/runtime/value.js';
+import { kernelBackends } from '../../helpers/backend.js';
 
 /** The backends every test here runs on. */
-export const backends: BackendName[] = ['cpu', 'wasm'];
+export const backends: BackendName[] = kernelBackends;
 
 /** Switches tfjs to a backend (once per test). */
 export async function useBackend(name: BackendName): Promise<void> {

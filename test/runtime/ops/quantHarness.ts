@@ -12,6 +12,7 @@ import { Graph, Model, Tensor } from '../../../src/ir/index.js';
 import type { NumericArray } from '../../../src/ir/tensor.js';
 import { serializeModel } from '../../../src/onnx/index.js';
 import { Session } from '../../../src/runtime/session.js';
+import { testBackend } from '../../helpers/backend.js';
 
 /** The project's seeded PRNG (src/core/random.ts). */
 export const rng = mulberry32;
@@ -128,7 +129,7 @@ export async function runOrt(model: Model, spec: NodeSpec): Promise<Record<strin
 
 /** Runs the model in our Session on the wasm backend. */
 export async function runOurs(model: Model, spec: NodeSpec): Promise<Record<string, Result>> {
-  const s = await Session.create(model, { backend: 'wasm' });
+  const s = await Session.create(model, { backend: testBackend });
   const feeds: Record<string, { type: string; data: NumericArray; dims: number[] }> = {};
   for (const i of spec.inputs) if (i && !i.init) feeds[i.name] = { type: ortTypeName(i.dataType)!, data: i.data, dims: i.dims };
   const out = await s.run(feeds);

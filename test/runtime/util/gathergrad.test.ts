@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { initBackend, tf } from '../../../src/runtime/backend.js';
 import { gatherWithGrad } from '../../../src/runtime/util/gathergrad.js';
+import { kernelBackends } from '../../helpers/backend.js';
 
 const cases: { shape: number[]; idx: number[]; idxShape: number[]; axis: number }[] = [
   { shape: [10, 4], idx: [1, 3, 3, 9, 0, 3], idxShape: [2, 3], axis: 0 },
@@ -19,7 +20,7 @@ test('gatherWithGrad: value and gradient (repeated indices summed) equal tfjs ga
     const r = tf.tensor(Float32Array.from({ length: outShape.reduce((a, b) => a * b, 1) }, (_, i) => Math.cos(i)), outShape);
     const refY = Array.from(tf.gather(x, idx, c.axis).dataSync());
     const refG = Array.from(tf.grad((a: tf.Tensor) => tf.sum(tf.mul(tf.gather(a, idx, c.axis), r)))(x).dataSync());
-    for (const backend of ['cpu', 'wasm'] as const) {
+    for (const backend of kernelBackends) {
       await initBackend(backend);
       const y = Array.from(gatherWithGrad(x, idx, c.axis).dataSync());
       const g = Array.from(tf.grad((a: tf.Tensor) => tf.sum(tf.mul(gatherWithGrad(a, idx, c.axis), r)))(x).dataSync());
