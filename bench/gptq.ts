@@ -188,9 +188,11 @@ function matmulRate(minSeconds = 2): { wall: number; cpu: number } {
  * The arithmetic floor of one decoder block in FLOPs (issue 14 item 5): Hessians 2 n sum(K^2) over its
  * distinct inputs, two forwards of the block (2 n params, plus attention's two products 4 n seq d), and
  * the solves (Cholesky and triangular inverse of each distinct Hessian, 2 K^3 / 3, and GPTQ's updates
- * K^2 N per layer). n: calibration tokens; d: the block's width (its first layer's K).
+ * K^2 N per layer). n: calibration tokens; d: the block's width (its first layer's K). The last block
+ * runs no propagating forward, and a last block of one layer (the head) none at all: its Hessian needs
+ * only its input, so `forwards` is 2, 1 or 0.
  */
-function blockFlops(layers: readonly LinearLayer[], tokens: number, seq: number): { hessian: number; forward: number; solve: number; total: number } {
+function blockFlops(layers: readonly LinearLayer[], tokens: number, seq: number, forwards = 2): { hessian: number; forward: number; solve: number; total: number } {
   const inputs = new Map<unknown, number>();
   for (const l of layers) inputs.set(l.input, l.K);
   let hessian = 0;
@@ -201,7 +203,7 @@ function blockFlops(layers: readonly LinearLayer[], tokens: number, seq: number)
   }
   const params = layers.reduce((a, l) => a + l.K * l.N, 0);
   const attention = layers.length > 1 ? 4 * tokens * seq * layers[0]!.K : 0;
-  const forward = 2 * (2 * tokens * params + attention);
+  const forward = forwards * (2 * tokens * params + attention);
   const solve = factor + layers.reduce((a, l) => a + l.K * l.K * l.N, 0);
   return { hessian, forward, solve, total: hessian + forward + solve };
 }
@@ -273,7 +275,8 @@ async function llm(dir: string, results: Record<string, unknown>[]): Promise<voi
   for (let i = 0; i < blocks.length; i++) {
     const b = blocks[i]!;
     const layerBlock = byBlock[i]!;
-    const f = blockFlops(layerBlock.layers, tokens, seq);
+    const last = i === blocks.length - 1;
+    const f = blockFlops(layerBlock.layers, tokens, seq, last ? (layerBlock.layers.length > 1 ? 1 : 0) : 2);
     // The rate around the block: measured before it and after it.
     const rateWall = (b.rateBefore + rates[i + 1]!.wall) / 2;
     const rateCpu = (b.rateCpuBefore + rates[i + 1]!.cpu) / 2;
