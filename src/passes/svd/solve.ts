@@ -61,7 +61,7 @@ export function rankByShape(rule: Extract<RankRule, { kind: 'rank' | 'ratio' }>,
   return rule.kind === 'rank' ? Math.min(rule.rank, k) : Math.min(k, Math.floor((rule.ratio * full) / (K + N)));
 }
 
-/** The rank a per-layer rule asks for (budget is global: see `greedyRanks`). */
+/** The rank a per-layer rule asks for (the whole-model targets: see `allocateRanks`). */
 export function rankFor(s: Spectrum, rule: Exclude<RankRule, { kind: 'budget' }>): number {
   const k = s.svd.k;
   switch (rule.kind) {
@@ -141,58 +141,215 @@ export function factorsAt(s: Spectrum, r: number): { a: Float32Array; b: Float32
   return { a, b };
 }
 
-/** A layer as the budget allocation sees it. */
-export interface BudgetLayer {
-  spectrum: Spectrum;
-  /** How much the model's output error grows per unit of this layer's relative error (default 1). */
-  weight?: number;
+/**
+ * A layer as the whole-model allocation sees it: its size as it is and, for each rank r = 1, 2, ... that
+ * saves anything, the size of its factors and the cost of that rank (its sensitivity: an error that is 0
+ * for the layer left whole). Sizes are in the target's unit (parameters, or bytes).
+ */
+export interface AllocLayer {
+  full: number;
+  /** options[r - 1]: rank r. Sizes ascending, each below `full`. */
+  options: { size: number; cost: number }[];
+}
+
+/** The lower convex hull of a layer's (size, cost) points, rank 1 first, the whole layer last (-1). */
+function hullOf(layer: AllocLayer): number[] {
+  const pts = [...layer.options.map((o, i) => ({ i, size: o.size, cost: o.cost })), { i: -1, size: layer.full, cost: 0 }];
+  const hull: typeof pts = [];
+  for (const p of pts) {
+    while (hull.length >= 2) {
+      const a = hull[hull.length - 2]!;
+      const b = hull[hull.length - 1]!;
+      // b is above (or on) the segment a-p: it is never the better use of its size.
+      if ((b.cost - a.cost) * (p.size - a.size) >= (p.cost - a.cost) * (b.size - a.size)) hull.pop();
+      else break;
+    }
+    hull.push(p);
+  }
+  return hull.map((p) => p.i);
 }
 
 /**
- * Spreads a global saving of `toSave` parameters over layers, greedily (AIMET's greedy compression-ratio
- * selection; a layer's sensitivity is its relative output error times its measured `weight`): at each
- * step the layer whose weighted error grows least per parameter saved gives up rank (the first step jumps
- * from the unfactorized weight to the highest rank that saves anything). Returns each layer's rank, or
- * null for layers left whole; throws NumericsError if even rank 1 everywhere does not save enough.
+ * Chooses each layer's rank (or null: left whole) so that the layers' total size is at most `capacity`
+ * and the sum of their costs is least. Two solvers, the better result kept:
+ *
+ * - marginal analysis (the Lagrangian solution, as in rate-distortion bit allocation): every layer starts
+ *   at rank 1 and the layer that buys the largest cost decrease per unit of size grows, along the lower
+ *   convex hull of its (size, cost) points, while the growth fits;
+ * - for small problems, dynamic programming over the capacity cut into buckets (sizes rounded up, so its
+ *   answer always fits): exact up to that rounding, also where the cost curves are not convex.
+ *
+ * What capacity is left then goes, one step at a time, to the single change that lowers the cost most.
+ * This is AIMET's greedy per-layer selection (its cost: the model's loss with the layer compressed alone)
+ * solved as the knapsack it is, rather than by a search for a common score threshold.
+ * Throws NumericsError when rank 1 everywhere does not fit.
  */
-export function greedyRanks(layers: BudgetLayer[], toSave: number): (number | null)[] {
-  const ranks: (number | null)[] = layers.map(() => null);
-  let saved = 0;
-  while (saved < toSave) {
-    let best = -1;
-    let bestCost = Infinity;
-    let bestSave = 0;
-    let bestRank = 0;
-    layers.forEach((layer, i) => {
-      const s = layer.spectrum;
-      const cur = ranks[i]!;
-      let next: number;
-      let save: number;
-      let cost: number;
-      if (cur === null) {
-        next = maxSavingRank(s);
-        if (next < 1) return;
-        save = s.full - paramsAt(s, next);
-        cost = relativeError(s, next);
-      } else {
-        if (cur <= 1) return;
-        next = cur - 1;
-        save = s.rows + s.cols;
-        cost = relativeError(s, next) - relativeError(s, cur);
-      }
-      const perParam = (cost * (layer.weight ?? 1)) / save;
-      if (perParam < bestCost) {
-        bestCost = perParam;
-        best = i;
-        bestSave = save;
-        bestRank = next;
-      }
-    });
-    if (best < 0) throw new NumericsError(`the budget cannot be reached: rank 1 in every factorizable layer still leaves ${Math.ceil(toSave - saved)} parameters too many`, 'raise --budget, or drop --exclude');
-    ranks[best] = bestRank;
-    saved += bestSave;
+export function allocateRanks(layers: AllocLayer[], capacity: number): (number | null)[] {
+  const least = layers.reduce((n, l) => n + (l.options.length === 0 ? l.full : l.options[0]!.size), 0);
+  if (least > capacity * (1 + 1e-12)) {
+    throw new NumericsError(`the target cannot be reached: rank 1 in every factorizable layer still takes ${Math.ceil(least)}, and the target leaves ${Math.floor(capacity)} for them`, 'raise --ratio or --budget, factorize the head too (--no-keep-head), or drop --exclude');
   }
-  return ranks;
+  const candidates = [fill(layers, capacity, marginal(layers, capacity))];
+  const dp = bucketed(layers, capacity);
+  if (dp) candidates.push(fill(layers, capacity, dp));
+  const cost = (at: number[]) => at.reduce((n, i, l) => n + (i < 0 ? 0 : layers[l]!.options[i]!.cost), 0);
+  const best = candidates.reduce((a, b) => (cost(b) < cost(a) ? b : a));
+  return best.map((i) => (i < 0 ? null : i + 1));
+}
+
+/** Size of option i of a layer (-1: the whole layer). */
+function sizeOf(layer: AllocLayer, i: number): number {
+  return i < 0 ? layer.full : layer.options[i]!.size;
+}
+
+function costOf(layer: AllocLayer, i: number): number {
+  return i < 0 ? 0 : layer.options[i]!.cost;
+}
+
+/** Marginal analysis along each layer's lower convex hull (option indices, -1 = whole). */
+function marginal(layers: AllocLayer[], capacity: number): number[] {
+  const at: number[] = layers.map((l) => (l.options.length === 0 ? -1 : 0));
+  let used = layers.reduce((n, l, i) => n + sizeOf(l, at[i]!), 0);
+  const hulls = layers.map(hullOf);
+  const pos = layers.map(() => 0);
+  for (;;) {
+    let best = -1;
+    let bestSlope = 0;
+    for (let l = 0; l < layers.length; l++) {
+      const h = hulls[l]!;
+      if (at[l] === -1 || pos[l]! + 1 >= h.length) continue;
+      const next = h[pos[l]! + 1]!;
+      const grow = sizeOf(layers[l]!, next) - sizeOf(layers[l]!, at[l]!);
+      if (used + grow > capacity) continue;
+      const slope = (costOf(layers[l]!, next) - costOf(layers[l]!, at[l]!)) / grow;
+      if (slope < bestSlope) {
+        bestSlope = slope;
+        best = l;
+      }
+    }
+    if (best < 0) return at;
+    const next = hulls[best]![pos[best]! + 1]!;
+    used += sizeOf(layers[best]!, next) - sizeOf(layers[best]!, at[best]!);
+    at[best] = next;
+    pos[best]! += 1;
+  }
+}
+
+/** Above this many (options x buckets) steps the dynamic program is skipped. */
+const bucketWork = 4e7;
+
+/**
+ * The dynamic program over the capacity in buckets (at least 1000, and 20 per layer, so that the rounding
+ * wastes at most a twentieth of a bucket per layer on average); undefined when too large or when the
+ * rounding leaves no solution.
+ */
+function bucketed(layers: AllocLayer[], capacity: number): number[] | undefined {
+  const B = Math.max(1000, 20 * layers.length);
+  const options = layers.reduce((n, l) => n + l.options.length + 1, 0);
+  if (options * B > bucketWork || capacity <= 0) return undefined;
+  const unit = capacity / B;
+  const buckets = (size: number) => Math.ceil(size / unit - 1e-9);
+  let dp = new Float64Array(B + 1).fill(Infinity);
+  dp[0] = 0;
+  const choice: Int32Array[] = [];
+  for (const layer of layers) {
+    const next = new Float64Array(B + 1).fill(Infinity);
+    const pick = new Int32Array(B + 1).fill(-2);
+    for (let i = -1; i < layer.options.length; i++) {
+      const w = buckets(sizeOf(layer, i));
+      const c = costOf(layer, i);
+      for (let b = 0; b + w <= B; b++) {
+        const v = dp[b]! + c;
+        if (v < next[b + w]!) {
+          next[b + w] = v;
+          pick[b + w] = i;
+        }
+      }
+    }
+    choice.push(pick);
+    dp = next;
+  }
+  let end = -1;
+  for (let b = 0; b <= B; b++) if (dp[b]! < Infinity && (end < 0 || dp[b]! < dp[end]!)) end = b;
+  if (end < 0) return undefined;
+  const at = layers.map(() => -1);
+  for (let l = layers.length - 1; l >= 0; l--) {
+    const i = choice[l]![end]!;
+    at[l] = i;
+    end -= buckets(sizeOf(layers[l]!, i));
+  }
+  return at;
+}
+
+/** Spends what capacity is left on the single change (a larger rank, or the whole layer) that lowers the cost most, until none fits. */
+function fill(layers: AllocLayer[], capacity: number, start: number[]): number[] {
+  const at = start.slice();
+  let used = layers.reduce((n, l, i) => n + sizeOf(l, at[i]!), 0);
+  for (;;) {
+    let best = -1;
+    let bestTo = 0;
+    let bestGain = 0;
+    for (let l = 0; l < layers.length; l++) {
+      const layer = layers[l]!;
+      const cur = at[l]!;
+      if (cur === -1) continue;
+      const room = capacity - used + sizeOf(layer, cur);
+      for (let i = cur + 1; i <= layer.options.length; i++) {
+        const to = i === layer.options.length ? -1 : i;
+        if (sizeOf(layer, to) > room) break;
+        const gain = costOf(layer, cur) - costOf(layer, to);
+        if (gain > bestGain) {
+          bestGain = gain;
+          best = l;
+          bestTo = to;
+        }
+      }
+    }
+    if (best < 0) return at;
+    used += sizeOf(layers[best]!, bestTo) - sizeOf(layers[best]!, at[best]!);
+    at[best] = bestTo;
+  }
+}
+
+/**
+ * A layer's cost at every saving rank from the model's output error measured at a few ranks (`points`,
+ * ascending in rank) and the layer's own relative error curve: between measured ranks, the ratio of the
+ * two is interpolated linearly (so the measured points are met exactly and the curve keeps the shape of
+ * the layer's exact truncation error); outside them the nearest ratio is used.
+ */
+export function interpolatedCosts(s: Spectrum, points: { rank: number; error: number }[], maxRank: number): number[] {
+  const ratio = points.map((p) => {
+    const e = relativeError(s, p.rank);
+    return e > 0 ? p.error / e : 0;
+  });
+  const out: number[] = [];
+  for (let r = 1; r <= maxRank; r++) {
+    const e = relativeError(s, r);
+    let k = 0;
+    while (k < points.length && points[k]!.rank < r) k++;
+    let f: number;
+    if (k < points.length && points[k]!.rank === r) {
+      out.push(points[k]!.error);
+      continue;
+    }
+    if (k === 0) f = ratio[0]!;
+    else if (k === points.length) f = ratio[points.length - 1]!;
+    else {
+      const p = points[k - 1]!;
+      const q = points[k]!;
+      const t = (r - p.rank) / (q.rank - p.rank);
+      f = ratio[k - 1]! * (1 - t) + ratio[k]! * t;
+    }
+    out.push(f * e);
+  }
+  return out;
+}
+
+/** The ranks at which a layer's effect on the model is measured: 1, and 1/16 ... all of its saving ranks. */
+export function measuredRanks(maxRank: number): number[] {
+  const set = new Set<number>([1]);
+  for (const f of [1 / 16, 1 / 8, 1 / 4, 1 / 2, 1]) set.add(Math.max(1, Math.round(f * maxRank)));
+  return [...set].sort((a, b) => a - b);
 }
 
 /**

@@ -16,7 +16,7 @@ import { finish, foldSteps, scales, tfActivation } from '../util/epilogue.js';
 import { batchMatMul } from '../util/matmul.js';
 import { onDevice } from '../util/device.js';
 import { RTensor, toCanonical } from '../value.js';
-import type { NumericArray, TensorData } from '../../ir/tensor.js';
+import type { NumericArray } from '../../ir/tensor.js';
 
 function run(inputs: readonly (RTensor | null)[], ctx: KernelContext): (RTensor | null)[] {
   const a = required(inputs, 0, ctx);
@@ -50,39 +50,38 @@ function streamable(a: RTensor, b: RTensor): boolean {
 }
 
 /**
- * A @ B for a streamed weight B [K, N] on the host: B goes to tfjs a slab of columns at a time (decoded
- * from float16 / bfloat16 slab by slab), so that neither the whole float32 weight nor the backend's
- * packed copy of it is ever held: an output head of 128k x 3072 costs 32 MB at a time, not 3 GB.
+ * A @ B for a streamed weight B [K, N] on the host: B goes to tfjs a slab of rows at a time (contiguous in
+ * memory, so a float32 slab is handed over as it lies, and a float16 / bfloat16 one is decoded slab by
+ * slab), and the slabs' products A[:, k0:k1] @ B[k0:k1, :] are summed; neither the whole float32 weight
+ * nor the backend's packed copy of it is ever held: an output head of 128k x 3072 costs 32 MB at a time,
+ * not 3 GB.
  */
 export function streamedMatMul(a: RTensor, b: RTensor, pieceBytes = streamPieceBytes): RTensor {
   const [K, N] = b.dims as [number, number];
-  const cols = Math.max(1, Math.floor(pieceBytes / 4 / K));
-  const host = b.host();
+  const rowsPerSlab = Math.max(1, Math.floor(pieceBytes / 4 / N));
+  const host = b.host() as NumericArray;
   const rows = tf.reshape(a.tf, [-1, K]) as tf.Tensor2D;
-  const parts: tf.Tensor[] = [];
+  let sum: tf.Tensor2D | undefined;
   try {
-    for (let n0 = 0; n0 < N; n0 += cols) {
-      const nc = Math.min(cols, N - n0);
-      const piece = RTensor.fromHost(b.dataType, [K, nc], sliceColumns(host, K, N, n0, nc));
-      const w = tf.tensor2d(piece.float32(), [K, nc]);
-      parts.push(tf.matMul(rows, w));
+    for (let k0 = 0; k0 < K; k0 += rowsPerSlab) {
+      const kc = Math.min(rowsPerSlab, K - k0);
+      const slab = host.subarray(k0 * N, (k0 + kc) * N) as NumericArray;
+      const w = tf.tensor2d(b.dataType === DataType.FLOAT ? (slab as Float32Array) : RTensor.fromHost(b.dataType, [kc, N], slab).float32(), [kc, N]);
+      const part = tf.tidy(() => tf.matMul(kc === K ? rows : tf.slice(rows, [0, k0], [-1, kc]), w)) as tf.Tensor2D;
       w.dispose();
+      if (sum) {
+        const next = tf.add(sum, part) as tf.Tensor2D;
+        sum.dispose();
+        part.dispose();
+        sum = next;
+      } else sum = part;
     }
-    const y = parts.length === 1 ? parts[0]! : tf.concat(parts, 1);
-    return RTensor.fromTf(tf.reshape(y, [...a.dims.slice(0, -1), N]), a.dataType);
+    const y = tf.reshape(sum!, [...a.dims.slice(0, -1), N]);
+    return RTensor.fromTf(y, a.dataType);
   } finally {
     rows.dispose();
-    if (parts.length > 1) tf.dispose(parts);
+    sum?.dispose();
   }
-}
-
-/** Columns n0..n0+nc of a row-major [K, N] host array, in the same canonical array type. */
-function sliceColumns(host: TensorData, K: number, N: number, n0: number, nc: number): NumericArray {
-  const src = host as NumericArray;
-  const Ctor = src.constructor as new (n: number) => NumericArray;
-  const out = new Ctor(K * nc);
-  for (let k = 0; k < K; k++) (out as Float32Array).set((src as Float32Array).subarray(k * N + n0, k * N + n0 + nc), k * nc);
-  return out;
 }
 
 /** Exact integer matmul on the host (int64 through BigInt, narrower types through doubles). */

@@ -48,7 +48,7 @@ for (const [name, dt] of [
   });
 }
 
-test('a streamed weight is multiplied a slab of columns at a time, float32 and float16 alike, with the same result as whole', async () => {
+test('a streamed weight is multiplied a slab of rows at a time (partial products summed), float32 and float16 alike, with the same result as whole', async () => {
   const { initBackend, tf } = await import('../../../src/runtime/backend.js');
   const { RTensor } = await import('../../../src/runtime/value.js');
   const { streamedMatMul } = await import('../../../src/runtime/ops/MatMul.js');
@@ -65,8 +65,8 @@ test('a streamed weight is multiplied a slab of columns at a time, float32 and f
   ] as const) {
     b.owned = false;
     const at = RTensor.fromHost(DataType.FLOAT, [2, 3, K], a);
-    // 4 * K * 8 bytes: slabs of 8 columns, the last one of 5.
-    const got = streamedMatMul(at, b, 4 * K * 8);
+    // 4 * N * 10 bytes: slabs of 10 rows, the last one of 8.
+    const got = streamedMatMul(at, b, 4 * N * 10);
     const want = tf.tidy(() => tf.matMul(tf.tensor2d(a, [6, K]), tf.tensor2d(dense, [K, N])).dataSync() as Float32Array);
     assert.deepEqual(got.dims, [2, 3, N], label);
     const y = got.float32();
