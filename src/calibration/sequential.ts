@@ -39,32 +39,43 @@ import { DataType } from '../core/dtype.js';
 import type { Graph } from '../ir/graph.js';
 import type { Model } from '../ir/model.js';
 import type { Node } from '../ir/node.js';
-import { constantOf, findWeights, promoteConstant, setWeightValues, weightView } from '../ir/weights.js';
+import { constantOf, findWeights, promoteConstant, setWeightValues, weightView, type WeightRole } from '../ir/weights.js';
 import { nodeDependencies } from '../ir/traversal.js';
 import type { Value } from '../ir/value.js';
 import type { BackendName } from '../runtime/backend.js';
 import { Session } from '../runtime/session.js';
-import type { RTensor } from '../runtime/value.js';
+import { RTensor } from '../runtime/value.js';
 import type { AccumulatorFactory, ActivationAccumulator, ActivationLayout } from './accumulators/accumulator.js';
 import { createHessian, type HessianAccumulator } from './accumulators/hessian.js';
 
-/** A MatMul or Gemm that multiplies an activation by a constant float matrix. */
+/**
+ * A MatMul or Gemm that multiplies an activation by a constant float matrix, or a Conv, which multiplies
+ * the patches of its input (tensor/im2col.ts) by its weight seen as a matrix.
+ */
 export interface LinearLayer {
   /** The node's name (the weight's name for nameless nodes): what reports and --exclude use. */
   name: string;
   node: Node;
-  op: 'MatMul' | 'Gemm';
+  op: 'MatMul' | 'Gemm' | 'Conv';
   /** The constant weight value (an initializer once the driver or `promoteWeights` ran). */
   weight: Value;
   /** The activation the weight multiplies (input 0). */
   input: Value;
-  /** Inputs (the reduction length) and outputs of the layer: the weight acts as a [K, N] matrix. */
+  /**
+   * Inputs (the reduction length) and outputs of the layer: the weight acts as a [K, N] matrix. A Conv
+   * W [M, C/G, *kernel] has N = M and K = (C/G) prod(kernel), the inputs of one group: with G groups,
+   * output channel m reads group floor(m / (M/G)) only.
+   */
   K: number;
   N: number;
+  /** Groups of a Conv (1 otherwise): independent problems, each with its own input statistics. */
+  groups: number;
   /** The type the weight is stored in (float32, float16 or bfloat16); the maths runs in float32. */
   dataType: number;
-  /** How the activation holds K (Gemm with transA = 1 reads it transposed). */
+  /** How the activation holds K (Gemm with transA = 1 reads it transposed; a Conv's patches). */
   layout: ActivationLayout;
+  /** What the weight does in the network (output head, first Conv...: ir/weights.ts). */
+  role: WeightRole;
 }
 
 /** A node with a weight-like input that `findLinearLayers` leaves alone, and why. */
@@ -77,8 +88,8 @@ export interface SkippedLayer {
 export interface FindLayersOptions {
   /** Layers whose name matches are left out (and listed in `skipped`). */
   exclude?: RegExp;
-  /** Op types to take (default both). */
-  ops?: readonly ('MatMul' | 'Gemm')[];
+  /** Op types to take (default MatMul and Gemm; Conv only when asked). */
+  ops?: readonly ('MatMul' | 'Gemm' | 'Conv')[];
 }
 
 /**
@@ -93,24 +104,36 @@ export function findLinearLayers(model: Model, options: FindLayersOptions = {}):
   const layers: LinearLayer[] = [];
   const skipped: SkippedLayer[] = [];
   const { sites, skipped: notWeights } = findWeights(model);
-  for (const s of notWeights) if (s.node.opType === 'MatMul' || s.node.opType === 'Gemm') skipped.push({ node: s.node, reason: s.reason });
+  const wanted = (op: string) => op === 'MatMul' || op === 'Gemm' || (op === 'Conv' && ops.includes('Conv'));
+  for (const s of notWeights) if (wanted(s.node.opType)) skipped.push({ node: s.node, reason: s.reason });
   for (const s of sites) {
-    if (s.op !== 'MatMul' && s.op !== 'Gemm') continue;
+    if (!wanted(s.op)) continue;
     const node = s.node;
     const x = node.input(0);
     if (!x) continue;
-    const op = s.op;
+    const op = s.op as LinearLayer['op'];
     const w = s.value;
     const name = node.name || w.name;
+    const dims = s.tensor.dims;
     if (!(ops as readonly string[]).includes(op)) skipped.push({ node, reason: `${op} is not among the ops this pass compresses` });
     else if (!s.main) skipped.push({ node, reason: 'it sits inside a subgraph (If/Loop/Scan body)' });
     else if (w.uses.length > 1) skipped.push({ node, reason: `its weight '${w.name}' is read by ${w.uses.length} nodes (tied weights)` });
     else if (options.exclude?.test(name)) skipped.push({ node, reason: 'excluded by --exclude' });
-    else {
+    else if (op === 'Conv' && dims.length !== 3 && dims.length !== 4) skipped.push({ node, reason: `a ${dims.length - 2}-D Conv (1-D and 2-D are handled)` });
+    else if (op === 'Conv') {
+      const group = node.attrInt('group', 1);
+      const M = dims[0]!;
+      if (group < 1 || M % group !== 0) {
+        skipped.push({ node, reason: `its group ${group} does not divide its ${M} output channels` });
+        continue;
+      }
+      const K = dims.slice(1).reduce((a, b) => a * b, 1);
+      layers.push({ name, node, op, weight: w, input: x, K, N: M, groups: group, dataType: s.dataType, layout: { K, transposed: false, conv: { node, weightDims: dims.slice(), group } }, role: s.role });
+    } else {
       const transA = op === 'Gemm' && node.attrInt('transA', 0) !== 0;
-      const K = s.tensor.dims[s.reductionAxis]!;
-      const N = s.tensor.dims[s.channelAxis]!;
-      layers.push({ name, node, op, weight: w, input: x, K, N, dataType: s.dataType, layout: { K, transposed: transA } });
+      const K = dims[s.reductionAxis]!;
+      const N = dims[s.channelAxis]!;
+      layers.push({ name, node, op, weight: w, input: x, K, N, groups: 1, dataType: s.dataType, layout: { K, transposed: transA }, role: s.role });
     }
   }
   // Graph order (skipped ones too), as the walk of each list was.
@@ -127,12 +150,14 @@ export function promoteWeights(layers: readonly LinearLayer[]): void {
 
 /**
  * The [K, N] matrix a layer multiplies by, as a float32 copy whatever the model stores: MatMul's weight
- * as it is; a Gemm's B transposed when transB = 1 and scaled by alpha.
+ * as it is; a Gemm's B transposed when transB = 1 and scaled by alpha; a Conv's W [M, C/G, *kernel] as
+ * [K = (C/G) prod(kernel), M] (column m holds output channel m's kernel, in patch order).
  */
 export function weightMatrix(layer: LinearLayer): Float32Array {
   const t = constantOf(layer.weight);
   if (!t) throw new ModelError(`the weight '${layer.weight.name}' of ${layer.node.describe()} is no longer a constant`);
   const src = weightView(t);
+  if (layer.op === 'Conv') return transpose(src, layer.N, layer.K);
   const alpha = layer.op === 'Gemm' ? layer.node.attrFloat('alpha', 1) : 1;
   const transB = layer.op === 'Gemm' && layer.node.attrInt('transB', 0) !== 0;
   const { data } = gemmWeightMatrix(src, t.dims, transB, alpha);
@@ -148,6 +173,7 @@ export function setWeightMatrix(layer: LinearLayer, w: Float32Array): void {
   if (!t) throw new ModelError(`the weight '${layer.weight.name}' of ${layer.node.describe()} is no longer a constant`);
   const { K, N } = layer;
   if (w.length !== K * N) throw new RangeError(`${layer.name}: a [${K}, ${N}] weight needs ${K * N} values, got ${w.length}`);
+  if (layer.op === 'Conv') return setWeightValues(t, transpose(w, K, N));
   const alpha = layer.op === 'Gemm' ? layer.node.attrFloat('alpha', 1) : 1;
   const transB = layer.op === 'Gemm' && layer.node.attrInt('transB', 0) !== 0;
   const out = transB ? transpose(w, K, N) : w.slice();
@@ -165,7 +191,9 @@ export interface LayerBlock {
  * The default block key of a layer name: the path up to its first numbered component, which is how
  * exporters name repeated blocks ('/blocks.0/q/MatMul' -> '/blocks.0', '/model/layers.11/mlp/down_proj/
  * MatMul' -> '/model/layers.11', '/transformer/h.3/attn/c_attn/MatMul' -> '/transformer/h.3'). A number
- * right after an op type ('MatMul.3', a converter's counter) does not count. Names without one give ''.
+ * right after an op type ('MatMul.3', a converter's counter) or at the very end ('node_linear_4', the
+ * dynamo exporter's counter: a block's number is followed by the path inside it) does not count. Names
+ * without one give ''.
  */
 export function blockKey(name: string): string {
   const re = /[/.:_]/g;
@@ -174,25 +202,61 @@ export function blockKey(name: string): string {
   for (let m = re.exec(name); ; m = re.exec(name)) {
     const end = m ? m.index : name.length;
     const seg = name.slice(prev, end);
-    if (/^\d+$/.test(seg) && prevSeg && !/^(MatMul|Gemm|Conv|Add|Mul|Constant)$/i.test(prevSeg)) return name.slice(0, end);
     if (!m) return '';
+    if (/^\d+$/.test(seg) && prevSeg && !/^(MatMul|Gemm|Conv|Add|Mul|Constant)$/i.test(prevSeg)) return name.slice(0, end);
     if (seg) prevSeg = seg;
     prev = end + 1;
   }
 }
 
 /**
- * Groups layers (in graph order) into blocks: consecutive layers with the same key form one block
- * (default key: `blockKey` of the layer name; layers without a numbered component each get a block of
- * their own, the safe choice). A key seen again after another block starts a new block.
+ * The module a node was exported from, when the exporter recorded it: torch's dynamo exporter names
+ * nodes 'node_linear_4' but writes the module path in the node's metadata ('pkg.torch.onnx.name_scopes',
+ * a list whose last entry is the op, or 'namespace', "path: class" segments joined by '/'), e.g.
+ * 'model.model.layers.0.self_attn.q_proj'. Undefined without such metadata.
  */
-export function findBlocks(layers: readonly LinearLayer[], key: (layer: LinearLayer) => string = (l) => blockKey(l.name)): LayerBlock[] {
+export function moduleScope(node: Node): string | undefined {
+  const scopes = node.metadata?.get('pkg.torch.onnx.name_scopes');
+  if (scopes) {
+    const list = [...scopes.matchAll(/'([^']*)'/g)].map((m) => m[1]!);
+    const path = list.length >= 2 ? list[list.length - 2] : undefined;
+    if (path) return path;
+  }
+  const ns = node.metadata?.get('namespace');
+  if (ns) {
+    const parts = ns.split('/').map((p) => p.split(':')[0]!.trim());
+    const path = parts.length >= 2 ? parts[parts.length - 2] : undefined;
+    if (path) return path;
+  }
+  return undefined;
+}
+
+/**
+ * The default block key of a layer: `blockKey` of its node name, or else of the module it was exported
+ * from (`moduleScope`), so that a dynamo export's 'node_linear_4' falls in 'model.model.layers.0'.
+ */
+export function layerBlockKey(layer: LinearLayer): string {
+  const byName = blockKey(layer.name);
+  if (byName !== '') return byName;
+  const scope = moduleScope(layer.node);
+  return scope === undefined ? '' : blockKey(scope);
+}
+
+/**
+ * Groups layers (in graph order) into blocks: consecutive layers with the same key form one block
+ * (default key: `layerBlockKey`; layers without a numbered component each get a block of their own, the
+ * safe choice, except that a layer reading the same activation as the one before it joins its block:
+ * q, k and v projections, or gate and up, share one sweep and one Hessian whatever their names). A key
+ * seen again after another block starts a new block.
+ */
+export function findBlocks(layers: readonly LinearLayer[], key: (layer: LinearLayer) => string = layerBlockKey): LayerBlock[] {
   const blocks: LayerBlock[] = [];
   const seen = new Map<string, number>();
   let current: { key: string; block: LayerBlock } | undefined;
   for (const l of layers) {
     const k = key(l);
-    if (current && k !== '' && k === current.key) {
+    const prev = current?.block.layers[current.block.layers.length - 1];
+    if (current && ((k !== '' && k === current.key) || (k === '' && current.key === '' && prev?.input === l.input))) {
       current.block.layers.push(l);
       continue;
     }
@@ -231,6 +295,19 @@ export interface SequentialOptions<A extends ActivationAccumulator> {
   blocks?: LayerBlock[] | ((layer: LinearLayer) => string);
   /** Compresses a block in place (see the file comment). */
   onBlock: (ctx: BlockContext<A>) => void | Promise<void>;
+  /**
+   * Called once the block's compressed weights have been run (the next block's inputs are computed):
+   * the driver never reads them again, so a pass that keeps its results elsewhere can free them here
+   * (GPTQ keeps packed codes and reverts the weights to their file).
+   */
+  afterBlock?: (ctx: Pick<BlockContext<A>, 'block' | 'index' | 'count'>) => void | Promise<void>;
+  /**
+   * At most this many elements of cut activations per forward run (default 4 M, 16 MB of float32):
+   * batches with more are run in parts of whole samples, which bounds the memory of a block's
+   * intermediate values (a decoder's attention scores grow with the samples in a run). The statistics
+   * are the same sums.
+   */
+  maxRunElements?: number;
   /** tfjs backend for the forward passes (default auto). */
   backend?: BackendName;
   /** Progress-bar label prefix (default 'calibrate'). */
@@ -243,9 +320,22 @@ export interface SequentialSummary {
   batches: number;
   /** Calibration samples (first-axis entries of the first input) seen per sweep. */
   samples: number;
+  /** Forward runs per sweep (batches split to bound memory: `maxRunElements`). */
+  runs: number;
   /** Seconds spent in forward passes and statistics, and in onBlock. */
   forwardSeconds: number;
   compressSeconds: number;
+  /**
+   * Seconds of each block: statistics sweep, onBlock, and the sweep that computes the next block's
+   * inputs, on the wall and on the CPU (every thread of the process: the backend's too).
+   */
+  perBlock: { name: string; statistics: number; compress: number; propagate: number; cpu: { statistics: number; compress: number; propagate: number } }[];
+}
+
+/** CPU seconds of the process so far (all threads). */
+function cpuSeconds(): number {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1e6;
 }
 
 /** The values computed before position `t` of the main graph (or fed) and read by `useful` nodes from t on. */
@@ -266,6 +356,18 @@ function frontierAt(graph: Graph, t: number, useful: Set<Node>): Value[] {
   return [...out];
 }
 
+/**
+ * Which layers share one statistic: those reading the same value the same way (q, k and v projections;
+ * a Conv's patches depend on its kernel, strides, pads and groups too).
+ */
+function statKey(l: LinearLayer): string {
+  const c = l.layout.conv;
+  if (!c) return `${l.input.name}\u0000${l.layout.transposed ? 'T' : ''}`;
+  const n = c.node;
+  const attrs = ['kernel_shape', 'strides', 'dilations', 'pads'].map((a) => (n.attrInts(a) ?? []).join(',')).join(';');
+  return `${l.input.name}\u0000conv:${c.weightDims.slice(1).join('x')}:${c.group}:${attrs}:${n.attrString('auto_pad', 'NOTSET')}`;
+}
+
 /** The nodes of the main graph that some layer node depends on (and the layer nodes). */
 function ancestorsOf(nodes: Node[]): Set<Node> {
   const seen = new Set<Node>();
@@ -277,6 +379,64 @@ function ancestorsOf(nodes: Node[]): Set<Node> {
     for (const v of nodeDependencies(n)) if (v.producer && v.producer.graph === n.graph) stack.push(v.producer);
   }
   return seen;
+}
+
+/**
+ * The activations at the first cut (`names`) for every batch, each batch run in parts of whole samples
+ * so that a part's cut activations stay under `maxElements` (measured on one sample of the first batch).
+ * Batches whose inputs do not all share their first axis run whole.
+ */
+function firstFrontier(session: Session, batches: Record<string, RTensor>[], names: string[], maxElements: number): Map<string, RTensor>[] {
+  const out: Map<string, RTensor>[] = [];
+  let perSample: number | undefined;
+  for (const feeds of batches) {
+    const n = commonFirstAxis(feeds);
+    if (n === undefined || n < 2) {
+      out.push(session.runSync(feeds, { outputs: names }));
+      continue;
+    }
+    if (perSample === undefined) {
+      const one = sliceSamples(feeds, 0, 1);
+      const probe = session.runSync(one, { outputs: names });
+      perSample = [...probe.values()].reduce((a, t) => a + t.size, 0);
+      disposeAll(probe);
+      for (const t of Object.values(one)) t.dispose();
+    }
+    const step = Math.max(1, Math.min(n, Math.floor(maxElements / Math.max(1, perSample))));
+    if (step >= n) {
+      out.push(session.runSync(feeds, { outputs: names }));
+      continue;
+    }
+    for (let s = 0; s < n; s += step) {
+      const part = sliceSamples(feeds, s, Math.min(step, n - s));
+      out.push(session.runSync(part, { outputs: names }));
+      for (const t of Object.values(part)) t.dispose();
+    }
+  }
+  return out;
+}
+
+/** The length of the first axis every feed shares, or undefined. */
+function commonFirstAxis(feeds: Record<string, RTensor>): number | undefined {
+  let n: number | undefined;
+  for (const t of Object.values(feeds)) {
+    const d = t.dims[0];
+    if (d === undefined || (n !== undefined && d !== n)) return undefined;
+    n = d;
+  }
+  return n;
+}
+
+/** Samples [start, start + count) of every feed (copies on the host). */
+function sliceSamples(feeds: Record<string, RTensor>, start: number, count: number): Record<string, RTensor> {
+  const out: Record<string, RTensor> = {};
+  for (const [name, t] of Object.entries(feeds)) {
+    const row = t.size / t.dims[0]!;
+    const host = t.host();
+    if (Array.isArray(host)) throw new ModelError(`cannot split the string input '${name}' into parts`);
+    out[name] = RTensor.fromHost(t.dataType, [count, ...t.dims.slice(1)], host.slice(start * row, (start + count) * row));
+  }
+  return out;
 }
 
 function disposeAll(m: Map<string, RTensor>): void {
@@ -300,7 +460,7 @@ export async function runSequential<A extends ActivationAccumulator>(
   promoteWeights(layers);
   for (const l of layers) if (l.node.graph !== graph) throw new ModelError(`${l.node.describe()} is not in the main graph; the sequential driver handles main-graph layers only`);
   const blocks = options.sequential === false ? [{ name: 'all layers', layers: [...layers] }] : Array.isArray(options.blocks) ? options.blocks : findBlocks(layers, options.blocks);
-  const summary: SequentialSummary = { blocks: blocks.length, batches: 0, samples: 0, forwardSeconds: 0, compressSeconds: 0 };
+  const summary: SequentialSummary = { blocks: blocks.length, batches: 0, samples: 0, runs: 0, forwardSeconds: 0, compressSeconds: 0, perBlock: [] };
   if (blocks.length === 0) return summary;
   const position = new Map<Node, number>();
   graph.nodes.forEach((n, i) => position.set(n, i));
@@ -312,15 +472,24 @@ export async function runSequential<A extends ActivationAccumulator>(
   const session = await Session.create(model, { backend: options.backend, logger: ctx.logger });
   const t0 = performance.now();
 
-  // The frontier in front of the first block, for every batch.
+  // The frontier in front of the first block, for every run of samples.
+  let names = frontierAt(graph, starts[0]!, useful).map((v) => v.name);
   const batches = [...data];
   summary.batches = batches.length;
   for (const b of batches) {
     const first = Object.values(b)[0];
     summary.samples += first ? (first.dims[0] ?? 1) : 0;
   }
-  let names = frontierAt(graph, starts[0]!, useful).map((v) => v.name);
-  let frontier: Map<string, RTensor>[] = batches.map((feeds) => session.runSync(feeds, { outputs: names }));
+  let frontier: Map<string, RTensor>[];
+  try {
+    frontier = firstFrontier(session, batches, names, options.maxRunElements ?? 4 * 1024 * 1024);
+  } catch (e) {
+    session.dispose();
+    throw e;
+  }
+  summary.runs = frontier.length;
+  // Nothing computed in front of the first block is needed again (an embedding table, for one).
+  session.releaseConstants();
   summary.forwardSeconds += (performance.now() - t0) / 1000;
   const nodeCount = graph.nodes.length;
   const label = options.label ?? 'calibrate';
@@ -329,30 +498,34 @@ export async function runSequential<A extends ActivationAccumulator>(
     for (let bi = 0; bi < blocks.length; bi++) {
       const block = blocks[bi]!;
       const last = bi === blocks.length - 1;
-      const task = ctx.progress.start(`${label} ${block.name} (${bi + 1}/${blocks.length})`, batches.length * (last ? 1 : 2) + block.layers.length);
+      const task = ctx.progress.start(`${label} ${block.name} (${bi + 1}/${blocks.length})`, frontier.length * (last ? 1 : 2) + block.layers.length);
       const tf0 = performance.now();
-      // 1. statistics: one accumulator per distinct layer input.
-      const byInput = new Map<Value, A>();
+      const c0 = cpuSeconds();
+      const times = { name: block.name, statistics: 0, compress: 0, propagate: 0, cpu: { statistics: 0, compress: 0, propagate: 0 } };
+      summary.perBlock.push(times);
+      // 1. statistics: one accumulator per distinct layer input (and way of reading it: a Conv's patches).
+      const byKey = new Map<string, { value: Value; acc: A; layout: ActivationLayout }>();
       const stats = new Map<LinearLayer, A>();
-      const layouts = new Map<Value, ActivationLayout>();
       for (const l of block.layers) {
-        let acc = byInput.get(l.input);
-        if (!acc) {
-          acc = options.accumulator(l.K);
-          byInput.set(l.input, acc);
-          layouts.set(l.input, l.layout);
+        const key = statKey(l);
+        let entry = byKey.get(key);
+        if (!entry) {
+          entry = { value: l.input, acc: options.accumulator(l.K), layout: l.layout };
+          byKey.set(key, entry);
         }
-        stats.set(l, acc);
+        stats.set(l, entry.acc);
       }
+      const byValue = new Map<Value, { acc: A; layout: ActivationLayout }[]>();
+      for (const e of byKey.values()) byValue.set(e.value, [...(byValue.get(e.value) ?? []), e]);
       try {
         // Requesting the layer inputs (not outputs) runs only what the statistics need: an output head's
         // own wide matmul, for one, is never computed while calibrating it.
         const inputs = [...new Set(block.layers.map((l) => l.input.name))];
         for (const feeds of frontier) {
           const outputs = inputs.filter((name) => !feeds.has(name));
-          for (const [v, acc] of byInput) {
+          for (const [v, list] of byValue) {
             const fed = feeds.get(v.name);
-            if (fed) acc.add(fed, layouts.get(v)!);
+            if (fed) for (const e of list) e.acc.add(fed, e.layout);
           }
           if (outputs.length === 0) {
             task.tick(1);
@@ -360,25 +533,34 @@ export async function runSequential<A extends ActivationAccumulator>(
           }
           const out = session.runSync(feeds, {
             outputs,
-            observeFilter: (v) => byInput.has(v),
-            observe: (v, t) => byInput.get(v)!.add(t, layouts.get(v)!),
+            observeFilter: (v) => byValue.has(v),
+            observe: (v, t) => {
+              for (const e of byValue.get(v)!) e.acc.add(t, e.layout);
+            },
           });
           disposeAll(out);
           task.tick(1);
         }
-        summary.forwardSeconds += (performance.now() - tf0) / 1000;
+        times.statistics = (performance.now() - tf0) / 1000;
+        times.cpu.statistics = cpuSeconds() - c0;
+        summary.forwardSeconds += times.statistics;
         // 2. compress the block (in place).
         const tc0 = performance.now();
+        const cc0 = cpuSeconds();
         await options.onBlock({ block, index: bi, count: blocks.length, stats, tick: (detail) => task.tick(1, detail) });
-        summary.compressSeconds += (performance.now() - tc0) / 1000;
+        times.compress = (performance.now() - tc0) / 1000;
+        times.cpu.compress = cpuSeconds() - cc0;
+        summary.compressSeconds += times.compress;
         if (graph.nodes.length !== nodeCount) throw new ModelError(`the pass changed the graph while block '${block.name}' was being calibrated; onBlock may change weights only (write the final format after the driver returns)`);
       } finally {
-        for (const acc of byInput.values()) acc.dispose();
+        for (const e of byKey.values()) e.acc.dispose();
       }
       // 3. propagate: the next block's frontier from the compressed block.
       if (!last) {
         const tp0 = performance.now();
-        session.invalidateConstants();
+        const cp0 = cpuSeconds();
+        // The weights changed in place: convert them again (and give back what reading the others took).
+        session.releaseConstants();
         names = frontierAt(graph, starts[bi + 1]!, useful).map((v) => v.name);
         const next: Map<string, RTensor>[] = [];
         for (const feeds of frontier) {
@@ -387,8 +569,13 @@ export async function runSequential<A extends ActivationAccumulator>(
           task.tick(1);
         }
         frontier = next;
-        summary.forwardSeconds += (performance.now() - tp0) / 1000;
+        times.propagate = (performance.now() - tp0) / 1000;
+        times.cpu.propagate = cpuSeconds() - cp0;
+        summary.forwardSeconds += times.propagate;
       }
+      // The block is done: nothing the session converted for it is needed again.
+      session.releaseConstants();
+      await options.afterBlock?.({ block, index: bi, count: blocks.length });
       task.done();
     }
   } finally {

@@ -19,6 +19,12 @@ export class Node {
   graph!: Graph;
   /** Opaque extras onnx/ keeps for a faithful save (metadata_props, device configs, ...). */
   encoding?: unknown;
+  /**
+   * The node's metadata_props as the file had them, for reading (exporters record where a node came
+   * from here: torch's dynamo exporter writes the module path under 'pkg.torch.onnx.name_scopes' and
+   * 'namespace'). A save writes the file's own copy, kept in `encoding`.
+   */
+  metadata?: ReadonlyMap<string, string>;
   private readonly _inputs: (Value | null)[] = [];
   private readonly _outputs: (Value | null)[] = [];
 

@@ -108,6 +108,8 @@ export class Tensor {
   encoding?: unknown;
   private stored: TensorData | undefined;
   private src: DataSource | undefined;
+  /** The file the tensor was made from, kept when its data is replaced (see `revert`). */
+  private origin: DataSource | undefined;
 
   /** `data` is the canonical array, or a source the data is read from when first needed. */
   constructor(dataType: number, dims: number[], data: TensorData | DataSource, name = '') {
@@ -117,6 +119,7 @@ export class Tensor {
     this.name = name;
     if (isSource(data)) {
       this.src = data;
+      this.origin = data;
     } else {
       if (data.length !== expected) throw this.lengthError(data.length);
       this.stored = data;
@@ -186,6 +189,20 @@ export class Tensor {
     return true;
   }
 
+  /**
+   * Forgets every change made since the tensor was made from its file and drops the data from memory:
+   * the next use reads the file again. For a pass that changes weights only for a while (GPTQ writes a
+   * block's quantized values in place so that the blocks after it are calibrated on them, and writes the
+   * final form elsewhere once the block is done). Returns false, keeping the data, for a tensor that was
+   * not made from a file.
+   */
+  revert(): boolean {
+    if (this.origin === undefined) return false;
+    this.src = this.origin;
+    this.stored = undefined;
+    return true;
+  }
+
   /** Number of elements. */
   get size(): number {
     return sizeOf(this.dims);
@@ -226,6 +243,7 @@ export class Tensor {
       const data = this.dataType === DataType.STRING ? (src as Uint8Array[]).map((b) => b.slice()) : (src as NumericArray).slice();
       t = new Tensor(this.dataType, [...this.dims], data, name);
       t.src = this.src;
+      t.origin = this.origin;
     }
     t.docString = this.docString;
     t.encoding = this.encoding;

@@ -591,6 +591,7 @@ class Converter {
       const enc: NodeEncoding = { kind: 'onnx.node', ...keep(np, NODE_REST, NODE_SCALARS) };
       if (np.domain === 'ai.onnx') enc.domain = np.domain;
       node.encoding = enc;
+      if (np.metadataProps?.length) node.metadata = new Map(np.metadataProps.map((e) => [e.key ?? '', e.value ?? '']));
       (np.output ?? []).forEach((name, i) => node.setOutput(i, name === '' ? null : this.define(g, local, name, where)));
       g.insertNode(node);
       built.push(node);

@@ -39,6 +39,14 @@ export function matmul(a: Float32Array, aRows: number, aCols: number, b: Float32
   return read(() => mm(tf.tensor2d(a, [aRows, aCols], 'float32'), tf.tensor2d(b, [bRows, bCols], 'float32'), transA, transB));
 }
 
+/**
+ * C - A^T B for row-major C [m, n], A [k, m], B [k, n], on tfjs (the result comes back in one read, so
+ * the caller copies it into place rather than subtracting element by element in JS).
+ */
+export function subtractProduct(c: Float32Array, m: number, a: Float32Array, k: number, b: Float32Array, n: number): Float32Array {
+  return read(() => tf.sub(tf.tensor2d(c, [m, n]), mm(tf.tensor2d(a, [k, m]), tf.tensor2d(b, [k, n]), true, false)));
+}
+
 /** The r x c sub-matrix of an n-column matrix starting at (r0, c0). */
 export function subMatrix(a: Float32Array, n: number, r0: number, r: number, c0: number, c: number): Float32Array {
   const out = new Float32Array(r * c);
@@ -355,4 +363,19 @@ export function quadraticForm(h: Float32Array, e: Float32Array, K: number, N: nu
     const te = tf.tensor2d(e, [K, N]);
     return tf.sum(tf.mul(te, tf.matMul(tf.tensor2d(h, [K, K]), te)));
   })[0]!;
+}
+
+/**
+ * tr(E_i^T H E_i) for `parts` matrices E_i side by side in E [K, N] (each N / parts columns wide), from
+ * one product H E: the output errors of several weight changes at the cost of one.
+ */
+export function quadraticForms(h: Float32Array, e: Float32Array, K: number, N: number, parts: number): number[] {
+  const w = N / parts;
+  if (!Number.isInteger(w)) throw new RangeError(`${N} columns do not split into ${parts} equal parts`);
+  const s = read(() => {
+    const te = tf.tensor2d(e, [K, N]);
+    // Column sums of E .* (H E), then summed per part.
+    return tf.sum(tf.reshape(tf.sum(tf.mul(te, tf.matMul(tf.tensor2d(h, [K, K]), te)), 0), [parts, w]), 1);
+  });
+  return Array.from(s);
 }

@@ -85,8 +85,8 @@ export interface QuantizedTensor {
   /** Signed codes (INT8/INT4) when symmetric, unsigned (UINT8/UINT4) otherwise. */
   signed: boolean;
   layout: QuantLayout;
-  /** One integer code per element, row-major in `dims`. */
-  codes: Int32Array;
+  /** One integer code per element, row-major in `dims` (a one-byte array where the codes fit one). */
+  codes: Int32Array | Int8Array | Uint8Array;
   /** Float32 scales, row-major in `scaleDims`. */
   scales: Float32Array;
   /** Zero points (same shape as scales), or null when they are all 0 (symmetric). */

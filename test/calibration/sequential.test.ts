@@ -63,6 +63,8 @@ test('blockKey finds the numbered block of exporter names', () => {
   assert.equal(blockKey('/transformer/h.3/attn/c_attn/MatMul'), '/transformer/h.3');
   assert.equal(blockKey('/head/MatMul'), '');
   assert.equal(blockKey('p2o.MatMul.3'), '');
+  assert.equal(blockKey('node_linear_4'), '');
+  assert.equal(blockKey('model.model.layers.0.self_attn.q_proj'), 'model.model.layers.0');
 });
 
 test('findLinearLayers and findBlocks on the fixture LM', async () => {

@@ -29,6 +29,7 @@ export class WithColumnMeans<A extends ActivationAccumulator> implements Activat
 
   add(x: RTensor, layout: ActivationLayout): void {
     if (layout.K !== this.K) throw new RangeError(`column means of size ${this.K} fed activations with K = ${layout.K}`);
+    if (layout.conv) throw new RangeError('column means of Conv patches are not implemented');
     this.inner.add(x, layout);
     addColumnSums(this.sums, x.tf, this.K, layout.transposed);
     this._samples += rowsOf(x.tf, this.K);

@@ -25,6 +25,7 @@ export class ColumnNormAccumulator implements ActivationAccumulator {
 
   add(x: RTensor, layout: ActivationLayout): void {
     if (layout.K !== this.K) throw new RangeError(`column norms of size ${this.K} fed activations with K = ${layout.K}`);
+    if (layout.conv) throw new RangeError('column norms of Conv patches are not implemented');
     addColumnSums(this.squares, x.tf, this.K, layout.transposed, true);
     this._samples += rowsOf(x.tf, this.K);
   }

@@ -36,6 +36,8 @@ export interface GptqFlags extends PassFlags {
   blockSize?: number;
   symmetric?: boolean;
   format?: (typeof gptqFormats)[number];
+  ops?: string;
+  keepSensitive?: boolean;
   exclude?: string;
 }
 
@@ -50,6 +52,8 @@ export function parseGptqFlags(raw: Record<string, unknown>, given: (key: string
   if (given('blockSize')) flags.blockSize = parseInteger(raw.blockSize, '--block-size', 1, 1 << 20);
   if (given('symmetric')) flags.symmetric = true;
   if (given('format')) flags.format = parseChoice(raw.format, '--format', gptqFormats);
+  if (given('ops')) flags.ops = String(raw.ops);
+  if (given('keepSensitive')) flags.keepSensitive = raw.keepSensitive !== false;
   if (given('exclude')) flags.exclude = String(parseRegex(raw.exclude, '--exclude').source);
   return { flags, data };
 }
@@ -59,7 +63,7 @@ export function registerGptq(program: Command, state: CliState): void {
   const cmd = program
     .command('gptq')
     .summary('GPTQ weight quantization (needs calibration data)')
-    .description('GPTQ: quantizes MatMul/Gemm weights column by column, correcting the error with the inverse Hessian of the calibration activations.')
+    .description('GPTQ: quantizes MatMul/Gemm/Conv weights column by column, correcting the error with the inverse Hessian of the calibration activations.')
     .argument('<model...>', 'ONNX model files, quoted globs or folders (every .onnx below them); see docs/batch.md');
   cmd
     .addOption(opt('--bits <n>', 'bits per weight: 4 | 3 | 8 | 2 (3 and 2 are stored in 4-bit containers)', 4))
@@ -68,7 +72,9 @@ export function registerGptq(program: Command, state: CliState): void {
     .addOption(opt('--damp <x>', 'dampening added to the Hessian diagonal, as a fraction of its mean, in (0, 1]', 0.01))
     .addOption(opt('--block-size <n>', 'columns updated together (lazy batch updates)', 128))
     .addOption(opt('--symmetric', 'symmetric quantization (zero point at the middle)', false))
-    .addOption(opt('--format <f>', 'how quantized weights are written: matmulnbits | qdq', 'matmulnbits'))
+    .addOption(opt('--format <f>', 'how MatMul/Gemm weights are written: matmulnbits | qdq (Convs and 8-bit per-channel layers are always DequantizeLinear)', 'matmulnbits'))
+    .addOption(opt('--ops <list>', 'op types to quantize: some of MatMul, Gemm, Conv (a Conv as the matrix of its input patches)', 'MatMul,Gemm,Conv'))
+    .addOption(opt('--no-keep-sensitive', 'with fewer than 8 bits, also quantize the output head and the first Conv to --bits (default: both stay at 8 bits, per channel, as in quantize)'))
     .addOption(opt('--exclude <regex>', 'keep nodes whose name matches in float (default: none)'));
   addDataOptions(cmd, 'calibration samples', true);
   addCommonOptions(cmd, 'gptq');

@@ -16,6 +16,7 @@
  * recipe file. The steps run in src/passes/run; the final report compares the last output with the
  * original model, measured and gated exactly like every other command (src/cli/commands/pipeline.ts).
  */
+import { editDistance } from '../../core/strings.js';
 import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { Command, type Option } from 'commander';
@@ -100,21 +101,6 @@ export function stepOptionSpecs(name: StepName): Map<string, StepOptionSpec> {
   return specs;
 }
 
-/** Levenshtein distance, for "did you mean". */
-function distance(a: string, b: string): number {
-  const d = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    let prev = d[0]!;
-    d[0] = i;
-    for (let j = 1; j <= b.length; j++) {
-      const t = d[j]!;
-      d[j] = Math.min(d[j]! + 1, d[j - 1]! + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
-      prev = t;
-    }
-  }
-  return d[b.length]!;
-}
-
 function kebab(key: string): string {
   return key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
 }
@@ -143,7 +129,7 @@ function rawStepOptions(label: string, name: StepName, written: Record<string, u
     const spec = specs.get(key);
     if (!spec) {
       const known = [...specs.keys()].map(kebab);
-      const near = known.filter((k) => distance(kebab(key), k) <= 2);
+      const near = known.filter((k) => editDistance(kebab(key), k) <= 2);
       throw new UsageError(`${label}: unknown option '${writtenKey}'`, `${near.length > 0 ? `did you mean '${near[0]}'? ` : ''}${name} takes: ${known.join(', ')}`);
     }
     if (given.has(key)) throw new UsageError(`${label}: option '${kebab(key)}' is given twice`);

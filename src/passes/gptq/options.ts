@@ -13,6 +13,10 @@ export type GptqBits = (typeof gptqBitWidths)[number];
 export const gptqFormats = ['matmulnbits', 'qdq'] as const;
 export type GptqFormat = (typeof gptqFormats)[number];
 
+/** Op types gptq quantizes: MatMul and Gemm weights, and Conv weights as matrices of their input patches. */
+export const gptqOps = ['MatMul', 'Gemm', 'Conv'] as const;
+export type GptqOp = (typeof gptqOps)[number];
+
 /** Validated options. */
 export interface GptqOptions {
   bits: GptqBits;
@@ -26,6 +30,12 @@ export interface GptqOptions {
   blockSize: number;
   symmetric: boolean;
   format: GptqFormat;
+  /** Op types quantized (default all three). */
+  ops: GptqOp[];
+  /** The user named the ops: a Conv named there gets --bits like the others (else 8 bits with fewer). */
+  opsGiven: boolean;
+  /** With fewer than 8 bits, the output head and first Conv stay at 8 bits (passes/shared/precision.ts). */
+  keepSensitive: boolean;
   exclude?: RegExp;
   /** false: statistics of every layer from one sweep of the float model (faster, less accurate). */
   sequential: boolean;
@@ -41,6 +51,9 @@ export const gptqDefaults: Omit<GptqOptions, 'exclude'> = {
   blockSize: 128,
   symmetric: false,
   format: 'matmulnbits',
+  ops: [...gptqOps],
+  opsGiven: false,
+  keepSensitive: true,
   sequential: true,
   backend: 'auto',
   dryRun: false,
@@ -62,7 +75,7 @@ function int(raw: unknown, flag: string, ok: (v: number) => boolean, what: strin
  */
 export function parseGptqOptions(raw: unknown): GptqOptions {
   const r = (raw ?? {}) as Record<string, unknown>;
-  const o: GptqOptions = { ...gptqDefaults };
+  const o: GptqOptions = { ...gptqDefaults, ops: [...gptqDefaults.ops] };
   if (r.bits !== undefined) {
     const b = int(r.bits, '--bits', (v) => (gptqBitWidths as readonly number[]).includes(v), 'one of 2, 3, 4, 8');
     o.bits = b as GptqBits;
@@ -80,6 +93,19 @@ export function parseGptqOptions(raw: unknown): GptqOptions {
     if (!(gptqFormats as readonly string[]).includes(String(r.format))) throw new UsageError(`--format must be one of ${gptqFormats.join(', ')} (got ${String(r.format)})`);
     o.format = String(r.format) as GptqFormat;
   }
+  if (r.ops !== undefined && r.ops !== null && r.ops !== '') {
+    const list = (Array.isArray(r.ops) ? r.ops.map(String) : String(r.ops).split(',')).map((x) => x.trim()).filter(Boolean);
+    const ops: GptqOp[] = [];
+    for (const name of list) {
+      const hit = gptqOps.find((a) => a.toLowerCase() === name.toLowerCase());
+      if (!hit) throw new UsageError(`--ops: '${name}' is not an op type gptq quantizes; use some of ${gptqOps.join(', ')}`);
+      if (!ops.includes(hit)) ops.push(hit);
+    }
+    if (ops.length === 0) throw new UsageError('--ops needs at least one op type', `use some of ${gptqOps.join(', ')}`);
+    o.ops = ops;
+    o.opsGiven = true;
+  }
+  if (r.keepSensitive !== undefined) o.keepSensitive = r.keepSensitive !== false && r.keepSensitive !== 'false';
   if (r.exclude !== undefined && r.exclude !== null && r.exclude !== '') {
     try {
       o.exclude = r.exclude instanceof RegExp ? r.exclude : new RegExp(String(r.exclude));

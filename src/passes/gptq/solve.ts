@@ -26,7 +26,7 @@
  * container.
  */
 import { NumericsError } from '../../core/errors.js';
-import { inverseUpperCholesky, matmul, NotPositiveDefiniteError, quadraticForm, subMatrix } from '../../tensor/linalg.js';
+import { inverseUpperCholesky, NotPositiveDefiniteError, quadraticForm, quadraticForms, subMatrix, subtractProduct } from '../../tensor/linalg.js';
 import { quantRange, roundHalfEven, scaleZeroPoint, type QuantizedTensor } from '../../tensor/quant.js';
 
 /** The grid and algorithm settings of one layer. */
@@ -114,6 +114,10 @@ function fitGroup(grid: Grid, grp: number, w: Float32Array, N: number, rows: Arr
   }
 }
 
+function gcd(a: number, b: number): number {
+  return b === 0 ? a : gcd(b, a % b);
+}
+
 function range(a: number, b: number): number[] {
   return Array.from({ length: b - a }, (_, i) => a + i);
 }
@@ -190,83 +194,142 @@ function dampedInverseFactor(h: Float32Array, K: number, damp: number, layer: st
 }
 
 /**
- * GPTQ on one layer: W [K, N] row-major (K inputs), H [K, K] = 2 X^T X / n. Neither input is modified.
- * `layer` names the layer in errors.
+ * What GPTQ needs of a layer input's Hessian, computed once for every layer that reads the input (q, k
+ * and v projections share it): the processing order, the dead inputs, and U with U^T U = (H + lambda I)^-1
+ * (rows and columns in processing order).
  */
-export function gptqQuantize(w0: Float32Array, K: number, N: number, h0: Float32Array, p: GptqParams, layer = 'layer'): GptqResult {
-  if (w0.length !== K * N || h0.length !== K * K) throw new RangeError(`GPTQ on '${layer}': W has ${w0.length} values for [${K}, ${N}], H ${h0.length} for [${K}, ${K}]`);
-  const w = w0.slice();
+export interface GptqFactor {
+  K: number;
+  u: Float32Array;
+  /** Processing order (act-order: by decreasing H_kk), or null for the stored order. */
+  perm: Int32Array | null;
+  /** 1 for an input whose activations were always zero (H_kk = 0), by stored index. */
+  dead: Uint8Array;
+  deadInputs: number;
+  /** The dampening fraction that made H positive definite (damp, or damp x 10^k). */
+  damp: number;
+}
+
+/**
+ * The factor of one layer input's Hessian H = 2 X^T X / n ([K, K], not modified): dead inputs get
+ * H_kk = 1, act-order permutes, dampening is added, and U is computed (see the file comment). Throws
+ * NumericsError naming `layer` when H cannot be made positive definite.
+ */
+export function gptqFactor(h0: Float32Array, K: number, p: Pick<GptqParams, 'actOrder' | 'damp'>, layer = 'layer'): GptqFactor {
+  if (h0.length !== K * K) throw new RangeError(`GPTQ on '${layer}': H has ${h0.length} values for [${K}, ${K}]`);
   let h = h0.slice();
   // Dead inputs: nothing ever reaches them, so their weights can be anything; zero is cheapest to store.
+  const dead = new Uint8Array(K);
   let deadInputs = 0;
   for (let k = 0; k < K; k++) {
     if (h[k * K + k] === 0) {
       h[k * K + k] = 1;
-      w.fill(0, k * N, (k + 1) * N);
+      dead[k] = 1;
       deadInputs++;
     }
   }
-  const grid = emptyGrid(K, N, p);
-  const staticGroups = p.actOrder || grid.g === K;
-  if (staticGroups) fitAll(grid, w, K, N, p);
   // Act-order: process rows by decreasing H_kk (stable, so ties keep their order).
   let perm: Int32Array | null = null;
   if (p.actOrder) {
-    const idx = range(0, K).sort((a, b) => h[b * K + b]! - h[a * K + a]! || a - b);
-    perm = Int32Array.from(idx);
-    const wp = new Float32Array(K * N);
-    for (let k = 0; k < K; k++) wp.set(w.subarray(perm[k]! * N, (perm[k]! + 1) * N), k * N);
-    w.set(wp);
+    perm = Int32Array.from(range(0, K).sort((a, b) => h[b * K + b]! - h[a * K + a]! || a - b));
     const hp = new Float32Array(K * K);
     for (let i = 0; i < K; i++) for (let j = 0; j < K; j++) hp[i * K + j] = h[perm[i]! * K + perm[j]!]!;
     h = hp;
   }
   const { u, damp } = dampedInverseFactor(h, K, p.damp, layer);
+  return { K, u, perm, dead, deadInputs, damp };
+}
 
+/**
+ * GPTQ on a [K, N] weight (row-major, K inputs; any subset of a layer's output columns: columns are
+ * independent given the factor) with the factor of its input's Hessian. `w0` is not modified. Returns
+ * the codes and grid in the stored row order and the dequantized weights Q.
+ *
+ * Rows are taken in blocks of `blockSize` in processing order. Each block first receives, in one tfjs
+ * product, the error of every row quantized before it (W[i1:i2] -= U[:i1, i1:i2]^T Err[:i1]: the "lazy
+ * batch updates" of the paper, left-looking, so that only the block's rows come back from tfjs); inside
+ * the block each row is rounded and its error spread over the block's remaining rows.
+ */
+export function gptqSolve(w0: Float32Array, K: number, N: number, f: GptqFactor, p: GptqParams): { q: QuantizedTensor; dequantized: Float32Array } {
+  if (w0.length !== K * N || f.K !== K) throw new RangeError(`GPTQ: W has ${w0.length} values for [${K}, ${N}], the factor is for K = ${f.K}`);
+  const { u, perm, dead } = f;
+  // W in processing order, dead rows zeroed.
+  const w = new Float32Array(K * N);
+  for (let k = 0; k < K; k++) {
+    const src = perm ? perm[k]! : k;
+    if (!dead[src]) w.set(w0.subarray(src * N, (src + 1) * N), k * N);
+  }
+  const grid = emptyGrid(K, N, p);
+  const staticGroups = p.actOrder || grid.g === K;
+  if (staticGroups) {
+    // Scales from the original weights (dead rows zeroed), in the stored order.
+    const stored = perm ? new Float32Array(K * N) : w;
+    if (perm) for (let k = 0; k < K; k++) stored.set(w.subarray(k * N, (k + 1) * N), perm[k]! * N);
+    fitAll(grid, stored, K, N, p);
+  }
   const codes = new Int32Array(K * N);
   const deq = new Float32Array(K * N);
+  // Err[k] = (w_k - q_k) / U_kk, the scaled error of each row quantized so far (processing order).
+  const err = new Float32Array(K * N);
   // With groups fitted as they come (no act-order), a group must start on a block boundary, so that its
-  // rows below the block already carry every earlier update when its scales are chosen.
+  // rows carry every earlier update when its scales are chosen; a group longer than a block gets those
+  // updates, for all its rows, when it starts.
   let B = Math.max(1, p.blockSize);
   if (!staticGroups && B % grid.g !== 0 && grid.g % B !== 0) B = B > grid.g ? Math.floor(B / grid.g) * grid.g : grid.g;
+  /** Rows [r0, r1) receive the errors of rows [e0, e1): W[r0:r1] -= U[e0:e1, r0:r1]^T Err[e0:e1] (tfjs). */
+  const update = (r0: number, r1: number, e0: number, e1: number) => {
+    if (e1 <= e0 || r1 <= r0) return;
+    const ub = subMatrix(u, K, e0, e1 - e0, r0, r1 - r0);
+    w.set(subtractProduct(w.subarray(r0 * N, r1 * N), r1 - r0, ub, e1 - e0, err.subarray(e0 * N, e1 * N), N), r0 * N);
+  };
+  // Inside a block, rows go in sub-blocks of `b`: each row's error is spread over its sub-block's
+  // remaining rows in JS, and a finished sub-block's errors reach the rest of the block in one tfjs
+  // product (JS loops cost ~10x a tfjs flop: this cuts them from B/2 to b/2 per weight). Groups fitted
+  // as they come must start on a sub-block.
+  const b = staticGroups ? Math.min(16, B) : gcd(Math.min(16, B), grid.g);
+  let groupStart = 0;
+  let groupEnd = 0;
   for (let i1 = 0; i1 < K; i1 += B) {
     const i2 = Math.min(i1 + B, K);
-    const err = new Float32Array((i2 - i1) * N);
-    for (let k = i1; k < i2; k++) {
-      const orig = perm ? perm[k]! : k;
-      const grp = Math.floor(orig / grid.g);
-      // Dynamic groups (no act-order): the scales of a group come from its rows as updated so far.
-      if (!staticGroups && orig % grid.g === 0) fitGroup(grid, grp, w, N, range(k, Math.min(K, k + grid.g)), p);
-      const d = u[k * K + k]!;
-      const row = k * N;
-      const er = (k - i1) * N;
-      for (let n = 0; n < N; n++) {
-        const s = grid.scales[grp * N + n]!;
-        const z = grid.zeroPoints[grp * N + n]!;
-        const x = w[row + n]!;
-        const c = Math.min(grid.qmax, Math.max(grid.qmin, roundHalfEven(x / s) + z));
-        const qv = Math.fround((c - z) * s);
-        codes[row + n] = c;
-        deq[row + n] = qv;
-        err[er + n] = (x - qv) / d;
-      }
-      // Spread this row's error over the block's remaining rows: W[k2] -= U[k, k2] * err_k.
-      for (let k2 = k + 1; k2 < i2; k2++) {
-        const c = u[k * K + k2]!;
-        if (c === 0) continue;
-        const r2 = k2 * N;
-        for (let n = 0; n < N; n++) w[r2 + n]! -= c * err[er + n]!;
-      }
+    if (!staticGroups && grid.g > B && i1 % grid.g === 0) {
+      // A group longer than a block starts: all its rows get the errors so far, then its scales are fitted.
+      groupStart = i1;
+      groupEnd = Math.min(K, i1 + grid.g);
+      update(i1, groupEnd, 0, i1);
     }
-    // Lazy batch update of every row after the block: W[i2:] -= U[i1:i2, i2:]^T Err.
-    if (i2 < K) {
-      const ub = subMatrix(u, K, i1, i2 - i1, i2, K - i2);
-      const delta = matmul(ub, i2 - i1, K - i2, err, i2 - i1, N, true, false);
-      const base = i2 * N;
-      for (let i = 0; i < delta.length; i++) w[base + i]! -= delta[i]!;
+    update(i1, i2, i1 >= groupStart && i2 <= groupEnd ? groupStart : 0, i1);
+    for (let j1 = i1; j1 < i2; j1 += b) {
+      const j2 = Math.min(j1 + b, i2);
+      for (let k = j1; k < j2; k++) {
+        const orig = perm ? perm[k]! : k;
+        const grp = Math.floor(orig / grid.g);
+        // Dynamic groups (no act-order): the scales of a group come from its rows as updated so far.
+        if (!staticGroups && orig % grid.g === 0) fitGroup(grid, grp, w, N, range(k, Math.min(K, k + grid.g)), p);
+        const d = u[k * K + k]!;
+        const row = k * N;
+        const sBase = grp * N;
+        for (let n = 0; n < N; n++) {
+          const s = grid.scales[sBase + n]!;
+          const z = grid.zeroPoints[sBase + n]!;
+          const x = w[row + n]!;
+          const c = Math.min(grid.qmax, Math.max(grid.qmin, roundHalfEven(x / s) + z));
+          const qv = Math.fround((c - z) * s);
+          codes[row + n] = c;
+          deq[row + n] = qv;
+          err[row + n] = (x - qv) / d;
+        }
+        // Spread this row's error over the sub-block's remaining rows: W[k2] -= U[k, k2] * err_k.
+        for (let k2 = k + 1; k2 < j2; k2++) {
+          const c = u[k * K + k2]!;
+          if (c === 0) continue;
+          const r2 = k2 * N;
+          for (let n = 0; n < N; n++) w[r2 + n]! -= c * err[row + n]!;
+        }
+      }
+      update(j2, i2, j1, j2);
     }
   }
-  // Back to the original row order.
+  // Back to the stored row order.
   let outCodes = codes;
   let outDeq = deq;
   if (perm) {
@@ -277,13 +340,60 @@ export function gptqQuantize(w0: Float32Array, K: number, N: number, h0: Float32
       outDeq.set(deq.subarray(k * N, (k + 1) * N), perm[k]! * N);
     }
   }
-  const rtn = rtnQuantize(w0, K, N, p);
-  return {
-    q: toQuantized(grid, outCodes, K, N, p),
-    dequantized: outDeq,
-    error: reconstructionError(w0, outDeq, h0, K, N),
-    rtnError: reconstructionError(w0, rtn.dequantized, h0, K, N),
-    damp,
-    deadInputs,
-  };
+  return { q: toQuantized(grid, outCodes, K, N, p), dequantized: outDeq };
+}
+
+/**
+ * The output errors behind the relative errors of GPTQ's Q and of round-to-nearest on the same grid, on
+ * the columns `cols` of W [K, N]: tr(W^T H W), tr(E^T H E) and tr(E_rtn^T H E_rtn) over those columns,
+ * from one tfjs product. Each output channel's error is its own, so a pass measures a wide layer on a
+ * sample of its channels and divides the sums.
+ */
+export function errorSums(w0: Float32Array, q: Float32Array, h: Float32Array, K: number, N: number, cols: readonly number[], p: GptqParams): { den: number; gptq: number; rtn: number } {
+  const n = cols.length;
+  const ws = new Float32Array(K * n);
+  for (let k = 0; k < K; k++) for (let j = 0; j < n; j++) ws[k * n + j] = w0[k * N + cols[j]!]!;
+  // RTN's scales are per (group, column): those of the chosen columns alone are the same.
+  const rtn = rtnQuantize(ws, K, n, p).dequantized;
+  // [W | W - Q | W - RTN(W)] on the chosen columns.
+  const m = new Float32Array(K * 3 * n);
+  for (let k = 0; k < K; k++) {
+    for (let j = 0; j < n; j++) {
+      const x = ws[k * n + j]!;
+      m[k * 3 * n + j] = x;
+      m[k * 3 * n + n + j] = x - q[k * N + cols[j]!]!;
+      m[k * 3 * n + 2 * n + j] = x - rtn[k * n + j]!;
+    }
+  }
+  const [den, gptq, r] = quadraticForms(h, m, K, 3 * n, 3);
+  return { den: den!, gptq: gptq!, rtn: r! };
+}
+
+/** Output channels the errors are measured on: every channel up to this many, else this many spread evenly. */
+export const errorChannels = 256;
+
+/**
+ * The relative output errors tr(E^T H E) / tr(W^T H W) of GPTQ's Q and of round-to-nearest on the same
+ * grid, for W [K, N] and H, measured on at most `errorChannels` output channels spread evenly (each
+ * channel's error is its own, so this samples the layer's), which keeps the cost at K^2 x 256 whatever
+ * N is. Returns the channels measured.
+ */
+export function layerErrors(w0: Float32Array, q: Float32Array, h: Float32Array, K: number, N: number, p: GptqParams): { error: number; rtnError: number; channels: number } {
+  const n = Math.min(N, errorChannels);
+  const cols = Array.from({ length: n }, (_, i) => Math.floor((i * N) / n));
+  const s = errorSums(w0, q, h, K, N, cols, p);
+  const ratio = (num: number) => (s.den <= 0 ? (num <= 0 ? 0 : Infinity) : Math.max(0, num) / s.den);
+  return { error: ratio(s.gptq), rtnError: ratio(s.rtn), channels: n };
+}
+
+/**
+ * GPTQ on one layer: W [K, N] row-major (K inputs), H [K, K] = 2 X^T X / n. Neither input is modified.
+ * `layer` names the layer in errors. (gptqFactor + gptqSolve + layerErrors in one call.)
+ */
+export function gptqQuantize(w0: Float32Array, K: number, N: number, h0: Float32Array, p: GptqParams, layer = 'layer'): GptqResult {
+  if (w0.length !== K * N || h0.length !== K * K) throw new RangeError(`GPTQ on '${layer}': W has ${w0.length} values for [${K}, ${N}], H ${h0.length} for [${K}, ${K}]`);
+  const f = gptqFactor(h0, K, p, layer);
+  const { q, dequantized } = gptqSolve(w0, K, N, f, p);
+  const { error, rtnError } = layerErrors(w0, dequantized, h0, K, N, p);
+  return { q, dequantized, error, rtnError, damp: f.damp, deadInputs: f.deadInputs };
 }

@@ -8,6 +8,7 @@ import { ModelError } from '../../core/errors.js';
 import type { Model } from '../../ir/model.js';
 import { findWeights, floatTypeName, type WeightRole, type WeightSite } from '../../ir/weights.js';
 import { planOpsetUpgrade, type OpsetUpgradePlan } from '../shared/opset.js';
+import { keptAt8Bits } from '../shared/precision.js';
 import { scaleShape, type QuantLayout } from '../../tensor/quant.js';
 import { dequantizeBytes, layoutFor, matmulNBitsBytes, nbitsBlockSize } from './solve.js';
 import type { Granularity, QuantizeMode, QuantizeOptions } from './options.js';
@@ -63,8 +64,6 @@ export interface QuantizePlan {
   activations?: number;
 }
 
-const roleNames: Record<WeightRole, string> = { head: 'output head', embedding: 'embedding table', 'first-conv': 'first Conv', body: '' };
-
 /** The decision for one weight under the options, before any opset fallback. */
 function decide(sites: WeightSite[], options: QuantizeOptions, mode: QuantizeMode): WeightDecision {
   const site = sites[0]!;
@@ -89,22 +88,15 @@ function decide(sites: WeightSite[], options: QuantizeOptions, mode: QuantizeMod
   }
   let bits: 4 | 8 = options.bits;
   let granularity = options.granularity;
-  let reason: string | undefined;
-  if (bits === 4 && options.keepSensitive && base.role !== 'body') {
+  // The output head, embeddings, first Conv and (unless --ops names Conv) every Conv stay at 8 bits.
+  const reason = keptAt8Bits(base.role, site.op, { bits, keepSensitive: options.keepSensitive, convNamed: options.explicit.has('ops') });
+  if (reason) {
     bits = 8;
     // A head or an embedding table kept at 8 bits keeps the asked groups where the weight-only formats
     // take them (8-bit MatMulNBits, GatherBlockQuantized: compact and fast in onnxruntime, which would
     // otherwise materialise a float copy of a DequantizeLinear'd table on every run); else per channel.
-    const blocked = mode === 'weight-only' && granularity === 'group' && (site.op === 'MatMul' || site.op === 'Gemm' || site.op === 'Gather');
+    const blocked = base.role !== 'body' && mode === 'weight-only' && granularity === 'group' && (site.op === 'MatMul' || site.op === 'Gemm' || site.op === 'Gather');
     granularity = blocked ? granularity : 'channel';
-    reason = `${roleNames[base.role]} kept at 8 bits (--no-keep-sensitive quantizes it to 4)`;
-  } else if (bits === 4 && site.op === 'Conv' && !options.explicit.has('ops')) {
-    // 4-bit convolutions cost CNNs far more than 4-bit MatMuls cost transformers (measured on
-    // ppocr-rec-v4: every line misread with 4-bit Convs, none with 4-bit MatMuls; docs/quantize.md), so
-    // as NNCF and ModelOpt do for int4, Convs get 8 bits unless --ops names Conv.
-    bits = 8;
-    granularity = 'channel';
-    reason = 'Conv kept at 8 bits with --bits 4 (name Conv in --ops to quantize it to 4)';
   }
   // Convolutions are quantized per output channel (their reduction spans channels and kernel taps).
   const symmetric = bits === options.bits ? options.symmetric : true;

@@ -10,9 +10,8 @@ import type { NBitsJob } from '../../tensor/nbits-pool.js';
 import { floatTypeName, releaseWeight, weightView } from '../../ir/weights.js';
 import { bitsPerElement, DataType } from '../../core/dtype.js';
 import { makeAttr } from '../../ir/attribute.js';
-import { Tensor } from '../../ir/tensor.js';
 import type { Value } from '../../ir/value.js';
-import { addDequantizeLinear, replaceWeight, writeGatherBlockQuantized, writeMatMulNBits } from '../shared/writers.js';
+import { addDequantizeLinear, replaceWeight, reshapeAfter, writeGatherBlockQuantized, writeMatMulNBits } from '../shared/writers.js';
 import type { WeightDecision } from './plan.js';
 import { gemmWeightMatrix, quantizeWeight } from './solve.js';
 
@@ -121,15 +120,5 @@ function castAfter(v: Value, to: number, name: string): Value {
   const node = g.createNode({ opType: 'Cast', name: `${name}_Cast`, inputs: [v], outputs: [`${name}_cast`], attributes: [makeAttr('to', to, 'int')], after: v.producer ?? undefined });
   const out = node.output(0)!;
   out.type = { kind: 'tensor', elemType: to, shape: v.type?.kind === 'tensor' ? v.type.shape : undefined };
-  return out;
-}
-
-/** A Reshape of a dequantized matrix back to the weight's own shape (grouped Conv weights). */
-function reshapeAfter(v: Value, dims: readonly number[], name: string, floatType: number): Value {
-  const g = v.graph;
-  const shape = g.addInitializer(`${name}_shape`, Tensor.int64([dims.length], dims));
-  const node = g.createNode({ opType: 'Reshape', name: `${name}_Reshape`, inputs: [v, shape], outputs: [`${name}_reshaped`], after: v.producer ?? undefined });
-  const out = node.output(0)!;
-  out.type = { kind: 'tensor', elemType: floatType, shape: dims.slice() };
   return out;
 }

@@ -29,7 +29,7 @@ export function codeType(bits: number, signed: boolean): number {
 }
 
 /** An IR tensor of codes in the canonical array of their type (4-bit types one code per entry). */
-export function codeTensor(codes: Int32Array, dims: number[], bits: number, signed: boolean): Tensor {
+export function codeTensor(codes: ArrayLike<number>, dims: number[], bits: number, signed: boolean): Tensor {
   const t = codeType(bits, signed);
   let data: Int8Array | Uint8Array | Int16Array | Uint16Array | Int32Array;
   if (t === DataType.INT8 || t === DataType.INT4) data = Int8Array.from(codes);
@@ -88,6 +88,19 @@ export function addDequantizeLinear(graph: Graph, q: QuantizedTensor, target: De
   });
   const out = node.output(0)!;
   out.type = { kind: 'tensor', elemType: floatType, shape: q.dims.slice() };
+  return out;
+}
+
+/**
+ * A Reshape of a dequantized matrix back to the weight's own shape (a Conv weight [M, C/G, *kernel]
+ * quantized in groups along the rows of its [M, (C/G) prod(kernel)] matrix). Returns the reshaped value.
+ */
+export function reshapeAfter(v: Value, dims: readonly number[], name: string, floatType: number): Value {
+  const g = v.graph;
+  const shape = g.addInitializer(`${name}_shape`, Tensor.int64([dims.length], dims));
+  const node = g.createNode({ opType: 'Reshape', name: `${name}_Reshape`, inputs: [v, shape], outputs: [`${name}_reshaped`], after: v.producer ?? undefined });
+  const out = node.output(0)!;
+  out.type = { kind: 'tensor', elemType: floatType, shape: dims.slice() };
   return out;
 }
 

@@ -10,6 +10,7 @@
  */
 import { ModelError } from '../../core/errors.js';
 import { tf } from '../backend.js';
+import type { Node } from '../../ir/node.js';
 import type { KernelContext } from '../kernel.js';
 import type { RTensor } from '../value.js';
 import { digitsPay, exactTerms, splitDigits } from './intmatmul.js';
@@ -32,7 +33,11 @@ export interface ConvGeometry {
  * SAME_UPPER: extra pad at the end, SAME_LOWER: at the beginning), explicit pads, strides, dilations.
  */
 export function convGeometry(ctx: KernelContext, xSpatial: readonly number[], wSpatial: readonly number[]): ConvGeometry {
-  const node = ctx.node;
+  return nodeConvGeometry(ctx.node, xSpatial, wSpatial);
+}
+
+/** convGeometry for a node outside a kernel (the calibration statistics of a Conv's input patches). */
+export function nodeConvGeometry(node: Node, xSpatial: readonly number[], wSpatial: readonly number[]): ConvGeometry {
   const r = xSpatial.length;
   const kernel = node.attrInts('kernel_shape') ?? wSpatial.slice();
   if (kernel.length !== r || kernel.some((k, i) => k !== wSpatial[i])) {

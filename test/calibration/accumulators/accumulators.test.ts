@@ -106,3 +106,43 @@ test('column means beside another statistic: E[x_j] over streamed batches, trans
   }
   acc.dispose();
 });
+
+test("Hessian of a Conv's input: 2 P^T P / n of its patches, per group (depthwise groups summed on the host)", async () => {
+  await initBackend('auto');
+  const { Node } = await import('../../../src/ir/node.js');
+  const { makeAttr } = await import('../../../src/ir/attribute.js');
+  const { im2colRows, patchSize } = await import('../../../src/tensor/im2col.js');
+  const { patchGeometry } = await import('../../../src/calibration/accumulators/hessian.js');
+  const C = 4;
+  const x = Float32Array.from({ length: 2 * C * 5 * 5 }, (_, i) => Math.sin(i * 0.29) + 0.1);
+  for (const [group, wc] of [
+    [1, C],
+    [C, 1],
+  ] as const) {
+    const node = new Node('Conv', '', 'conv');
+    node.setAttr(makeAttr('group', group, 'int'));
+    node.setAttr(makeAttr('pads', [1, 1, 1, 1]));
+    node.setAttr(makeAttr('strides', [2, 2]));
+    const weightDims = [C, wc, 3, 3];
+    const conv = { node, weightDims, group };
+    const g = patchGeometry([2, C, 5, 5], conv);
+    const K = patchSize(g);
+    const acc = createHessian(K);
+    acc.add(RTensor.fromNumbers(DataType.FLOAT, [2, C, 5, 5], x), { K, transposed: false, conv });
+    const pixels = g.out[0] * g.out[1];
+    assert.equal(acc.samples, 2 * pixels);
+    const hs = acc.groupHessians();
+    assert.equal(hs.length, group);
+    for (let gi = 0; gi < group; gi++) {
+      const p = new Float32Array(2 * pixels * K);
+      for (let n = 0; n < 2; n++) im2colRows(x, false, g, gi, n, 0, pixels, p.subarray(n * pixels * K, (n + 1) * pixels * K));
+      for (let i = 0; i < K; i++)
+        for (let j = 0; j < K; j++) {
+          let s = 0;
+          for (let r = 0; r < 2 * pixels; r++) s += p[r * K + i]! * p[r * K + j]!;
+          assert.ok(Math.abs(hs[gi]![i * K + j]! - (2 * s) / (2 * pixels)) < 1e-4, `group ${gi} of ${group}: H[${i},${j}]`);
+        }
+    }
+    acc.dispose();
+  }
+});

@@ -14,6 +14,8 @@ import { readNpy, type HostArray } from '../../../src/calibration/readers/npy.js
 import { findLinearLayers, setWeightMatrix, weightMatrix } from '../../../src/calibration/sequential.js';
 import { rtnQuantize, type GptqParams } from '../../../src/passes/gptq/solve.js';
 import { RTensor } from '../../../src/runtime/value.js';
+import { floatTensor } from '../../../src/ir/weights.js';
+import { float16ToFloat32Array, float32ToBfloat16Array, float32ToFloat16Array } from '../../../src/core/float16.js';
 import { batches, rows } from '../../helpers/data.js';
 
 export { batches, rows };
@@ -117,6 +119,43 @@ export function mlpModel(seed: number): Model {
   y.type = { kind: 'tensor', elemType: DataType.FLOAT, shape: ['n', 16] };
   g.outputs.push(y);
   return new Model(g, 8, [{ domain: '', version: 13 }]);
+}
+
+/**
+ * mlpModel in a float type (float16 or bfloat16): its input, weights, bias and output all stored in that
+ * type, as exporters write half-precision models.
+ */
+export function typedMlp(seed: number, dataType: number): Model {
+  const m = mlpModel(seed);
+  const g = m.graph;
+  for (const v of [...g.inputs, ...g.outputs]) if (v.type?.kind === 'tensor') v.type = { ...v.type, elemType: dataType };
+  for (const v of g.initializers) {
+    const t = v.initializer!;
+    v.initializer = floatTensor(dataType, t.dims, t.data as Float32Array, t.name);
+  }
+  return m;
+}
+
+/** Float input batches stored in `dataType` (float16 / bfloat16 bits), as a half-precision model takes them. */
+export function typedBatches(x: Float32Array, n: number, K: number, name: string, batchSize: number, dataType: number): Iterable<Record<string, RTensor>> {
+  const bits = dataType === DataType.FLOAT16 ? float32ToFloat16Array(x) : float32ToBfloat16Array(x);
+  return {
+    *[Symbol.iterator]() {
+      for (let s = 0; s < n; s += batchSize) {
+        const e = Math.min(n, s + batchSize);
+        yield { [name]: RTensor.fromHost(dataType, [e - s, K], bits.subarray(s * K, e * K)) };
+      }
+    },
+  };
+}
+
+/** Runs a float16 model in onnxruntime-node on one input; returns its first output as float32. */
+export async function runOrtFloat16(model: Model, name: string, data: Float32Array, dims: number[]): Promise<Float32Array> {
+  const s = await ort.InferenceSession.create(serializeModel(model));
+  const out = await s.run({ [name]: new ort.Tensor('float16', float32ToFloat16Array(data), dims) });
+  const y = out[s.outputNames[0]!]!.data as Uint16Array;
+  await s.release();
+  return float16ToFloat32Array(y);
 }
 
 /** Runs a model in onnxruntime-node on one float input. */

@@ -8,7 +8,7 @@ test('fixture LM, 3 bits, group 32: GPTQ (32 calibration rows) has lower held-ou
   await initBackend('auto');
   const { model, calib, test: held } = await lm();
   const rows = 64;
-  const options = parseGptqOptions({ bits: 3, groupSize: 32 });
+  const options = parseGptqOptions({ bits: 3, groupSize: 32, keepSensitive: false });
   const pFloat = await perplexity(model, held, rows);
   const rtnModel = (await lm()).model;
   applyRtn(rtnModel, { ...options, damp: 0.01 });

@@ -1,9 +1,19 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { UsageError } from '../../../src/core/errors.js';
+import { NothingToDoError, UsageError } from '../../../src/core/errors.js';
 import { gptq, parseGptqOptions } from '../../../src/passes/gptq/index.js';
 import { initBackend } from '../../../src/runtime/backend.js';
-import { correlatedInputs, floatBatches, mlpModel, opCounts, quiet, relDiff, runOrt } from './helpers.js';
+import { DataType } from '../../../src/core/dtype.js';
+import type { Model } from '../../../src/ir/index.js';
+import { join } from 'node:path';
+import { loadModel, serializeModel } from '../../../src/onnx/index.js';
+import { readNpy } from '../../../src/calibration/readers/npy.js';
+import { parseQuantizeOptions, quantize } from '../../../src/passes/quantize/index.js';
+import { accuracy } from '../../helpers/metrics.js';
+import { batches } from '../../helpers/data.js';
+import { repoRoot } from '../../helpers/repo.js';
+import { logitsOf } from '../quantize/quality.js';
+import { correlatedInputs, floatBatches, mlpModel, opCounts, quiet, relDiff, runOrt, runOrtFloat16, typedBatches, typedMlp } from './helpers.js';
 
 const n = 256;
 const x = correlatedInputs(n, 32, 3);
@@ -26,7 +36,7 @@ test('MatMulNBits output (MatMul + Gemm with transB, alpha, bias) runs in onnxru
   await initBackend('auto');
   const float = await runOrt(mlpModel(1), 'x', x, [n, 32]);
   const model = mlpModel(1);
-  const r = await gptq(model, parseGptqOptions({ bits: 4, groupSize: 16 }), { ...quiet, data });
+  const r = await gptq(model, parseGptqOptions({ bits: 4, groupSize: 16, keepSensitive: false }), { ...quiet, data });
   assert.equal(r.modified, true);
   assert.deepEqual(opCounts(model), { MatMulNBits: 2, Relu: 1 });
   assert.equal(r.layers.length, 2);
@@ -44,7 +54,7 @@ test('qdq output at 3 bits, per channel, act-order, symmetric: int4 DequantizeLi
   await initBackend('auto');
   const float = await runOrt(mlpModel(2), 'x', x, [n, 32]);
   const model = mlpModel(2);
-  const r = await gptq(model, parseGptqOptions({ bits: 3, groupSize: -1, actOrder: true, symmetric: true, format: 'qdq' }), { ...quiet, data });
+  const r = await gptq(model, parseGptqOptions({ bits: 3, groupSize: -1, actOrder: true, symmetric: true, format: 'qdq', keepSensitive: false }), { ...quiet, data });
   assert.equal(model.opset(''), 21);
   assert.deepEqual(opCounts(model), { DequantizeLinear: 2, MatMul: 1, Relu: 1, Gemm: 1 });
   const gemm = model.graph.nodes.find((nd) => nd.opType === 'Gemm')!;
@@ -63,7 +73,7 @@ test('dry run plans without touching the model; no data is a usage error; --excl
   await initBackend('auto');
   const model = mlpModel(3);
   const before = opCounts(model);
-  const dry = await gptq(model, parseGptqOptions({ dryRun: true, groupSize: 32 }), quiet);
+  const dry = await gptq(model, parseGptqOptions({ dryRun: true, groupSize: 32, keepSensitive: false }), quiet);
   assert.equal(dry.modified, false);
   assert.deepEqual(opCounts(model), before);
   assert.equal(dry.plan.layers.length, 2);
@@ -74,6 +84,34 @@ test('dry run plans without touching the model; no data is a usage error; --excl
   const r = await gptq(model, parseGptqOptions({ exclude: 'fc2' }), { ...quiet, data });
   assert.deepEqual(opCounts(model), { MatMulNBits: 1, Relu: 1, Gemm: 1 });
   assert.equal(r.layers.find((l) => l.name === '/fc2/Gemm')?.bits, 32);
+  assert.equal(r.layers.find((l) => l.name === '/fc2/Gemm')?.skipped, 'excluded by --exclude');
+  // Everything excluded: nothing to quantize, exit 1 with one line that says why.
+  await assert.rejects(gptq(mlpModel(3), parseGptqOptions({ exclude: 'fc' }), { ...quiet, data }), (e: Error) => e instanceof NothingToDoError && /nothing to quantize: .*2 (MatMul|Gemm)|excluded by --exclude/.test(e.message));
+});
+
+test('default policy: the output head is GPTQ-quantized at 8 bits (MatMulNBits in the asked groups, as quantize writes it; DequantizeLinear per channel with --format qdq), the rest at --bits', async () => {
+  await initBackend('auto');
+  const float = await runOrt(mlpModel(4), 'x', x, [n, 32]);
+  const model = mlpModel(4);
+  const r = await gptq(model, parseGptqOptions({ bits: 4, groupSize: 16 }), { ...quiet, data });
+  assert.deepEqual(opCounts(model), { MatMulNBits: 2, Relu: 1 });
+  const head = r.layers.find((l) => l.name === '/fc2/Gemm')!;
+  assert.equal(head.bits, 8);
+  assert.equal(head.groupSize, 16);
+  assert.equal(model.graph.nodes.find((nd) => nd.opType === 'MatMulNBits' && nd.attrInt('bits', 0) === 8)?.attrInt('block_size', 0), 16);
+  assert.equal(head.method, 'gptq');
+  assert.match(String(head.note), /output head kept at 8 bits/);
+  assert.ok((head.error as number) <= (head.rtnError as number));
+  assert.equal(r.layers.find((l) => l.name === '/fc1/MatMul')!.bits, 4);
+  const y = await runOrt(model, 'x', x, [n, 32]);
+  const d = relDiff(y, float);
+  assert.ok(d < 0.06, `relative output difference ${d}`);
+  const qdq = mlpModel(4);
+  const rq = await gptq(qdq, parseGptqOptions({ bits: 4, groupSize: 16, format: 'qdq' }), { ...quiet, data });
+  assert.equal(rq.layers.find((l) => l.name === '/fc2/Gemm')!.groupSize, 64);
+  // 8-bit per-axis DequantizeLinear needs opset 13; the 4-bit blocked one raises it to 21.
+  assert.equal(qdq.opset(''), 21);
+  assert.ok(relDiff(await runOrt(qdq, 'x', x, [n, 32]), float) < 0.06);
 });
 
 test('per channel with K > 256 (MatMulNBits blocks <= 256 repeat the channel scale) runs in onnxruntime', async () => {
@@ -95,11 +133,73 @@ test('per channel with K > 256 (MatMulNBits blocks <= 256 repeat the channel sca
   const xs = correlatedInputs(64, K, 11);
   const float = await runOrt(make(), 'x', xs, [64, K]);
   const model = make();
-  await gptq(model, parseGptqOptions({ bits: 4, groupSize: -1 }), { ...quiet, data: floatBatches(xs, 64, K, 'x', 32) });
+  await gptq(model, parseGptqOptions({ bits: 4, groupSize: -1, keepSensitive: false }), { ...quiet, data: floatBatches(xs, 64, K, 'x', 32) });
   const node = model.graph.nodes[0]!;
   assert.equal(node.opType, 'MatMulNBits');
   assert.equal(node.attrInt('block_size'), 256);
   assert.equal(model.graph.initializers.find((v) => v.name === 'W_scales')!.initializer!.dims.join('x'), `${N}x3`);
   const y = await runOrt(model, 'x', xs, [64, K]);
   assert.ok(relDiff(y, float) < 0.1, `relative output difference ${relDiff(y, float)}`);
+});
+
+test('float16 model: 4-bit and 8-bit MatMulNBits with float16 scales, runs in onnxruntime close to the float16 model', async () => {
+  await initBackend('auto');
+  const float = await runOrtFloat16(typedMlp(5, DataType.FLOAT16), 'x', x, [n, 32]);
+  const model = typedMlp(5, DataType.FLOAT16);
+  const r = await gptq(model, parseGptqOptions({ bits: 4, groupSize: 16 }), { ...quiet, data: typedBatches(x, n, 32, 'x', 64, DataType.FLOAT16) });
+  assert.deepEqual(opCounts(model), { MatMulNBits: 2, Relu: 1 });
+  const init = (name: string) => model.graph.initializers.find((v) => v.name === name)!.initializer!;
+  assert.equal(init('W1_scales').dataType, DataType.FLOAT16);
+  assert.equal(init('B_scales').dataType, DataType.FLOAT16);
+  for (const l of r.layers) assert.equal(l.dataType, 'float16');
+  assert.equal(r.plan.bytes.before, 2 * (32 * 64 + 64 * 16));
+  const y = await runOrtFloat16(model, 'x', x, [n, 32]);
+  const d = relDiff(y, float);
+  assert.ok(d < 0.06, `relative output difference ${d}`);
+});
+
+test('bfloat16 model: bfloat16 scales, checked in our executor (onnxruntime has no bfloat16 CPU kernels)', async () => {
+  await initBackend('auto');
+  const { Session } = await import('../../../src/runtime/session.js');
+  const run = async (m: Model) => {
+    const s = await Session.create(m);
+    const [feeds] = [...typedBatches(x, n, 32, 'x', n, DataType.BFLOAT16)];
+    const out = s.runSync(feeds!);
+    const y = out.get('y')!.float32();
+    s.dispose();
+    return y;
+  };
+  const float = await run(typedMlp(6, DataType.BFLOAT16));
+  const model = typedMlp(6, DataType.BFLOAT16);
+  await gptq(model, parseGptqOptions({ bits: 4, groupSize: 16 }), { ...quiet, data: typedBatches(x, n, 32, 'x', 64, DataType.BFLOAT16) });
+  const init = (name: string) => model.graph.initializers.find((v) => v.name === name)!.initializer!;
+  assert.equal(init('W1_scales').dataType, DataType.BFLOAT16);
+  assert.equal(init('B_scales').dataType, DataType.BFLOAT16);
+  const d = relDiff(await run(model), float);
+  assert.ok(d < 0.08, `relative output difference ${d}`);
+});
+
+test('Conv through GPTQ (the CNN fixture): every Conv solved on its unfolded inputs, bytes and accuracy of quantize --weight-only at the same bits and group', async () => {
+  await initBackend('auto');
+  const dir = join(repoRoot(), 'fixtures', 'cnn');
+  const calib = readNpy(join(dir, 'data', 'calib_x.npy'));
+  const testX = readNpy(join(dir, 'data', 'test_x.npy'));
+  const labels = readNpy(join(dir, 'data', 'test_y.npy')).data as BigInt64Array;
+  const score = async (m: Model) => accuracy((await logitsOf(serializeModel(m), 'input', testX, 250)).data, 10, labels);
+  const g = await loadModel(join(dir, 'model.onnx'));
+  const r = await gptq(g, parseGptqOptions({ bits: 4, groupSize: 128 }), { ...quiet, data: batches(calib, 'input', 32, 128) });
+  const convs = r.layers.filter((l) => l.op === 'Conv');
+  assert.ok(convs.length >= 3, `${convs.length} Conv layers`);
+  for (const l of convs) {
+    assert.equal(l.method, 'gptq', `${l.name}: ${l.skipped ?? ''}`);
+    assert.ok((l.error as number) <= (l.rtnError as number), `${l.name}: GPTQ ${l.error} vs RTN ${l.rtnError}`);
+  }
+  const q = await loadModel(join(dir, 'model.onnx'));
+  const rq = await quantize(q, parseQuantizeOptions({ bits: 4, weightOnly: true, groupSize: 128 }), quiet);
+  // The same precision policy as quantize: each layer at the bits quantize gives it (Convs at 8 bits per channel).
+  for (const l of r.layers) assert.equal(l.bits, rq.layers.find((x) => x.name === l.name)?.bits, l.name);
+  const [bytesG, bytesQ] = [serializeModel(g).length, serializeModel(q).length];
+  assert.ok(bytesG <= 1.01 * bytesQ, `gptq ${bytesG} B against quantize's ${bytesQ} B`);
+  const [accG, accQ] = [await score(g), await score(q)];
+  assert.ok(accG >= accQ - 0.005, `accuracy: gptq ${accG}, quantize ${accQ}`);
 });

@@ -102,7 +102,7 @@ function referenceGptq(w0: Float32Array, K: number, N: number, h0: Float32Array,
   return q;
 }
 
-test('GPTQ matches the unblocked float64 reference (4x6 ... 64x32)', async () => {
+test('GPTQ matches the unblocked float64 reference (4x6 ... 96x16)', async () => {
   await initBackend('auto');
   for (const [K, N, bits, groupSize, blockSize, symmetric] of [
     [4, 6, 4, -1, 2, false],
@@ -110,6 +110,9 @@ test('GPTQ matches the unblocked float64 reference (4x6 ... 64x32)', async () =>
     [16, 8, 4, 8, 5, false],
     [64, 32, 4, 16, 16, false],
     [64, 32, 3, -1, 128, true],
+    // groups longer than a block: each group's rows get every earlier error when it starts
+    [64, 16, 4, 32, 8, false],
+    [96, 16, 3, 32, 16, true],
   ] as const) {
     const h = hessian(K, 4 * K, K + N);
     const w = weights(K, N, K * N);
