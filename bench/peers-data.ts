@@ -32,9 +32,9 @@ import { accumulateAccuracy, accumulatePerplexity, createAccuracy, createPerplex
 import { npyBytes } from '../test/calibration/readers/npyfile.js';
 import { concat, rows } from '../test/helpers/data.js';
 import { ctcDecode, textLines } from '../test/passes/quantize/quality.js';
-import { editDistance } from '../test/helpers/text-lines.js';
+import { editDistance } from '../src/core/strings.js';
 
-/** Levenshtein distance between two strings, by code point (the text-line helpers' one). */
+/** Levenshtein distance between two strings (src/core/strings.ts). */
 export { editDistance };
 
 /** How a model's quality is measured. */

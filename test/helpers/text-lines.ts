@@ -14,6 +14,7 @@ import * as ort from 'onnxruntime-node';
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { mulberry32 } from '../../src/core/random.js';
+import { editDistance } from '../../src/core/strings.js';
 import type { HostArray } from '../../src/calibration/readers/npy.js';
 import { repoRoot } from './repo.js';
 
@@ -207,19 +208,6 @@ export async function recognize(bytes: Uint8Array, lines: TextLines, start: numb
     await session.release();
   }
   return out;
-}
-
-/** Levenshtein distance between two strings (by code point). */
-export function editDistance(a: string, b: string): number {
-  const x = [...a];
-  const y = [...b];
-  let prev = Array.from({ length: y.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= x.length; i++) {
-    const cur = [i];
-    for (let j = 1; j <= y.length; j++) cur[j] = Math.min(prev[j]! + 1, cur[j - 1]! + 1, prev[j - 1]! + (x[i - 1] === y[j - 1] ? 0 : 1));
-    prev = cur;
-  }
-  return prev[y.length]!;
 }
 
 /** Whitespace as an OCR evaluation compares it: trimmed, each run one space. */
