@@ -85,16 +85,18 @@ export function bfloat16BitsToFloat32(bits: number): number {
 
 let f16Table: Float32Array | undefined;
 
-/** float16 bits -> float32 values (a 65536-entry table, built on first use, makes this a lookup). */
-export function float16ToFloat32Array(bits: Uint16Array): Float32Array {
+/**
+ * float16 bits -> float32 values (a 65536-entry table, built on first use, makes this a lookup), into
+ * `out` when given (at least as long as `bits`: a buffer reused slab after slab costs no fresh pages).
+ */
+export function float16ToFloat32Array(bits: Uint16Array, out = new Float32Array(bits.length)): Float32Array {
   if (!f16Table) {
     const table = new Uint32Array(65536);
     for (let h = 0; h < 65536; h++) table[h] = f16BitsToF32Bits(h);
     f16Table = new Float32Array(table.buffer);
   }
-  const out = new Float32Array(bits.length);
   const table = new Uint32Array(f16Table.buffer);
-  const outBits = new Uint32Array(out.buffer);
+  const outBits = new Uint32Array(out.buffer, out.byteOffset, bits.length);
   for (let i = 0; i < bits.length; i++) outBits[i] = table[bits[i]!]!;
   return out;
 }
@@ -107,10 +109,9 @@ export function float32ToFloat16Array(values: Float32Array): Uint16Array {
   return out;
 }
 
-/** bfloat16 bits -> float32 values. */
-export function bfloat16ToFloat32Array(bits: Uint16Array): Float32Array {
-  const out = new Float32Array(bits.length);
-  const outBits = new Uint32Array(out.buffer);
+/** bfloat16 bits -> float32 values (into `out` when given, as float16ToFloat32Array). */
+export function bfloat16ToFloat32Array(bits: Uint16Array, out = new Float32Array(bits.length)): Float32Array {
+  const outBits = new Uint32Array(out.buffer, out.byteOffset, bits.length);
   for (let i = 0; i < bits.length; i++) outBits[i] = bits[i]! << 16;
   return out;
 }

@@ -425,6 +425,8 @@ async function compressOne(state: CliState, req: CompressRequest, pass: LoadedPa
   };
   const original = await io.openModel(plan.input);
   lap('load');
+  // The output's manifest names the input's hashes: a thread of its own reads them meanwhile.
+  if (!req.common.dryRun) (await import('../batch/hash.js')).prefetchHashes(original.files.files.map((f) => f.path));
   const passCtx: PassContext = { ...ctx, ...(await dataContext(req, original.model, ctx)) };
   // A large original is checked against outputs our executor computes with its weights streamed. Without
   // --data that run needs only random samples, so it comes first: it reads every weight once, and a pass

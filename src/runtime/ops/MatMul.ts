@@ -7,6 +7,7 @@
  * fit tfjs at all.
  */
 import { DataType, isFloatType } from '../../core/dtype.js';
+import { bfloat16ToFloat32Array, float16ToFloat32Array } from '../../core/float16.js';
 import { ModelError } from '../../core/errors.js';
 import { tf } from '../backend.js';
 import type { KernelContext, OpKernel } from '../kernel.js';
@@ -44,9 +45,21 @@ function run(inputs: readonly (RTensor | null)[], ctx: KernelContext): (RTensor 
 /** Columns of a streamed weight converted at a time: about 32 MB of float32 per piece. */
 const streamPieceBytes = 32 * 2 ** 20;
 
-/** A big constant 2-D B still on the host (a streamed weight), against an A of rank >= 2. */
+/**
+ * A constant 2-D B still on the host (a streamed weight) of at least 4 MB as float32, against an A of
+ * rank >= 2: it goes to tfjs in slabs and is never kept there (the session is done with it after this).
+ */
 function streamable(a: RTensor, b: RTensor): boolean {
-  return !b.owned && b.onHost && !b.onDevice && b.rank === 2 && a.rank >= 2 && b.size * 4 > 2 * streamPieceBytes;
+  return !b.owned && b.onHost && !b.onDevice && b.rank === 2 && a.rank >= 2 && b.size * 4 >= 4 * 2 ** 20;
+}
+
+/** The float32 slab a float16 / bfloat16 weight is decoded into, reused (no fresh pages per slab). */
+let slabScratch = new Float32Array(0);
+
+function decodedSlab(dataType: number, bits: Uint16Array): Float32Array {
+  if (slabScratch.length < bits.length) slabScratch = new Float32Array(bits.length);
+  const out = slabScratch.subarray(0, bits.length);
+  return dataType === DataType.FLOAT16 ? float16ToFloat32Array(bits, out) : bfloat16ToFloat32Array(bits, out);
 }
 
 /**
@@ -66,7 +79,9 @@ export function streamedMatMul(a: RTensor, b: RTensor, pieceBytes = streamPieceB
     for (let k0 = 0; k0 < K; k0 += rowsPerSlab) {
       const kc = Math.min(rowsPerSlab, K - k0);
       const slab = host.subarray(k0 * N, (k0 + kc) * N) as NumericArray;
-      const w = tf.tensor2d(b.dataType === DataType.FLOAT ? (slab as Float32Array) : RTensor.fromHost(b.dataType, [kc, N], slab).float32(), [kc, N]);
+      // tfjs takes the values when the product runs (below), before the scratch is decoded into again.
+      const values = b.dataType === DataType.FLOAT ? (slab as Float32Array) : b.dataType === DataType.FLOAT16 || b.dataType === DataType.BFLOAT16 ? decodedSlab(b.dataType, slab as Uint16Array) : RTensor.fromHost(b.dataType, [kc, N], slab).float32();
+      const w = tf.tensor2d(values, [kc, N]);
       const part = tf.tidy(() => tf.matMul(kc === K ? rows : tf.slice(rows, [0, k0], [-1, kc]), w)) as tf.Tensor2D;
       w.dispose();
       if (sum) {
