@@ -53,10 +53,9 @@ export class HessianAccumulator implements ActivationAccumulator {
 
   /** Adds the patches of a Conv input [N, C, *spatial] (1-D or 2-D), group by group. */
   private addPatches(x: RTensor, conv: ConvLayout): void {
-    const g = patchGeometry(x.dims, conv);
-    const K = patchSize(g);
-    if (K !== this.K) throw new ModelError(`${conv.node.describe()}: patches of ${K} inputs fed a Hessian of size ${this.K}`);
+    const { geometry: g, chunks } = convPatches(x, conv, this.K);
     const groups = g.group;
+    const K = this.K;
     if (this.sums.length !== groups && this.hostSums === null) {
       for (const s of this.sums) s.dispose();
       if (groups > 1 && K <= hostGroupSize) {
@@ -66,43 +65,25 @@ export class HessianAccumulator implements ActivationAccumulator {
         this.sums = Array.from({ length: groups }, () => new GramSum(K));
       }
     }
-    const channelsLast = x.channelsLast;
-    const data = channelsLast ? (x.nhwc().dataSync() as Float32Array) : x.float32();
-    const n = x.dims[0]!;
-    const pixels = g.out[0] * g.out[1];
-    if (this.hostSums) {
-      const patch = new Float32Array(K);
-      for (let gi = 0; gi < groups; gi++) {
-        const acc = this.hostSums[gi]!;
-        for (let s = 0; s < n; s++) {
-          for (let p = 0; p < pixels; p++) {
-            im2colRows(data, channelsLast, g, gi, s, p, p + 1, patch);
-            for (let i = 0; i < K; i++) {
-              const v = patch[i]!;
-              if (v === 0) continue;
-              const row = i * K;
-              for (let j = i; j < K; j++) acc[row + j]! += v * patch[j]!;
-            }
+    for (const { group, rows, count } of chunks) {
+      if (this.hostSums) {
+        const acc = this.hostSums[group]!;
+        for (let r = 0; r < count; r++) {
+          const o = r * K;
+          for (let i = 0; i < K; i++) {
+            const v = rows[o + i]!;
+            if (v === 0) continue;
+            const row = i * K;
+            for (let j = i; j < K; j++) acc[row + j]! += v * rows[o + j]!;
           }
         }
-      }
-    } else {
-      const rows = Math.max(1, Math.floor(patchChunk / K));
-      const buf = new Float32Array(Math.min(rows, pixels) * K);
-      for (let gi = 0; gi < groups; gi++) {
-        for (let s = 0; s < n; s++) {
-          for (let p0 = 0; p0 < pixels; p0 += rows) {
-            const p1 = Math.min(pixels, p0 + rows);
-            const part = buf.subarray(0, (p1 - p0) * K);
-            im2colRows(data, channelsLast, g, gi, s, p0, p1, part);
-            const t = tf.tensor2d(part, [p1 - p0, K]);
-            this.sums[gi]!.add(t);
-            t.dispose();
-          }
-        }
+      } else {
+        const t = tf.tensor2d(rows, [count, K]);
+        this.sums[group]!.add(t);
+        t.dispose();
       }
     }
-    this._samples += n * pixels;
+    this._samples += x.dims[0]! * g.out[0] * g.out[1];
   }
 
   /** The number of groups (1 unless a grouped Conv fed it). */
@@ -161,6 +142,42 @@ export function patchGeometry(dims: readonly number[], conv: ConvLayout): PatchG
     pads: r === 1 ? [0, geom.pads[0]!, 0, geom.pads[1]!] : [geom.pads[0]!, geom.pads[1]!, geom.pads[2]!, geom.pads[3]!],
     out: two(geom.out, 1),
   };
+}
+
+/** One chunk of a Conv input's patch rows: `count` rows of K values of group `group` (a reused buffer). */
+export interface PatchChunk {
+  group: number;
+  rows: Float32Array;
+  count: number;
+}
+
+/**
+ * The patch rows (tensor/im2col.ts) of a Conv input [N, C, *spatial], group by group, in chunks of at
+ * most `patchChunk` values written into one reused buffer (read each chunk before taking the next), and
+ * their geometry. Throws ModelError when the patches do not hold `K` inputs.
+ */
+export function convPatches(x: RTensor, conv: ConvLayout, K: number): { geometry: PatchGeometry; chunks: Iterable<PatchChunk> } {
+  const g = patchGeometry(x.dims, conv);
+  if (patchSize(g) !== K) throw new ModelError(`${conv.node.describe()}: patches of ${patchSize(g)} inputs fed a statistic of size ${K}`);
+  const channelsLast = x.channelsLast;
+  const data = channelsLast ? (x.nhwc().dataSync() as Float32Array) : x.float32();
+  const n = x.dims[0]!;
+  const pixels = g.out[0] * g.out[1];
+  const perChunk = Math.max(1, Math.floor(patchChunk / K));
+  const buf = new Float32Array(Math.min(perChunk, pixels) * K);
+  function* chunks(): Generator<PatchChunk> {
+    for (let gi = 0; gi < g.group; gi++) {
+      for (let s = 0; s < n; s++) {
+        for (let p0 = 0; p0 < pixels; p0 += perChunk) {
+          const p1 = Math.min(pixels, p0 + perChunk);
+          const rows = buf.subarray(0, (p1 - p0) * K);
+          im2colRows(data, channelsLast, g, gi, s, p0, p1, rows);
+          yield { group: gi, rows, count: p1 - p0 };
+        }
+      }
+    }
+  }
+  return { geometry: g, chunks: chunks() };
 }
 
 /** Creates an empty Hessian accumulator for a layer input of length K. */

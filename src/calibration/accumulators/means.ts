@@ -11,16 +11,17 @@
 import type { RTensor } from '../../runtime/value.js';
 import { addColumnSums, rowsOf } from '../../tensor/linalg.js';
 import type { ActivationAccumulator, ActivationLayout } from './accumulator.js';
+import { addPatchColumnSums } from './norms.js';
 
-/** An accumulator that also keeps the sum of each input column. */
+/** An accumulator that also keeps the sum of each input column (of each group, for a Conv's patches). */
 export class WithColumnMeans<A extends ActivationAccumulator> implements ActivationAccumulator {
   readonly K: number;
   private _samples = 0;
-  private readonly sums: Float64Array;
+  private sums: Float64Array[];
 
   constructor(readonly inner: A) {
     this.K = inner.K;
-    this.sums = new Float64Array(inner.K);
+    this.sums = [new Float64Array(inner.K)];
   }
 
   get samples(): number {
@@ -29,16 +30,26 @@ export class WithColumnMeans<A extends ActivationAccumulator> implements Activat
 
   add(x: RTensor, layout: ActivationLayout): void {
     if (layout.K !== this.K) throw new RangeError(`column means of size ${this.K} fed activations with K = ${layout.K}`);
-    if (layout.conv) throw new RangeError('column means of Conv patches are not implemented');
     this.inner.add(x, layout);
-    addColumnSums(this.sums, x.tf, this.K, layout.transposed);
+    if (layout.conv) {
+      this._samples += addPatchColumnSums(this, x, layout.conv, false);
+      return;
+    }
+    addColumnSums(this.sums[0]!, x.tf, this.K, layout.transposed);
     this._samples += rowsOf(x.tf, this.K);
   }
 
-  /** E[x_j] over the tokens seen, for each input j (zeros before any batch). */
-  means(): Float64Array {
+  /** The per-group sums a Conv's patches are added to (sized on first use). */
+  sumsFor(groups: number): Float64Array[] {
+    if (this.sums.length !== groups) this.sums = Array.from({ length: groups }, () => new Float64Array(this.K));
+    return this.sums;
+  }
+
+  /** E[x_j] over the tokens seen, for each input j of group `g` (zeros before any batch). */
+  means(g = 0): Float64Array {
     const out = new Float64Array(this.K);
-    if (this._samples > 0) for (let j = 0; j < this.K; j++) out[j] = this.sums[j]! / this._samples;
+    const sums = this.sums[g]!;
+    if (this._samples > 0) for (let j = 0; j < this.K; j++) out[j] = sums[j]! / this._samples;
     return out;
   }
 

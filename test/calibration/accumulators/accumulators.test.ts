@@ -146,3 +146,44 @@ test("Hessian of a Conv's input: 2 P^T P / n of its patches, per group (depthwis
     acc.dispose();
   }
 });
+
+test("column norms and means of a Conv's input: sums over its patch rows, per group", async () => {
+  await initBackend('auto');
+  const { Node } = await import('../../../src/ir/node.js');
+  const { makeAttr } = await import('../../../src/ir/attribute.js');
+  const { im2colRows, patchSize } = await import('../../../src/tensor/im2col.js');
+  const { patchGeometry } = await import('../../../src/calibration/accumulators/hessian.js');
+  const C = 4;
+  const x = Float32Array.from({ length: 2 * C * 5 * 5 }, (_, i) => Math.cos(i * 0.37) + 0.2);
+  for (const group of [1, 2]) {
+    const node = new Node('Conv', '', 'conv');
+    node.setAttr(makeAttr('group', group, 'int'));
+    node.setAttr(makeAttr('pads', [1, 1, 1, 1]));
+    const conv = { node, weightDims: [C, C / group, 3, 3], group };
+    const g = patchGeometry([2, C, 5, 5], conv);
+    const K = patchSize(g);
+    const acc = withColumnMeans(createColumnNorms(K));
+    acc.add(RTensor.fromNumbers(DataType.FLOAT, [2, C, 5, 5], x), { K, transposed: false, conv });
+    const pixels = g.out[0] * g.out[1];
+    assert.equal(acc.samples, 2 * pixels);
+    assert.equal(acc.inner.samples, 2 * pixels);
+    assert.equal(acc.inner.groups, group);
+    for (let gi = 0; gi < group; gi++) {
+      const p = new Float32Array(2 * pixels * K);
+      for (let n = 0; n < 2; n++) im2colRows(x, false, g, gi, n, 0, pixels, p.subarray(n * pixels * K, (n + 1) * pixels * K));
+      const sq = acc.inner.sumOfSquares(gi);
+      const mean = acc.means(gi);
+      for (let j = 0; j < K; j++) {
+        let s = 0;
+        let s2 = 0;
+        for (let r = 0; r < 2 * pixels; r++) {
+          s += p[r * K + j]!;
+          s2 += p[r * K + j]! ** 2;
+        }
+        assert.ok(Math.abs(sq[j]! - s2) < 1e-4 * Math.max(1, s2), `group ${gi} of ${group}: sum of squares ${j}`);
+        assert.ok(Math.abs(mean[j]! - s / (2 * pixels)) < 1e-6, `group ${gi} of ${group}: mean ${j}`);
+      }
+    }
+    acc.dispose();
+  }
+});
