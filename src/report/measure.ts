@@ -75,21 +75,20 @@ export interface RecordedReference {
 export async function recordReference(original: ReportInput, options: MeasureOptions, ctx: Context, onWeightDone?: (value: import('../ir/value.js').Value) => void): Promise<RecordedReference> {
   if (options.data === undefined) throw new UsageError('recording a reference needs samples');
   const dataset: Dataset = openDataset(options.data, original.model, { samples: options.samples, seed: options.seed, symbolicDim: options.symbolicDim, logger: ctx.logger });
-  const { Session } = await import('../runtime/session.js');
-  const session = await Session.create(original.model, { backend: (options.backend ?? 'auto') as never, logger: ctx.logger, streamWeights: true, onWeightDone });
-  const outputNames = original.model.graph.outputs.map((v) => v.name);
-  const output = options.outputName ?? outputNames[0]!;
+  const runner = await executorRunner(original, options.backend, ctx, onWeightDone);
+  const output = chosenOutput(runner.outputNames, options);
   const outputs: OutputNumbers[] = [];
   try {
-    for (const batch of dataset.batches(options.batchSize)) {
-      const t = session.runSync(batch.feeds, { outputs: [output] }).get(output)!;
-      outputs.push({ data: t.float32(), dims: t.dims.slice() });
-      t.dispose();
-    }
+    for (const batch of dataset.batches(options.batchSize)) outputs.push(await runner.run(batch.feeds, output));
   } finally {
-    session.dispose();
+    await runner.release();
   }
-  return { output, outputNames, outputs };
+  return { output, outputNames: [...runner.outputNames], outputs };
+}
+
+/** The output compared: --output, else the logits of a decoder that also returns its present key/values, else the first. */
+function chosenOutput(names: readonly string[], options: MeasureOptions): string {
+  return options.outputName ?? (names.includes('logits') ? 'logits' : names[0]!);
 }
 
 /** Replays recorded outputs batch by batch, in the order they were recorded. */
@@ -129,9 +128,9 @@ function ortRunner(m: OrtModel): OutputRunner {
  * Our executor with streamed weights (each read, used and released again: memory for one layer, not the
  * model), for references onnxruntime cannot afford or run.
  */
-async function executorRunner(input: ReportInput, backend: string | undefined, ctx: Context): Promise<OutputRunner> {
+async function executorRunner(input: ReportInput, backend: string | undefined, ctx: Context, onWeightDone?: (value: import('../ir/value.js').Value) => void): Promise<OutputRunner> {
   const { Session } = await import('../runtime/session.js');
-  const session = await Session.create(input.model, { backend: (backend ?? 'auto') as never, logger: ctx.logger, streamWeights: true });
+  const session = await Session.create(input.model, { backend: (backend ?? 'auto') as never, logger: ctx.logger, streamWeights: true, onWeightDone });
   return {
     outputNames: input.model.graph.outputs.map((v) => v.name),
     run: async (feeds, output) => {
@@ -152,7 +151,7 @@ export function onnxruntimeBytes(input: ReportInput): number {
   for (const g of input.model.graph.allGraphs()) {
     for (const v of g.initializers) {
       const t = v.initializer!;
-      const each = t.dataType === DataType.FLOAT16 || t.dataType === DataType.BFLOAT16 ? 4 : t.dataType === DataType.FLOAT ? 4 : 1;
+      const each = t.dataType === DataType.FLOAT || t.dataType === DataType.FLOAT16 || t.dataType === DataType.BFLOAT16 ? 4 : 1;
       bytes += t.size * each;
     }
   }
@@ -207,8 +206,7 @@ export async function measure(original: ReportInput, compressed: ReportInput | u
       throw new ModelError(`onnxruntime-node ${ortVersion()} cannot load the original model '${original.files.path ?? ''}': ${firstLine(e)}`, 'the original must run in onnxruntime to be a reference');
     }
   }
-  // The logits of a decoder that also returns its present key/values: the output named so, else the first.
-  const output = options.outputName ?? (orig.outputNames.includes('logits') ? 'logits' : orig.outputNames[0]!);
+  const output = chosenOutput(orig.outputNames, options);
   if (!orig.outputNames.includes(output)) throw new UsageError(`the model has no output '${output}' (it has: ${orig.outputNames.join(', ')})`);
 
   const runtime: RuntimeInfo = { name: 'onnxruntime-node', version: ortVersion(), loaded: true };

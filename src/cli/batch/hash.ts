@@ -3,7 +3,7 @@
  * of a file or of a folder's files, and a canonical JSON form whose hash does not depend on key order.
  */
 import { createHash } from 'node:crypto';
-import { stat } from 'node:fs/promises';
+import { open, stat } from 'node:fs/promises';
 import { readdirSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Worker } from 'node:worker_threads';
@@ -77,14 +77,36 @@ function hashInThread(path: string): Promise<Hashed> {
   });
 }
 
-/** The SHA-256 (hex) of a file's bytes and its size, read `chunkBytes` at a time in the hashing thread. */
+/** Files from this size up are hashed in the hashing thread (starting it costs more than a small hash). */
+const threadBytes = 64 * 2 ** 20;
+
+async function hashHere(path: string): Promise<Hashed> {
+  const hash = createHash('sha256');
+  const handle = await open(path, 'r');
+  const buffer = Buffer.allocUnsafe(chunkBytes);
+  let bytes = 0;
+  try {
+    for (;;) {
+      const { bytesRead } = await handle.read(buffer, 0, chunkBytes, null);
+      if (bytesRead === 0) break;
+      hash.update(buffer.subarray(0, bytesRead));
+      bytes += bytesRead;
+    }
+  } finally {
+    await handle.close();
+  }
+  return { sha256: hash.digest('hex'), bytes };
+}
+
+/** The SHA-256 (hex) of a file's bytes and its size, read `chunkBytes` at a time (big files in the hashing thread). */
 export async function hashFile(path: string): Promise<Hashed> {
   const abs = resolve(path);
   const st = await stat(abs);
   const key = `${abs}\0${st.size}\0${st.mtimeMs}`;
   let p = memo.get(key);
   if (!p) {
-    p = hashInThread(abs);
+    // A small file is hashed here at once; a big one in the thread, overlapping other work.
+    p = st.size < threadBytes ? hashHere(abs) : hashInThread(abs);
     memo.set(key, p);
     p.catch(() => memo.delete(key));
   }

@@ -309,12 +309,13 @@ export async function checkPlan(reference: import('../../report/index.js').Repor
   const { onnxruntimeBytes, usesBfloat16 } = await import('../../report/measure.js');
   const notes: string[] = [];
   const plan: CheckPlan = { reference: 'onnxruntime', compressedRunner: 'onnxruntime', samples: smokeSamples };
-  if (usesBfloat16(reference.model) || onnxruntimeBytes(reference) > large) {
+  const bf16 = usesBfloat16(reference.model);
+  if (bf16 || onnxruntimeBytes(reference) > large) {
     plan.reference = 'executor';
     plan.samples = 2;
     plan.symbolicDim = 8;
     notes.push(
-      usesBfloat16(reference.model)
+      bf16
         ? "the original's outputs came from compress's executor (onnxruntime's CPU provider runs no bfloat16)"
         : `the original (${(onnxruntimeBytes(reference) / 2 ** 30).toFixed(1)} GiB as float32) was run in compress's executor with its weights streamed, on 2 samples of 8 per free axis, to keep memory bounded`,
     );
@@ -600,14 +601,9 @@ async function compressOne(state: CliState, req: CompressRequest, pass: LoadedPa
   return { input: plan.input, output: plan.output, exitCode: report.passed ? ExitCode.ok : ExitCode.failure, report };
 }
 
-/**
- * Why the pass left a layer of the report alone: its `skipped` reason, or (passes that write it as a
- * note) the note of a layer still in float32 with nothing compressed.
- */
+/** Why the pass left a layer of the report alone (every pass writes `skipped` with the reason). */
 function leftAloneReason(l: LayerReport): string | undefined {
-  if (typeof l.skipped === 'string') return l.skipped;
-  if ((l.bits === 32 || l.bits === undefined) && l.sparsity === undefined && l.rank === undefined && typeof l.note === 'string') return l.note;
-  return undefined;
+  return typeof l.skipped === 'string' ? l.skipped : undefined;
 }
 
 /**

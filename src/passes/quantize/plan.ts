@@ -131,37 +131,27 @@ function decide(sites: WeightSite[], options: QuantizeOptions, mode: QuantizeMod
     // The integer ops' scales are float32 whatever the model's type (they scale an int32 product).
     return { ...base, bits: 8, granularity, symmetric: true, format: 'integer', reason, layout, bytes: { before: base.bytes.before, after: site.params + 4 * n } };
   }
+  // Block-quantized along `axis` in blocks of `bs`, stored as MatMulNBits stores a [K, N] weight.
+  const blocked = (format: 'matmulnbits' | 'gatherblockquantized', axis: number, bs: number, K: number, N: number): WeightDecision => ({
+    ...base,
+    bits,
+    granularity,
+    groupSize: bs,
+    symmetric,
+    format,
+    reason,
+    layout: { kind: 'block', axis, blockSize: bs },
+    bytes: { before: base.bytes.before, after: matmulNBitsBytes(K, N, bits, bs, symmetric, floatBytes) },
+  });
   if (nbitsOk) {
     const K = dims[site.reductionAxis]!;
-    const N = dims[site.channelAxis]!;
-    const bs = nbitsBlockSize(K, options.groupSize);
-    return {
-      ...base,
-      bits,
-      granularity,
-      groupSize: bs,
-      symmetric,
-      format: 'matmulnbits',
-      reason,
-      layout: { kind: 'block', axis: 0, blockSize: bs },
-      bytes: { before: base.bytes.before, after: matmulNBitsBytes(K, N, bits, bs, symmetric, floatBytes) },
-    };
+    return blocked('matmulnbits', 0, nbitsBlockSize(K, options.groupSize), K, dims[site.channelAxis]!);
   }
   const gbq = gatherBlock(site, mode, granularity, options);
   if (gbq !== undefined) {
+    // The table [V, D] as MatMulNBits would store its transpose: V rows of D codes in blocks, a scale per block.
     const [V, D] = dims as [number, number];
-    return {
-      ...base,
-      bits,
-      granularity,
-      groupSize: gbq,
-      symmetric,
-      format: 'gatherblockquantized',
-      reason,
-      layout: { kind: 'block', axis: 1, blockSize: gbq },
-      // The table as MatMulNBits would store its transpose: V rows of D codes in blocks, a scale per block.
-      bytes: { before: base.bytes.before, after: matmulNBitsBytes(D, V, bits, gbq, symmetric, floatBytes) },
-    };
+    return blocked('gatherblockquantized', 1, gbq, D, V);
   }
   // A grouped Conv weight [O, I, kh, kw] is quantized as the matrix [O, I * kh * kw] in groups along its
   // rows: each group spans input channels and kernel taps, so a depthwise 3x3 kernel is one group (not
