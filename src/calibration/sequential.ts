@@ -32,6 +32,7 @@
  * }, ctx);
  * ```
  */
+import { sliceAlong } from '../runtime/util/host.js';
 import { ModelError } from '../core/errors.js';
 import { gemmWeightMatrix, transpose } from '../tensor/linalg.js';
 import type { Context } from '../core/logger.js';
@@ -430,12 +431,7 @@ function commonFirstAxis(feeds: Record<string, RTensor>): number | undefined {
 /** Samples [start, start + count) of every feed (copies on the host). */
 function sliceSamples(feeds: Record<string, RTensor>, start: number, count: number): Record<string, RTensor> {
   const out: Record<string, RTensor> = {};
-  for (const [name, t] of Object.entries(feeds)) {
-    const row = t.size / t.dims[0]!;
-    const host = t.host();
-    if (Array.isArray(host)) throw new ModelError(`cannot split the string input '${name}' into parts`);
-    out[name] = RTensor.fromHost(t.dataType, [count, ...t.dims.slice(1)], host.slice(start * row, (start + count) * row));
-  }
+  for (const [name, t] of Object.entries(feeds)) out[name] = sliceAlong(t, 0, start, count, true);
   return out;
 }
 
