@@ -107,35 +107,44 @@ test('column means beside another statistic: E[x_j] over streamed batches, trans
   acc.dispose();
 });
 
-test("Hessian of a Conv's input: 2 P^T P / n of its patches, per group (depthwise groups summed on the host)", async () => {
-  await initBackend('auto');
+/**
+ * A Conv over an input [2, C, 5, 5] (pads 1, `strides`) with `group` groups: its layout's conv part, the
+ * patch geometry, K, output pixels per sample, and every patch row of group `gi` (im2col, for the sums).
+ */
+async function convCase(C: number, group: number, strides: [number, number]) {
   const { Node } = await import('../../../src/ir/node.js');
   const { makeAttr } = await import('../../../src/ir/attribute.js');
   const { im2colRows, patchSize } = await import('../../../src/tensor/im2col.js');
   const { patchGeometry } = await import('../../../src/calibration/accumulators/hessian.js');
+  const node = new Node('Conv', '', 'conv');
+  node.setAttr(makeAttr('group', group, 'int'));
+  node.setAttr(makeAttr('pads', [1, 1, 1, 1]));
+  node.setAttr(makeAttr('strides', strides));
+  const conv = { node, weightDims: [C, C / group, 3, 3], group };
+  const g = patchGeometry([2, C, 5, 5], conv);
+  const K = patchSize(g);
+  const pixels = g.out[0] * g.out[1];
+  const patches = (x: Float32Array, gi: number): Float32Array => {
+    const p = new Float32Array(2 * pixels * K);
+    for (let n = 0; n < 2; n++) im2colRows(x, false, g, gi, n, 0, pixels, p.subarray(n * pixels * K, (n + 1) * pixels * K));
+    return p;
+  };
+  return { conv, K, pixels, patches };
+}
+
+test("Hessian of a Conv's input: 2 P^T P / n of its patches, per group (depthwise groups summed on the host)", async () => {
+  await initBackend('auto');
   const C = 4;
   const x = Float32Array.from({ length: 2 * C * 5 * 5 }, (_, i) => Math.sin(i * 0.29) + 0.1);
-  for (const [group, wc] of [
-    [1, C],
-    [C, 1],
-  ] as const) {
-    const node = new Node('Conv', '', 'conv');
-    node.setAttr(makeAttr('group', group, 'int'));
-    node.setAttr(makeAttr('pads', [1, 1, 1, 1]));
-    node.setAttr(makeAttr('strides', [2, 2]));
-    const weightDims = [C, wc, 3, 3];
-    const conv = { node, weightDims, group };
-    const g = patchGeometry([2, C, 5, 5], conv);
-    const K = patchSize(g);
+  for (const group of [1, C]) {
+    const { conv, K, pixels, patches } = await convCase(C, group, [2, 2]);
     const acc = createHessian(K);
     acc.add(RTensor.fromNumbers(DataType.FLOAT, [2, C, 5, 5], x), { K, transposed: false, conv });
-    const pixels = g.out[0] * g.out[1];
     assert.equal(acc.samples, 2 * pixels);
     const hs = acc.groupHessians();
     assert.equal(hs.length, group);
     for (let gi = 0; gi < group; gi++) {
-      const p = new Float32Array(2 * pixels * K);
-      for (let n = 0; n < 2; n++) im2colRows(x, false, g, gi, n, 0, pixels, p.subarray(n * pixels * K, (n + 1) * pixels * K));
+      const p = patches(x, gi);
       for (let i = 0; i < K; i++)
         for (let j = 0; j < K; j++) {
           let s = 0;
@@ -149,28 +158,17 @@ test("Hessian of a Conv's input: 2 P^T P / n of its patches, per group (depthwis
 
 test("column norms and means of a Conv's input: sums over its patch rows, per group", async () => {
   await initBackend('auto');
-  const { Node } = await import('../../../src/ir/node.js');
-  const { makeAttr } = await import('../../../src/ir/attribute.js');
-  const { im2colRows, patchSize } = await import('../../../src/tensor/im2col.js');
-  const { patchGeometry } = await import('../../../src/calibration/accumulators/hessian.js');
   const C = 4;
   const x = Float32Array.from({ length: 2 * C * 5 * 5 }, (_, i) => Math.cos(i * 0.37) + 0.2);
   for (const group of [1, 2]) {
-    const node = new Node('Conv', '', 'conv');
-    node.setAttr(makeAttr('group', group, 'int'));
-    node.setAttr(makeAttr('pads', [1, 1, 1, 1]));
-    const conv = { node, weightDims: [C, C / group, 3, 3], group };
-    const g = patchGeometry([2, C, 5, 5], conv);
-    const K = patchSize(g);
+    const { conv, K, pixels, patches } = await convCase(C, group, [1, 1]);
     const acc = withColumnMeans(createColumnNorms(K));
     acc.add(RTensor.fromNumbers(DataType.FLOAT, [2, C, 5, 5], x), { K, transposed: false, conv });
-    const pixels = g.out[0] * g.out[1];
     assert.equal(acc.samples, 2 * pixels);
     assert.equal(acc.inner.samples, 2 * pixels);
     assert.equal(acc.inner.groups, group);
     for (let gi = 0; gi < group; gi++) {
-      const p = new Float32Array(2 * pixels * K);
-      for (let n = 0; n < 2; n++) im2colRows(x, false, g, gi, n, 0, pixels, p.subarray(n * pixels * K, (n + 1) * pixels * K));
+      const p = patches(x, gi);
       const sq = acc.inner.sumOfSquares(gi);
       const mean = acc.means(gi);
       for (let j = 0; j < K; j++) {
