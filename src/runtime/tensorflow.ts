@@ -127,6 +127,50 @@ export function nativeOp(name: string, inputs: (TF.Tensor | NativeConst)[], attr
 }
 
 /**
+ * oneDNN's kernels by op name, without turning oneDNN on for the whole process. TensorFlow's CPU build
+ * registers oneDNN versions of its convolutions and pools as `_MklNative<Op>`, kernels labelled
+ * `MklNameChangeOp`; with TF_ENABLE_ONEDNN_OPTS=1 its eager runtime renames ops to them, and TensorFlow
+ * prints a notice at load whatever the log level (docs/backends.md), so compress keeps that setting off
+ * and asks for the kernels by name and label instead, where they are faster than Eigen's: a 3x3 conv over
+ * one input channel 4.6x (Eigen's im2col contracts over 9 taps), 1x1 and 3x3 convs 1.2-1.4x, depthwise
+ * convs 1.2-2.7x, and depthwise convs with unequal strides (Eigen's kernel takes equal strides only)
+ * 7-10x (CPU time, docs/performance.md). Same products, other summation order: within float32 rounding
+ * of TensorFlow's own results. Probed once per process on a tiny conv; without them (a TensorFlow built
+ * without oneDNN), `mklOp` answers undefined and callers use the plain op.
+ */
+let mklProbe: boolean | undefined;
+
+/** The label that selects a `_MklNative` kernel (TensorFlow's mkl_op_registry kMklNameChangeOpLabel). */
+const MKL_LABEL = 'MklNameChangeOp';
+
+/**
+ * The oneDNN form of TensorFlow's op `name` (Conv2D, DepthwiseConv2dNative) as an op name and the
+ * attribute that selects its kernel, or undefined when this TensorFlow has none. Inference only.
+ */
+export function mklOp(name: 'Conv2D' | 'DepthwiseConv2dNative'): { name: string; label: TfAttr } | undefined {
+  if (mklProbe === undefined) mklProbe = probeMkl();
+  return mklProbe ? { name: `_MklNative${name}`, label: attr.string('_kernel', MKL_LABEL) } : undefined;
+}
+
+/** Runs oneDNN's conv on a 1x1x1x1 input and filter: true when TensorFlow has the kernel. */
+function probeMkl(): boolean {
+  const b = active!.backend.binding;
+  const x = b.createTensor([1, 1, 1, 1], b.TF_FLOAT, Float32Array.of(2));
+  const f = b.createTensor([1, 1, 1, 1], b.TF_FLOAT, Float32Array.of(3));
+  try {
+    const attrs = [typeAttr('float32'), attr.int('strides', [1, 1, 1, 1]), attr.string('padding', 'VALID'), attr.string('data_format', 'NHWC'), attr.int('dilations', [1, 1, 1, 1]), attr.string('_kernel', MKL_LABEL)];
+    const [out] = b.executeOp('_MklNativeConv2D', attrs, [x, f], 1);
+    b.deleteTensor(out!.id);
+    return true;
+  } catch {
+    return false;
+  } finally {
+    b.deleteTensor(x);
+    b.deleteTensor(f);
+  }
+}
+
+/**
  * act(y + bias) with TensorFlow's BiasAdd (bias [C] along the last axis) and Relu / Relu6 / LeakyRelu:
  * what tfjs's fused products and convs apply, in one native op each. Inference only.
  */
