@@ -134,39 +134,46 @@ export function nativeOp(name: string, inputs: (TF.Tensor | NativeConst)[], attr
  * and asks for the kernels by name and label instead, where they are faster than Eigen's: a 3x3 conv over
  * one input channel 4.6x (Eigen's im2col contracts over 9 taps), 1x1 and 3x3 convs 1.2-1.4x, depthwise
  * convs 1.2-2.7x, and depthwise convs with unequal strides (Eigen's kernel takes equal strides only)
- * 7-10x (CPU time, docs/performance.md). Same products, other summation order: within float32 rounding
- * of TensorFlow's own results. Probed once per process on a tiny conv; without them (a TensorFlow built
- * without oneDNN), `mklOp` answers undefined and callers use the plain op.
+ * 7-10x, and a conv with its bias added in the conv (Conv2DWithBias) saves a pass over the output
+ * (CPU time, docs/performance.md). Same products, other summation order: within float32 rounding of
+ * TensorFlow's own results. Each op is probed once per process on a tiny conv; without it (a TensorFlow
+ * built without oneDNN), `mklOp` answers undefined and callers use the plain op.
  */
-let mklProbe: boolean | undefined;
+const mklProbes = new Map<MklConv, boolean>();
 
 /** The label that selects a `_MklNative` kernel (TensorFlow's mkl_op_registry kMklNameChangeOpLabel). */
 const MKL_LABEL = 'MklNameChangeOp';
 
+/** The convolutions taken in oneDNN's form; Conv2DWithBias adds the bias [M] (a third input) in the conv. */
+export type MklConv = 'Conv2D' | 'Conv2DWithBias' | 'DepthwiseConv2dNative';
+
 /**
- * The oneDNN form of TensorFlow's op `name` (Conv2D, DepthwiseConv2dNative) as an op name and the
- * attribute that selects its kernel, or undefined when this TensorFlow has none. Inference only.
+ * The oneDNN form of TensorFlow's op `name` as an op name and the attribute that selects its kernel, or
+ * undefined when this TensorFlow has none. Inference only.
  */
-export function mklOp(name: 'Conv2D' | 'DepthwiseConv2dNative'): { name: string; label: TfAttr } | undefined {
-  if (mklProbe === undefined) mklProbe = probeMkl();
-  return mklProbe ? { name: `_MklNative${name}`, label: attr.string('_kernel', MKL_LABEL) } : undefined;
+export function mklOp(name: MklConv): { name: string; label: TfAttr } | undefined {
+  let ok = mklProbes.get(name);
+  if (ok === undefined) {
+    ok = probeMkl(`_MklNative${name}`, name === 'Conv2DWithBias');
+    mklProbes.set(name, ok);
+  }
+  return ok ? { name: `_MklNative${name}`, label: attr.string('_kernel', MKL_LABEL) } : undefined;
 }
 
-/** Runs oneDNN's conv on a 1x1x1x1 input and filter: true when TensorFlow has the kernel. */
-function probeMkl(): boolean {
+/** Runs oneDNN's conv `op` on a 1x1x1x1 input and filter: true when TensorFlow has the kernel. */
+function probeMkl(op: string, withBias: boolean): boolean {
   const b = active!.backend.binding;
-  const x = b.createTensor([1, 1, 1, 1], b.TF_FLOAT, Float32Array.of(2));
-  const f = b.createTensor([1, 1, 1, 1], b.TF_FLOAT, Float32Array.of(3));
+  const ids = [b.createTensor([1, 1, 1, 1], b.TF_FLOAT, Float32Array.of(2)), b.createTensor([1, 1, 1, 1], b.TF_FLOAT, Float32Array.of(3))];
+  if (withBias) ids.push(b.createTensor([1], b.TF_FLOAT, Float32Array.of(1)));
   try {
     const attrs = [typeAttr('float32'), attr.int('strides', [1, 1, 1, 1]), attr.string('padding', 'VALID'), attr.string('data_format', 'NHWC'), attr.int('dilations', [1, 1, 1, 1]), attr.string('_kernel', MKL_LABEL)];
-    const [out] = b.executeOp('_MklNativeConv2D', attrs, [x, f], 1);
+    const [out] = b.executeOp(op, attrs, ids, 1);
     b.deleteTensor(out!.id);
     return true;
   } catch {
     return false;
   } finally {
-    b.deleteTensor(x);
-    b.deleteTensor(f);
+    for (const id of ids) b.deleteTensor(id);
   }
 }
 

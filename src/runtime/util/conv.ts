@@ -126,13 +126,14 @@ export function insertZeros(x: tf.Tensor, axis: number, s: number): tf.Tensor {
 /**
  * conv2dForward at inference on TensorFlow: its Conv2D or DepthwiseConv2dNative with explicit pads, in
  * oneDNN's form where TensorFlow has it (runtime/tensorflow.ts's mklOp: faster on every conv measured,
- * and a depthwise kernel that takes unequal strides), then BiasAdd and the activation, each one native op
- * (tfjs's fused conv goes through tfjs-core's wrappers). Without oneDNN, equal strides only (Eigen's
- * depthwise kernel; conv2dForward handles the others).
+ * and a depthwise kernel that takes unequal strides; a dense conv adds its bias in the same op), then
+ * BiasAdd and the activation, each one native op (tfjs's fused conv goes through tfjs-core's wrappers).
+ * Without oneDNN, equal strides only (Eigen's depthwise kernel; conv2dForward handles the others).
  */
 function nativeConv2d(x: tf.Tensor4D, f: tf.Tensor4D, p: Conv2DParams, bias?: tf.Tensor1D, act?: TfActivation): tf.Tensor4D {
+  const withBias = bias && p.kind === 'dense' ? mklOp('Conv2DWithBias') : undefined;
   const name = p.kind === 'depthwise' ? 'DepthwiseConv2dNative' : 'Conv2D';
-  const mkl = mklOp(name);
+  const mkl = withBias ?? mklOp(name);
   const padded = p.pads.some((v) => v !== 0);
   const attrs = [
     typeAttr('float32'),
@@ -143,6 +144,7 @@ function nativeConv2d(x: tf.Tensor4D, f: tf.Tensor4D, p: Conv2DParams, bias?: tf
     attr.int('dilations', [1, p.dilations[0], p.dilations[1], 1]),
     ...(mkl ? [mkl.label] : []),
   ];
+  if (withBias) return nativeBiasActivation(nativeOp(withBias.name, [x, f, bias!], attrs), undefined, act) as tf.Tensor4D;
   const y = nativeOp(mkl?.name ?? name, [x, f], attrs);
   return nativeBiasActivation(y, bias, act) as tf.Tensor4D;
 }
