@@ -177,6 +177,47 @@ function probeMkl(op: string, withBias: boolean): boolean {
   }
 }
 
+let mklMatMulProbe: boolean | undefined;
+
+/**
+ * Products up to this many multiply-adds (m * k * n) run as oneDNN's _MklMatMul: TensorFlow's MatMul
+ * (Eigen's contraction over the same sgemm kernel) costs 3-4.5x the CPU time on small products
+ * (256x128x128, 40x120x360) and 1.3-2x up to 256x128x2001, its threading and blocking overhead; from
+ * ~1e8 on (40x480x6625, 1024^3) Eigen's is the faster (0.8x and 0.5x). docs/performance.md.
+ */
+const MKL_MATMUL_MAX = 2 ** 26;
+
+/**
+ * The 2-D product a @ b (either transposed by flag) with TensorFlow's MatMul, or oneDNN's for a small
+ * product (MKL_MATMUL_MAX) where TensorFlow has it. The choice depends on the shapes only, so the same
+ * run gives the same bytes. Inference only.
+ */
+export function nativeMatMul(a: TF.Tensor, b: TF.Tensor, transposeA = false, transposeB = false): TF.Tensor {
+  const [m, k] = transposeA ? [a.shape[1]!, a.shape[0]!] : [a.shape[0]!, a.shape[1]!];
+  const n = transposeB ? b.shape[0]! : b.shape[1]!;
+  const attrs = [typeAttr('float32'), attr.bool('transpose_a', transposeA), attr.bool('transpose_b', transposeB)];
+  if (m * k * n <= MKL_MATMUL_MAX) {
+    mklMatMulProbe ??= probeMklMatMul();
+    if (mklMatMulProbe) return nativeOp('_MklMatMul', [a, b], [...attrs, attr.string('_kernel', MKL_LABEL)]);
+  }
+  return nativeOp('MatMul', [a, b], attrs);
+}
+
+/** Runs oneDNN's MatMul on 1x1 operands: true when TensorFlow has the kernel. */
+function probeMklMatMul(): boolean {
+  const b = active!.backend.binding;
+  const ids = [b.createTensor([1, 1], b.TF_FLOAT, Float32Array.of(2)), b.createTensor([1, 1], b.TF_FLOAT, Float32Array.of(3))];
+  try {
+    const [out] = b.executeOp('_MklMatMul', [typeAttr('float32'), attr.bool('transpose_a', false), attr.bool('transpose_b', false), attr.string('_kernel', MKL_LABEL)], ids, 1);
+    b.deleteTensor(out!.id);
+    return true;
+  } catch {
+    return false;
+  } finally {
+    for (const id of ids) b.deleteTensor(id);
+  }
+}
+
 /**
  * act(y + bias) with TensorFlow's BiasAdd (bias [C] along the last axis) and Relu / Relu6 / LeakyRelu:
  * what tfjs's fused products and convs apply, in one native op each. Inference only.
