@@ -160,10 +160,16 @@ export function mklOp(name: MklConv): { name: string; label: TfAttr } | undefine
   return ok ? { name: `_MklNative${name}`, label: attr.string('_kernel', MKL_LABEL) } : undefined;
 }
 
-/** Runs oneDNN's conv `op` on a 1x1x1x1 input and filter: true when TensorFlow has the kernel. */
+/**
+ * Runs oneDNN's conv `op` on a 1x1 image (two channels for a depthwise conv): true when TensorFlow has the
+ * kernel. TensorFlow keys its cached oneDNN convs on shapes, and a depthwise conv over one channel shares
+ * a dense conv's key but not its filter layout (oneDNN then fails to reorder): our depthwise convs have
+ * two channels or more (one group is a dense conv: util/conv.ts's convKind), and so does this probe.
+ */
 function probeMkl(op: string, withBias: boolean): boolean {
   const b = active!.backend.binding;
-  const ids = [b.createTensor([1, 1, 1, 1], b.TF_FLOAT, Float32Array.of(2)), b.createTensor([1, 1, 1, 1], b.TF_FLOAT, Float32Array.of(3))];
+  const c = op.includes('Depthwise') ? 2 : 1;
+  const ids = [b.createTensor([1, 1, 1, c], b.TF_FLOAT, new Float32Array(c).fill(2)), b.createTensor([1, 1, c, 1], b.TF_FLOAT, new Float32Array(c).fill(3))];
   if (withBias) ids.push(b.createTensor([1], b.TF_FLOAT, Float32Array.of(1)));
   try {
     const attrs = [typeAttr('float32'), attr.int('strides', [1, 1, 1, 1]), attr.string('padding', 'VALID'), attr.string('data_format', 'NHWC'), attr.int('dilations', [1, 1, 1, 1]), attr.string('_kernel', MKL_LABEL)];
