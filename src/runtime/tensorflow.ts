@@ -167,12 +167,20 @@ export function mklOp(name: MklConv): { name: string; label: TfAttr } | undefine
  * two channels or more (one group is a dense conv: util/conv.ts's convKind), and so does this probe.
  */
 function probeMkl(op: string, withBias: boolean): boolean {
-  const b = active!.backend.binding;
   const c = op.includes('Depthwise') ? 2 : 1;
-  const ids = [b.createTensor([1, 1, 1, c], b.TF_FLOAT, new Float32Array(c).fill(2)), b.createTensor([1, 1, c, 1], b.TF_FLOAT, new Float32Array(c).fill(3))];
-  if (withBias) ids.push(b.createTensor([1], b.TF_FLOAT, Float32Array.of(1)));
+  const inputs: [number[], number][] = [
+    [[1, 1, 1, c], 2],
+    [[1, 1, c, 1], 3],
+  ];
+  if (withBias) inputs.push([[1], 1]);
+  return runsOnce(op, inputs, [typeAttr('float32'), attr.int('strides', [1, 1, 1, 1]), attr.string('padding', 'VALID'), attr.string('data_format', 'NHWC'), attr.int('dilations', [1, 1, 1, 1]), attr.string('_kernel', MKL_LABEL)]);
+}
+
+/** Runs TensorFlow's op `op` once on float32 inputs (each a shape and the value filling it): true when it ran. */
+function runsOnce(op: string, inputs: [number[], number][], attrs: TfAttr[]): boolean {
+  const b = active!.backend.binding;
+  const ids = inputs.map(([shape, v]) => b.createTensor(shape, b.TF_FLOAT, new Float32Array(shape.reduce((p, d) => p * d, 1)).fill(v)));
   try {
-    const attrs = [typeAttr('float32'), attr.int('strides', [1, 1, 1, 1]), attr.string('padding', 'VALID'), attr.string('data_format', 'NHWC'), attr.int('dilations', [1, 1, 1, 1]), attr.string('_kernel', MKL_LABEL)];
     const [out] = b.executeOp(op, attrs, ids, 1);
     b.deleteTensor(out!.id);
     return true;
@@ -211,17 +219,11 @@ export function nativeMatMul(a: TF.Tensor, b: TF.Tensor, transposeA = false, tra
 
 /** Runs oneDNN's MatMul on 1x1 operands: true when TensorFlow has the kernel. */
 function probeMklMatMul(): boolean {
-  const b = active!.backend.binding;
-  const ids = [b.createTensor([1, 1], b.TF_FLOAT, Float32Array.of(2)), b.createTensor([1, 1], b.TF_FLOAT, Float32Array.of(3))];
-  try {
-    const [out] = b.executeOp('_MklMatMul', [typeAttr('float32'), attr.bool('transpose_a', false), attr.bool('transpose_b', false), attr.string('_kernel', MKL_LABEL)], ids, 1);
-    b.deleteTensor(out!.id);
-    return true;
-  } catch {
-    return false;
-  } finally {
-    for (const id of ids) b.deleteTensor(id);
-  }
+  const inputs: [number[], number][] = [
+    [[1, 1], 2],
+    [[1, 1], 3],
+  ];
+  return runsOnce('_MklMatMul', inputs, [typeAttr('float32'), attr.bool('transpose_a', false), attr.bool('transpose_b', false), attr.string('_kernel', MKL_LABEL)]);
 }
 
 /**
