@@ -288,7 +288,14 @@ test('weight-only int4 of a language model: the embedding table as an 8-bit Gath
   const ours = await Session.create(model, { backend: 'wasm' });
   const mine = (await ours.run({ input: { type: 'int64', data: ids, dims: [2, 32] } })).logits!.data as Float32Array;
   ours.dispose();
-  assert.ok(relDiff(mine, got) < 1e-4, `our executor runs GatherBlockQuantized as onnxruntime does (${relDiff(mine, got)})`);
+  // The 8-bit head runs at accuracy_level 4 in onnxruntime (int8 activations, ~1e-3); we compute in float32.
+  const head = model.graph.nodes.find((n) => n.opType === 'MatMulNBits' && n.attrInt('bits', 0) === 8)!;
+  assert.equal(head.attrInt('accuracy_level', 0), 4);
+  assert.ok(relDiff(mine, got) < 1e-2, `our executor and onnxruntime (int8 head) agree to ${relDiff(mine, got)}`);
+  // At level 0 onnxruntime computes in float32 too, and the two agree closely.
+  head.setAttr(makeAttr('accuracy_level', 0, 'int'));
+  const exact = (await runOrt(model, feeds)).logits!;
+  assert.ok(relDiff(mine, exact) < 1e-4, `our executor runs GatherBlockQuantized as onnxruntime does (${relDiff(mine, exact)})`);
 });
 
 test('a quantize that finds nothing to quantize exits 1 with one line saying why, and changes nothing', async () => {
