@@ -12,10 +12,20 @@
  *   the original weights up front), so the output needs no g_idx and the usual formats hold it;
  * - dampening: H + lambda I with lambda = damp * mean(diag H); a Hessian that is still not positive
  *   definite gets lambda x10, up to three times, before a NumericsError naming the layer;
- * - U = the upper Cholesky factor of H^-1, whose rows carry the error-propagation coefficients;
- * - blocks of `blockSize` rows: inside a block the updates are rank-1 row updates (JS loops), and the rows
- *   below get the block's accumulated error in one matmul, W[i2:] -= U[i1:i2, i2:]^T Err (tfjs): the
- *   "lazy batch updates" of section 4 that make the algorithm memory-bound rather than compute-bound.
+ * - the error propagation from a Cholesky factor of H itself, not of H^-1 (see below);
+ * - blocks of `blockSize` rows: inside a block the updates are rank-1 row updates (JS loops), and each
+ *   block gets the errors of all the rows before it in one matmul (tfjs): the "lazy batch updates" of
+ *   section 4 that make the algorithm memory-bound rather than compute-bound.
+ *
+ * The paper propagates with U, the upper Cholesky factor of H^-1 (U^T U = H^-1): row k's scaled error
+ * Err_k = (w'_k - q_k) / U_kk is subtracted as W'[j] -= U_kj Err_k from every later row j. Summing those
+ * updates, D = W - Q (original weights minus codes) is U^T Err, so Err = R^T D with R = U^-1, the upper
+ * triangular factor with R R^T = H; and the row that row j quantizes is
+ *   w'_j = w_j + sum_{i<j} (R_ij / R_jj) (w_i - q_i),
+ * the original row plus the rounding differences of the rows before it. The same algorithm, but it needs
+ * only the Cholesky factor R of H (a third of the arithmetic of factoring, inverting and factoring again,
+ * half of the reversed-order trick's factor and inverse), and each update is a product with the fixed
+ * differences D rather than with a running error.
  * The quality measure is the layer's relative output error ||W X - Q X||^2 / ||W X||^2 = tr(E^T H E) /
  * tr(W^T H W) with E = W - Q, computed from H; `rtnQuantize` gives round-to-nearest on the same grid for
  * comparison.
@@ -26,7 +36,7 @@
  * container.
  */
 import { NumericsError } from '../../core/errors.js';
-import { inverseUpperCholesky, NotPositiveDefiniteError, quadraticForm, quadraticForms, subMatrix, subtractProduct } from '../../tensor/linalg.js';
+import { addProduct, lowerTriangularInverse, matmul, NotPositiveDefiniteError, quadraticForm, quadraticForms, reversedCholesky, subMatrix } from '../../tensor/linalg.js';
 import { quantRange, roundHalfEven, scaleZeroPoint, type QuantizedTensor } from '../../tensor/quant.js';
 
 /** The grid and algorithm settings of one layer. */
@@ -169,8 +179,13 @@ export function rtnQuantize(w: Float32Array, K: number, N: number, p: GptqParams
   return { q: toQuantized(grid, codes, K, N, p), dequantized: deq };
 }
 
-/** Dampens H in place and returns U with U^T U = (H + lambda I)^-1, raising damp x10 on failure. */
-function dampedInverseFactor(h: Float32Array, K: number, damp: number, layer: string): { u: Float32Array; damp: number } {
+/**
+ * Dampens H in place and returns the propagation coefficients of (H + lambda I), raising damp x10 on
+ * failure: C [K, K] lower triangular with C_ji = R_ij / R_jj for i < j, where R is upper triangular with
+ * R R^T = H + lambda I (see the file comment). Row j of C weighs the rounding differences of the rows
+ * before j, so a block of rows reads a contiguous slice of it.
+ */
+function dampedFactor(h: Float32Array, K: number, damp: number, layer: string): { c: Float32Array; damp: number } {
   let mean = 0;
   for (let k = 0; k < K; k++) mean += h[k * K + k]!;
   mean /= K;
@@ -181,7 +196,7 @@ function dampedInverseFactor(h: Float32Array, K: number, damp: number, layer: st
     for (let k = 0; k < K; k++) h[k * K + k]! += lambda - applied;
     applied = lambda;
     try {
-      return { u: inverseUpperCholesky(h, K), damp: d };
+      return { c: coefficients(reversedCholesky(h, K), K), damp: d };
     } catch (e) {
       if (!(e instanceof NotPositiveDefiniteError)) throw e;
       d *= 10;
@@ -193,14 +208,25 @@ function dampedInverseFactor(h: Float32Array, K: number, damp: number, layer: st
   );
 }
 
+/** C_ji = R_ij / R_jj for i < j (0 on and above the diagonal) from an upper-triangular R. */
+function coefficients(r: Float32Array, K: number): Float32Array {
+  const c = new Float32Array(K * K);
+  for (let j = 0; j < K; j++) {
+    const d = r[j * K + j]!;
+    for (let i = 0; i < j; i++) c[j * K + i] = r[i * K + j]! / d;
+  }
+  return c;
+}
+
 /**
  * What GPTQ needs of a layer input's Hessian, computed once for every layer that reads the input (q, k
- * and v projections share it): the processing order, the dead inputs, and U with U^T U = (H + lambda I)^-1
- * (rows and columns in processing order).
+ * and v projections share it): the processing order, the dead inputs, and the propagation coefficients
+ * C of H + lambda I (rows and columns in processing order; see dampedFactor).
  */
 export interface GptqFactor {
   K: number;
-  u: Float32Array;
+  /** [K, K] lower triangular: row j weighs the rounding differences w_i - q_i of the rows i < j. */
+  c: Float32Array;
   /** Processing order (act-order: by decreasing H_kk), or null for the stored order. */
   perm: Int32Array | null;
   /** 1 for an input whose activations were always zero (H_kk = 0), by stored index. */
@@ -236,8 +262,27 @@ export function gptqFactor(h0: Float32Array, K: number, p: Pick<GptqParams, 'act
     for (let i = 0; i < K; i++) for (let j = 0; j < K; j++) hp[i * K + j] = h[perm[i]! * K + perm[j]!]!;
     h = hp;
   }
-  const { u, damp } = dampedInverseFactor(h, K, p.damp, layer);
-  return { K, u, perm, dead, deadInputs, damp };
+  const { c, damp } = dampedFactor(h, K, p.damp, layer);
+  return { K, c, perm, dead, deadInputs, damp };
+}
+
+/**
+ * Rows [s, s + g) as the paper's algorithm has them once the rows before s are quantized (what dynamic
+ * groups fit their scales to), from the rows as this solve has them then. The paper's right-looking
+ * updates leave row j at w_j - sum_{k<s} U_kj Err_k; here it is w_j + sum_{i<s} C_ji D_i. Both reach the
+ * same value by the time row j is quantized, but not at s: with G = [s, s + g) and R R^T = H, the paper's
+ * rows are w_G + R_GG^-T R_SG^T D_S (S = the rows before s; U_SG = -R_SS^-1 R_SG R_GG^-1, Err_S =
+ * R_SS^T D_S), and I + C_GG = diag(R_GG)^-1 R_GG^T, so they are w_G + (I + C_GG)^-1 (w'_G - w_G): one
+ * small triangular inverse and one [g, g] x [g, N] product per group. Returns the g rows (row-major).
+ */
+function paperRows(w: Float32Array, w0: Float32Array, coef: Float32Array, K: number, N: number, s: number, g: number): Float32Array {
+  const t = subMatrix(coef, K, s, g, s, g);
+  for (let i = 0; i < g; i++) t[i * g + i] = 1;
+  const delta = new Float32Array(g * N);
+  for (let i = 0; i < g * N; i++) delta[i] = w[s * N + i]! - w0[s * N + i]!;
+  const z = matmul(lowerTriangularInverse(t, g), g, g, delta, g, N);
+  for (let i = 0; i < g * N; i++) z[i] = w0[s * N + i]! + z[i]!;
+  return z;
 }
 
 /**
@@ -246,13 +291,13 @@ export function gptqFactor(h0: Float32Array, K: number, p: Pick<GptqParams, 'act
  * the codes and grid in the stored row order and the dequantized weights Q.
  *
  * Rows are taken in blocks of `blockSize` in processing order. Each block first receives, in one tfjs
- * product, the error of every row quantized before it (W[i1:i2] -= U[:i1, i1:i2]^T Err[:i1]: the "lazy
- * batch updates" of the paper, left-looking, so that only the block's rows come back from tfjs); inside
- * the block each row is rounded and its error spread over the block's remaining rows.
+ * product, the rounding differences of every row quantized before it (W[i1:i2] += C[i1:i2, :i1] D[:i1]:
+ * the "lazy batch updates" of the paper, left-looking, so that only the block's rows come back from
+ * tfjs); inside the block each row is rounded and its difference spread over the block's remaining rows.
  */
 export function gptqSolve(w0: Float32Array, K: number, N: number, f: GptqFactor, p: GptqParams): { q: QuantizedTensor; dequantized: Float32Array } {
   if (w0.length !== K * N || f.K !== K) throw new RangeError(`GPTQ: W has ${w0.length} values for [${K}, ${N}], the factor is for K = ${f.K}`);
-  const { u, perm, dead } = f;
+  const { c: coef, perm, dead } = f;
   // W in processing order, dead rows zeroed.
   const w = new Float32Array(K * N);
   for (let k = 0; k < K; k++) {
@@ -269,18 +314,20 @@ export function gptqSolve(w0: Float32Array, K: number, N: number, f: GptqFactor,
   }
   const codes = new Int32Array(K * N);
   const deq = new Float32Array(K * N);
-  // Err[k] = (w_k - q_k) / U_kk, the scaled error of each row quantized so far (processing order).
-  const err = new Float32Array(K * N);
+  // D[k] = w_k - q_k, the rounding difference of each row quantized so far against its original weights
+  // (processing order); w holds the rows as updated.
+  const w0p = w.slice();
+  const diff = new Float32Array(K * N);
   // With groups fitted as they come (no act-order), a group must start on a block boundary, so that its
   // rows carry every earlier update when its scales are chosen; a group longer than a block gets those
   // updates, for all its rows, when it starts.
   let B = Math.max(1, p.blockSize);
   if (!staticGroups && B % grid.g !== 0 && grid.g % B !== 0) B = B > grid.g ? Math.floor(B / grid.g) * grid.g : grid.g;
-  /** Rows [r0, r1) receive the errors of rows [e0, e1): W[r0:r1] -= U[e0:e1, r0:r1]^T Err[e0:e1] (tfjs). */
+  /** Rows [r0, r1) receive the differences of rows [e0, e1): W[r0:r1] += C[r0:r1, e0:e1] D[e0:e1] (tfjs). */
   const update = (r0: number, r1: number, e0: number, e1: number) => {
     if (e1 <= e0 || r1 <= r0) return;
-    const ub = subMatrix(u, K, e0, e1 - e0, r0, r1 - r0);
-    w.set(subtractProduct(w.subarray(r0 * N, r1 * N), r1 - r0, ub, e1 - e0, err.subarray(e0 * N, e1 * N), N), r0 * N);
+    const cb = subMatrix(coef, K, r0, r1 - r0, e0, e1 - e0);
+    w.set(addProduct(w.subarray(r0 * N, r1 * N), r1 - r0, cb, e1 - e0, diff.subarray(e0 * N, e1 * N), N), r0 * N);
   };
   // Inside a block, rows go in sub-blocks of `b`: each row's error is spread over its sub-block's
   // remaining rows in JS, and a finished sub-block's errors reach the rest of the block in one tfjs
@@ -304,8 +351,10 @@ export function gptqSolve(w0: Float32Array, K: number, N: number, f: GptqFactor,
         const orig = perm ? perm[k]! : k;
         const grp = Math.floor(orig / grid.g);
         // Dynamic groups (no act-order): the scales of a group come from its rows as updated so far.
-        if (!staticGroups && orig % grid.g === 0) fitGroup(grid, grp, w, N, range(k, Math.min(K, k + grid.g)), p);
-        const d = u[k * K + k]!;
+        if (!staticGroups && orig % grid.g === 0) {
+          const rows = Math.min(K, k + grid.g) - k;
+          fitGroup(grid, grp, k === 0 ? w : paperRows(w, w0p, coef, K, N, k, rows), N, range(0, rows), p);
+        }
         const row = k * N;
         const sBase = grp * N;
         for (let n = 0; n < N; n++) {
@@ -316,14 +365,14 @@ export function gptqSolve(w0: Float32Array, K: number, N: number, f: GptqFactor,
           const qv = Math.fround((c - z) * s);
           codes[row + n] = c;
           deq[row + n] = qv;
-          err[row + n] = (x - qv) / d;
+          diff[row + n] = w0p[row + n]! - qv;
         }
-        // Spread this row's error over the sub-block's remaining rows: W[k2] -= U[k, k2] * err_k.
+        // Spread this row's difference over the sub-block's remaining rows: W[k2] += C[k2, k] * D_k.
         for (let k2 = k + 1; k2 < j2; k2++) {
-          const c = u[k * K + k2]!;
+          const c = coef[k2 * K + k]!;
           if (c === 0) continue;
           const r2 = k2 * N;
-          for (let n = 0; n < N; n++) w[r2 + n]! -= c * err[row + n]!;
+          for (let n = 0; n < N; n++) w[r2 + n]! += c * diff[row + n]!;
         }
       }
       update(j2, i2, j1, j2);
