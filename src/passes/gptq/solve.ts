@@ -124,10 +124,6 @@ function fitGroup(grid: Grid, grp: number, w: Float32Array, N: number, rows: Arr
   }
 }
 
-function gcd(a: number, b: number): number {
-  return b === 0 ? a : gcd(b, a % b);
-}
-
 function range(a: number, b: number): number[] {
   return Array.from({ length: b - a }, (_, i) => a + i);
 }
@@ -286,6 +282,32 @@ function paperRows(w: Float32Array, w0: Float32Array, coef: Float32Array, K: num
 }
 
 /**
+ * w[r] += sum_{e0 <= i < e1} C[r, i] D[i] over rows of N values, four differences at a time (one pass
+ * over w[r] per four rows of D; the sums are taken in float64 and rounded once per pass).
+ */
+function catchUpRow(w: Float32Array, d: Float32Array, coef: Float32Array, K: number, N: number, r: number, e0: number, e1: number): void {
+  const wr = r * N;
+  const cr = r * K;
+  let i = e0;
+  for (; i + 4 <= e1; i += 4) {
+    const c0 = coef[cr + i]!;
+    const c1 = coef[cr + i + 1]!;
+    const c2 = coef[cr + i + 2]!;
+    const c3 = coef[cr + i + 3]!;
+    const d0 = i * N;
+    const d1 = d0 + N;
+    const d2 = d1 + N;
+    const d3 = d2 + N;
+    for (let n = 0; n < N; n++) w[wr + n] = w[wr + n]! + c0 * d[d0 + n]! + c1 * d[d1 + n]! + c2 * d[d2 + n]! + c3 * d[d3 + n]!;
+  }
+  for (; i < e1; i++) {
+    const c = coef[cr + i]!;
+    const di = i * N;
+    for (let n = 0; n < N; n++) w[wr + n] = w[wr + n]! + c * d[di + n]!;
+  }
+}
+
+/**
  * GPTQ on a [K, N] weight (row-major, K inputs; any subset of a layer's output columns: columns are
  * independent given the factor) with the factor of its input's Hessian. `w0` is not modified. Returns
  * the codes and grid in the stored row order and the dequantized weights Q.
@@ -318,64 +340,59 @@ export function gptqSolve(w0: Float32Array, K: number, N: number, f: GptqFactor,
   // (processing order); w holds the rows as updated.
   const w0p = w.slice();
   const diff = new Float32Array(K * N);
-  // With groups fitted as they come (no act-order), a group must start on a block boundary, so that its
-  // rows carry every earlier update when its scales are chosen; a group longer than a block gets those
-  // updates, for all its rows, when it starts.
+  // With groups fitted as they come (no act-order), a group must start on a block boundary or inside a
+  // block that holds all of it, so that its rows can carry every earlier difference when its scales are
+  // chosen; a group longer than a block gets those differences, for all its rows, when it starts.
   let B = Math.max(1, p.blockSize);
   if (!staticGroups && B % grid.g !== 0 && grid.g % B !== 0) B = B > grid.g ? Math.floor(B / grid.g) * grid.g : grid.g;
-  /** Rows [r0, r1) receive the differences of rows [e0, e1): W[r0:r1] += C[r0:r1, e0:e1] D[e0:e1] (tfjs). */
-  const update = (r0: number, r1: number, e0: number, e1: number) => {
-    if (e1 <= e0 || r1 <= r0) return;
-    const cb = subMatrix(coef, K, r0, r1 - r0, e0, e1 - e0);
-    w.set(addProduct(w.subarray(r0 * N, r1 * N), r1 - r0, cb, e1 - e0, diff.subarray(e0 * N, e1 * N), N), r0 * N);
+  // upto[r]: row r has received the differences of rows [0, upto[r]).
+  const upto = new Int32Array(K);
+  /** Rows [r0, r1), all at the same upto, receive the differences up to row e: one tfjs product. */
+  const update = (r0: number, r1: number, e: number) => {
+    const e0 = upto[r0]!;
+    if (e <= e0 || r1 <= r0) return;
+    const cb = subMatrix(coef, K, r0, r1 - r0, e0, e - e0);
+    w.set(addProduct(w.subarray(r0 * N, r1 * N), r1 - r0, cb, e - e0, diff.subarray(e0 * N, e * N), N), r0 * N);
+    upto.fill(e, r0, r1);
   };
-  // Inside a block, rows go in sub-blocks of `b`: each row's error is spread over its sub-block's
-  // remaining rows in JS, and a finished sub-block's errors reach the rest of the block in one tfjs
-  // product (JS loops cost ~10x a tfjs flop: this cuts them from B/2 to b/2 per weight). Groups fitted
-  // as they come must start on a sub-block.
-  const b = staticGroups ? Math.min(16, B) : gcd(Math.min(16, B), grid.g);
-  let groupStart = 0;
+  /** Row r receives the differences up to row e in JS (inside a block: at most B rows). */
+  const catchUp = (r: number, e: number) => {
+    catchUpRow(w, diff, coef, K, N, r, upto[r]!, e);
+    upto[r] = e;
+  };
+  const { scales, zeroPoints, qmin, qmax } = grid;
   let groupEnd = 0;
   for (let i1 = 0; i1 < K; i1 += B) {
     const i2 = Math.min(i1 + B, K);
     if (!staticGroups && grid.g > B && i1 % grid.g === 0) {
-      // A group longer than a block starts: all its rows get the errors so far, then its scales are fitted.
-      groupStart = i1;
+      // A group longer than a block starts: all its rows get the differences so far.
       groupEnd = Math.min(K, i1 + grid.g);
-      update(i1, groupEnd, 0, i1);
+      update(i1, groupEnd, i1);
     }
-    update(i1, i2, i1 >= groupStart && i2 <= groupEnd ? groupStart : 0, i1);
-    for (let j1 = i1; j1 < i2; j1 += b) {
-      const j2 = Math.min(j1 + b, i2);
-      for (let k = j1; k < j2; k++) {
-        const orig = perm ? perm[k]! : k;
-        const grp = Math.floor(orig / grid.g);
-        // Dynamic groups (no act-order): the scales of a group come from its rows as updated so far.
-        if (!staticGroups && orig % grid.g === 0) {
-          const rows = Math.min(K, k + grid.g) - k;
-          fitGroup(grid, grp, k === 0 ? w : paperRows(w, w0p, coef, K, N, k, rows), N, range(0, rows), p);
-        }
-        const row = k * N;
-        const sBase = grp * N;
-        for (let n = 0; n < N; n++) {
-          const s = grid.scales[sBase + n]!;
-          const z = grid.zeroPoints[sBase + n]!;
-          const x = w[row + n]!;
-          const c = Math.min(grid.qmax, Math.max(grid.qmin, roundHalfEven(x / s) + z));
-          const qv = Math.fround((c - z) * s);
-          codes[row + n] = c;
-          deq[row + n] = qv;
-          diff[row + n] = w0p[row + n]! - qv;
-        }
-        // Spread this row's difference over the sub-block's remaining rows: W[k2] += C[k2, k] * D_k.
-        for (let k2 = k + 1; k2 < j2; k2++) {
-          const c = coef[k2 * K + k]!;
-          if (c === 0) continue;
-          const r2 = k2 * N;
-          for (let n = 0; n < N; n++) w[r2 + n]! += c * diff[row + n]!;
-        }
+    update(i1, i2, i1);
+    for (let k = i1; k < i2; k++) {
+      const orig = perm ? perm[k]! : k;
+      const grp = Math.floor(orig / grid.g);
+      // Dynamic groups (no act-order): the scales of a group come from its rows as updated so far.
+      if (!staticGroups && orig % grid.g === 0) {
+        const rows = Math.min(K, k + grid.g) - k;
+        if (k > 0) for (let r = k; r < Math.min(k + rows, i2); r++) catchUp(r, k);
+        fitGroup(grid, grp, k === 0 ? w : paperRows(w, w0p, coef, K, N, k, rows), N, range(0, rows), p);
       }
-      update(j2, i2, j1, j2);
+      catchUp(k, k);
+      const row = k * N;
+      const sBase = grp * N;
+      for (let n = 0; n < N; n++) {
+        const s = scales[sBase + n]!;
+        const z = zeroPoints[sBase + n]!;
+        const x = w[row + n]!;
+        let c = roundHalfEven(x / s) + z;
+        c = c < qmin ? qmin : c > qmax ? qmax : c;
+        const qv = Math.fround((c - z) * s);
+        codes[row + n] = c;
+        deq[row + n] = qv;
+        diff[row + n] = w0p[row + n]! - qv;
+      }
     }
   }
   // Back to the stored row order.
