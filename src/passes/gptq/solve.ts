@@ -382,6 +382,10 @@ export function gptqSolve(w0: Float32Array, K: number, N: number, f: GptqFactor,
     catchUpRow(w, diff, coef, K, N, r, upto[r]!, e);
     upto[r] = e;
   };
+  // Sub-blocks of b rows: a finished sub-block's differences reach the rest of its block in one tfjs
+  // product, so that the JS catch-up spans at most b rows. A group fitted as it comes starts on one.
+  let b = Math.min(32, B);
+  if (!staticGroups) while (grid.g % b !== 0) b--;
   const { scales, zeroPoints, qmin, qmax } = grid;
   let groupEnd = 0;
   for (let i1 = 0; i1 < K; i1 += B) {
@@ -404,6 +408,7 @@ export function gptqSolve(w0: Float32Array, K: number, N: number, f: GptqFactor,
       catchUp(k, k);
       const row = k * N;
       quantizeRow(w, w0p, scales, zeroPoints, qmin, qmax, row, grp * N, N, codes, deq, diff);
+      if ((k + 1 - i1) % b === 0) update(k + 1, i2, k + 1);
     }
   }
   // Back to the stored row order.
