@@ -13,9 +13,10 @@
  * - dampening: H + lambda I with lambda = damp * mean(diag H); a Hessian that is still not positive
  *   definite gets lambda x10, up to three times, before a NumericsError naming the layer;
  * - the error propagation from a Cholesky factor of H itself, not of H^-1 (see below);
- * - blocks of `blockSize` rows: inside a block the updates are rank-1 row updates (JS loops), and each
- *   block gets the errors of all the rows before it in one matmul (tfjs): the "lazy batch updates" of
- *   section 4 that make the algorithm memory-bound rather than compute-bound.
+ * - blocks of `blockSize` rows: each block gets the errors of all the rows before it in one matmul
+ *   (tfjs): the "lazy batch updates" of section 4 that make the algorithm memory-bound rather than
+ *   compute-bound; inside a block, 32-row sub-blocks pass theirs on the same way, and inside a sub-block
+ *   each row catches up on the rows before it in one JS pass just before it is rounded.
  *
  * The paper propagates with U, the upper Cholesky factor of H^-1 (U^T U = H^-1): row k's scaled error
  * Err_k = (w'_k - q_k) / U_kk is subtracted as W'[j] -= U_kj Err_k from every later row j. Summing those
@@ -25,7 +26,8 @@
  * the original row plus the rounding differences of the rows before it. The same algorithm, but it needs
  * only the Cholesky factor R of H (a third of the arithmetic of factoring, inverting and factoring again,
  * half of the reversed-order trick's factor and inverse), and each update is a product with the fixed
- * differences D rather than with a running error.
+ * differences D rather than with a running error. Only the intermediate rows differ: dynamic groups fit
+ * their scales on the paper's partially updated rows, recovered by paperRows.
  * The quality measure is the layer's relative output error ||W X - Q X||^2 / ||W X||^2 = tr(E^T H E) /
  * tr(W^T H W) with E = W - Q, computed from H; `rtnQuantize` gives round-to-nearest on the same grid for
  * comparison.
@@ -337,7 +339,9 @@ function catchUpRow(w: Float32Array, d: Float32Array, coef: Float32Array, K: num
  * Rows are taken in blocks of `blockSize` in processing order. Each block first receives, in one tfjs
  * product, the rounding differences of every row quantized before it (W[i1:i2] += C[i1:i2, :i1] D[:i1]:
  * the "lazy batch updates" of the paper, left-looking, so that only the block's rows come back from
- * tfjs); inside the block each row is rounded and its difference spread over the block's remaining rows.
+ * tfjs); inside the block, each finished 32-row sub-block's differences reach the block's later rows in
+ * one more product, and each row receives those of its own sub-block's earlier rows in JS (catchUpRow)
+ * just before it is rounded. Equals the unblocked float64 algorithm up to float32 rounding (tested).
  */
 export function gptqSolve(w0: Float32Array, K: number, N: number, f: GptqFactor, p: GptqParams): { q: QuantizedTensor; dequantized: Float32Array } {
   if (w0.length !== K * N || f.K !== K) throw new RangeError(`GPTQ: W has ${w0.length} values for [${K}, ${N}], the factor is for K = ${f.K}`);
