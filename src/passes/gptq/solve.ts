@@ -210,12 +210,21 @@ function dampedFactor(h: Float32Array, K: number, damp: number, layer: string): 
   );
 }
 
-/** C_ji = R_ij / R_jj for i < j (0 on and above the diagonal) from an upper-triangular R. */
+/**
+ * C_ji = R_ij / R_jj for i < j (0 on and above the diagonal) from an upper-triangular R: a transpose,
+ * done in 64 x 64 tiles so that both sides are read and written along rows.
+ */
 function coefficients(r: Float32Array, K: number): Float32Array {
   const c = new Float32Array(K * K);
-  for (let j = 0; j < K; j++) {
-    const d = r[j * K + j]!;
-    for (let i = 0; i < j; i++) c[j * K + i] = r[i * K + j]! / d;
+  const T = 64;
+  for (let i0 = 0; i0 < K; i0 += T) {
+    for (let j0 = i0; j0 < K; j0 += T) {
+      const i1 = Math.min(K, i0 + T);
+      const j1 = Math.min(K, j0 + T);
+      for (let i = i0; i < i1; i++) {
+        for (let j = Math.max(j0, i + 1); j < j1; j++) c[j * K + i] = r[i * K + j]! / r[j * K + j]!;
+      }
+    }
   }
   return c;
 }
