@@ -400,13 +400,11 @@ export function gptqSolve(w0: Float32Array, K: number, N: number, f: GptqFactor,
   let b = Math.min(32, B);
   if (!staticGroups) while (grid.g % b !== 0) b--;
   const { scales, zeroPoints, qmin, qmax } = grid;
-  let groupEnd = 0;
   for (let i1 = 0; i1 < K; i1 += B) {
     const i2 = Math.min(i1 + B, K);
     if (!staticGroups && grid.g > B && i1 % grid.g === 0) {
       // A group longer than a block starts: all its rows get the differences so far.
-      groupEnd = Math.min(K, i1 + grid.g);
-      update(i1, groupEnd, i1);
+      update(i1, Math.min(K, i1 + grid.g), i1);
     }
     update(i1, i2, i1);
     for (let k = i1; k < i2; k++) {
