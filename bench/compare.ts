@@ -1,17 +1,19 @@
 /**
  * Executor builds against each other: `node dist/bench/compare.js <checkout> [<checkout> ...]` loads the
  * Session of each built checkout (its dist/src/runtime/session.js; they share this one's tfjs, so the same
- * wasm backend runs them all) and runs the benchmark models round-robin, one run per build in turn, so
+ * backend runs them all: wasm, or --backend's) and runs the benchmark models round-robin, one run per build in turn, so
  * every build sees the same load. Prints the median CPU time (this process's, which other jobs on a shared
  * machine hardly disturb) and wall time per run, and each build's speed-up over the first. This is how
  * docs/performance.md attributes a gain to each change: one checkout per step.
- * Options: --runs <n> per build and model (20), --only <cnn|lm|ppocr>.
+ * Options: --runs <n> per build and model (20), --only <cnn|lm|ppocr>, --backend <name> (wasm; with
+ * tfjs-node each build registers its own native kernels on first use, the last one's serving all).
  */
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { loadModel } from '../src/onnx/index.js';
 import type { Session } from '../src/runtime/session.js';
+import type { BackendName } from '../src/runtime/backend.js';
 import { arg, cases, rtensorFeeds } from './cases.js';
 
 type SessionClass = typeof Session;
@@ -28,9 +30,10 @@ function median(xs: number[]): number {
 
 async function main(): Promise<void> {
   const dirs = process.argv.slice(2).filter((a, i, all) => !a.startsWith('--') && !(all[i - 1] ?? '').startsWith('--'));
-  if (dirs.length === 0) throw new Error('usage: node dist/bench/compare.js <checkout> [<checkout> ...] [--runs n] [--only model]');
+  if (dirs.length === 0) throw new Error('usage: node dist/bench/compare.js <checkout> [<checkout> ...] [--runs n] [--only model] [--backend name]');
   const runs = Number(arg('--runs', '20'));
   const only = arg('--only', '');
+  const backend = arg('--backend', 'wasm') as BackendName;
   const builds: { dir: string; Session: SessionClass }[] = [];
   for (const dir of dirs) {
     const file = resolve(dir, 'dist/src/runtime/session.js');
@@ -43,7 +46,7 @@ async function main(): Promise<void> {
     const feeds = rtensorFeeds(c.inputs());
     // One after the other: each build initialises the (shared) tfjs backend on its first session.
     const sessions: Session[] = [];
-    for (const b of builds) sessions.push(await b.Session.create(await loadModel(c.path), { backend: 'wasm' }));
+    for (const b of builds) sessions.push(await b.Session.create(await loadModel(c.path), { backend }));
     const once = (s: Session): [number, number] => {
       const c0 = cpuMs();
       const w0 = performance.now();

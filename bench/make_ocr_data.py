@@ -1,22 +1,17 @@
-"""Renders printed English text for the OCR quality runs of `npm run bench:gptq -- --cnn` (bench/gptq.ts):
-text lines for ppocr-rec-v4 and pages for ppocr-det-v4, in DejaVu and Liberation fonts (Debian's
-fonts-dejavu and fonts-liberation), from the words of the nlp-corpus sentences when given, else a fixed
-word list. Deterministic (seeded).
+"""Renders printed English pages for ppocr-det-v4 in the GPTQ-on-Conv run of `npm run bench:gptq -- --cnn`
+(bench/gptq.ts), in DejaVu and Liberation fonts (Debian's fonts-dejavu and fonts-liberation), from the words
+of a text file when given (e.g. nlp-corpus sentences), else a fixed word list. Deterministic (seeded).
+(The recognizer's text lines come from test/helpers/text-lines.ts, shared with `npm run bench:calib`.)
 
 Needs Pillow and numpy, e.g.  python3 -m venv V && V/bin/pip install --retries 0 --timeout 3 pillow numpy
 
-  V/bin/python bench/make_ocr_data.py --out DIR [--lines 200] [--pages 24] [--words FILE]
+  V/bin/python bench/make_ocr_data.py --out DIR [--pages 24] [--words FILE]
 
 Writes to DIR:
-  rec_x.npy    float32 [lines, 3, 48, 320]: each line resized as PaddleOCR's RecResizeImg does (height 48,
-               width by aspect ratio, at most 320), normalised (x / 255 - 0.5) / 0.5, zero beyond its width
-  rec.json     the texts, in order
   det_x.npy    float32 [pages, 3, 320, 320]: white pages with 3 to 6 lines of text at random places,
                normalised with ImageNet's mean and std as PaddleOCR's det preprocessing does
 """
 import argparse
-import json
-import math
 import random
 
 import numpy as np
@@ -32,7 +27,6 @@ FONTS = [
     "/usr/share/fonts/truetype/liberation/LiberationSans-Regular.ttf",
     "/usr/share/fonts/truetype/liberation/LiberationSerif-Regular.ttf",
 ]
-H, W = 48, 320
 PAGE = 320
 
 
@@ -45,19 +39,9 @@ def phrase(rng, words):
     return text.capitalize() if rng.random() < 0.3 else text
 
 
-def line_image(rng, text):
-    font = ImageFont.truetype(rng.choice(FONTS), rng.randint(28, 40))
-    left, top, right, bottom = font.getbbox(text)
-    pad = 8
-    img = Image.new("L", (right - left + 2 * pad, bottom - top + 2 * pad), 255)
-    ImageDraw.Draw(img).text((pad - left, pad - top), text, font=font, fill=rng.randint(0, 60))
-    return img.rotate(rng.uniform(-1.5, 1.5), expand=False, fillcolor=255)
-
-
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", required=True)
-    ap.add_argument("--lines", type=int, default=200)
     ap.add_argument("--pages", type=int, default=24)
     ap.add_argument("--words", help="a text file whose words are drawn from (e.g. nlp-corpus sentences)")
     args = ap.parse_args()
@@ -66,18 +50,6 @@ def main():
         with open(args.words, encoding="utf-8") as fh:
             words = sorted({w.strip(".,;:!?\"'()").lower() for w in fh.read().split() if w.isascii() and 2 <= len(w.strip(".,;:!?\"'()")) <= 10} - {""})
     rng = random.Random(2025)
-    rec = np.zeros((args.lines, 3, H, W), dtype=np.float32)
-    texts = []
-    for i in range(args.lines):
-        text = phrase(rng, words)
-        img = line_image(rng, text)
-        w = min(W, int(math.ceil(H * img.width / img.height)))
-        a = np.asarray(img.resize((w, H), Image.BILINEAR), dtype=np.float32) / 127.5 - 1
-        rec[i, :, :, :w] = a[None]
-        texts.append(text)
-    np.save(f"{args.out}/rec_x.npy", rec)
-    with open(f"{args.out}/rec.json", "w") as fh:
-        json.dump(texts, fh, indent=0)
     mean = np.array([0.485, 0.456, 0.406], dtype=np.float32)[:, None, None]
     std = np.array([0.229, 0.224, 0.225], dtype=np.float32)[:, None, None]
     det = np.zeros((args.pages, 3, PAGE, PAGE), dtype=np.float32)
@@ -91,7 +63,7 @@ def main():
         a = np.asarray(page, dtype=np.float32)[None].repeat(3, 0) / 255
         det[p] = (a - mean) / std
     np.save(f"{args.out}/det_x.npy", det)
-    print("wrote", args.lines, "lines and", args.pages, "pages to", args.out)
+    print("wrote", args.pages, "pages to", args.out)
 
 
 if __name__ == "__main__":

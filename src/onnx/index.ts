@@ -2,7 +2,7 @@
  * ONNX files <-> the IR. The only module that touches protobuf: everything else works on ir/ objects.
  */
 export { loadModel, typeFromProto, MIN_IR_VERSION, MAX_IR_VERSION, type LoadOptions } from './load.js';
-export { saveModel, serializeModel, stageModel, type SaveOptions, type ExternalDataOptions, type StagedModel } from './save.js';
+export { readRange, saveModel, serializeModel, stageModel, type SaveOptions, type ExternalDataOptions, type StagedModel } from './save.js';
 export { readTensorProto, writeTensorProto } from './tensorio.js';
 export {
   FLOAT8E8M0,

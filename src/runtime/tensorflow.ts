@@ -127,6 +127,106 @@ export function nativeOp(name: string, inputs: (TF.Tensor | NativeConst)[], attr
 }
 
 /**
+ * oneDNN's kernels by op name, without turning oneDNN on for the whole process. TensorFlow's CPU build
+ * registers oneDNN versions of its convolutions and pools as `_MklNative<Op>`, kernels labelled
+ * `MklNameChangeOp`; with TF_ENABLE_ONEDNN_OPTS=1 its eager runtime renames ops to them, and TensorFlow
+ * prints a notice at load whatever the log level (docs/backends.md), so compress keeps that setting off
+ * and asks for the kernels by name and label instead, where they are faster than Eigen's: a 3x3 conv over
+ * one input channel 4.6x (Eigen's im2col contracts over 9 taps), 1x1 and 3x3 convs 1.2-1.4x, depthwise
+ * convs 1.2-2.7x, and depthwise convs with unequal strides (Eigen's kernel takes equal strides only)
+ * 7-10x, and a conv with its bias added in the conv (Conv2DWithBias) saves a pass over the output
+ * (CPU time, docs/performance.md). Same products, other summation order: within float32 rounding of
+ * TensorFlow's own results. Each op is probed once per process on a tiny conv; without it (a TensorFlow
+ * built without oneDNN), `mklOp` answers undefined and callers use the plain op.
+ */
+const mklProbes = new Map<MklConv, boolean>();
+
+/** The label that selects a `_MklNative` kernel (TensorFlow's mkl_op_registry kMklNameChangeOpLabel). */
+const MKL_LABEL = 'MklNameChangeOp';
+
+/** The convolutions taken in oneDNN's form; Conv2DWithBias adds the bias [M] (a third input) in the conv. */
+export type MklConv = 'Conv2D' | 'Conv2DWithBias' | 'DepthwiseConv2dNative';
+
+/**
+ * The oneDNN form of TensorFlow's op `name` as an op name and the attribute that selects its kernel, or
+ * undefined when this TensorFlow has none. Inference only.
+ */
+export function mklOp(name: MklConv): { name: string; label: TfAttr } | undefined {
+  let ok = mklProbes.get(name);
+  if (ok === undefined) {
+    ok = probeMkl(`_MklNative${name}`, name === 'Conv2DWithBias');
+    mklProbes.set(name, ok);
+  }
+  return ok ? { name: `_MklNative${name}`, label: attr.string('_kernel', MKL_LABEL) } : undefined;
+}
+
+/**
+ * Runs oneDNN's conv `op` on a 1x1 image (two channels for a depthwise conv): true when TensorFlow has the
+ * kernel. TensorFlow keys its cached oneDNN convs on shapes, and a depthwise conv over one channel shares
+ * a dense conv's key but not its filter layout (oneDNN then fails to reorder): our depthwise convs have
+ * two channels or more (one group is a dense conv: util/conv.ts's convKind), and so does this probe.
+ */
+function probeMkl(op: string, withBias: boolean): boolean {
+  const c = op.includes('Depthwise') ? 2 : 1;
+  const inputs: [number[], number][] = [
+    [[1, 1, 1, c], 2],
+    [[1, 1, c, 1], 3],
+  ];
+  if (withBias) inputs.push([[1], 1]);
+  return runsOnce(op, inputs, [typeAttr('float32'), attr.int('strides', [1, 1, 1, 1]), attr.string('padding', 'VALID'), attr.string('data_format', 'NHWC'), attr.int('dilations', [1, 1, 1, 1]), attr.string('_kernel', MKL_LABEL)]);
+}
+
+/** Runs TensorFlow's op `op` once on float32 inputs (each a shape and the value filling it): true when it ran. */
+function runsOnce(op: string, inputs: [number[], number][], attrs: TfAttr[]): boolean {
+  const b = active!.backend.binding;
+  const ids = inputs.map(([shape, v]) => b.createTensor(shape, b.TF_FLOAT, new Float32Array(shape.reduce((p, d) => p * d, 1)).fill(v)));
+  try {
+    const [out] = b.executeOp(op, attrs, ids, 1);
+    b.deleteTensor(out!.id);
+    return true;
+  } catch {
+    return false;
+  } finally {
+    for (const id of ids) b.deleteTensor(id);
+  }
+}
+
+let mklMatMulProbe: boolean | undefined;
+
+/**
+ * Products up to this many multiply-adds (m * k * n) run as oneDNN's _MklMatMul: TensorFlow's MatMul
+ * (Eigen's contraction over the same sgemm kernel) costs 3-4.5x the CPU time on small products
+ * (256x128x128, 40x120x360) and 1.3-2x up to 256x128x2001, its threading and blocking overhead; from
+ * ~1e8 on (40x480x6625, 1024^3) Eigen's is the faster (0.8x and 0.5x). docs/performance.md.
+ */
+const MKL_MATMUL_MAX = 2 ** 26;
+
+/**
+ * The 2-D product a @ b (either transposed by flag) with TensorFlow's MatMul, or oneDNN's for a small
+ * product (MKL_MATMUL_MAX) where TensorFlow has it. The choice depends on the shapes only, so the same
+ * run gives the same bytes. Inference only.
+ */
+export function nativeMatMul(a: TF.Tensor, b: TF.Tensor, transposeA = false, transposeB = false): TF.Tensor {
+  const [m, k] = transposeA ? [a.shape[1]!, a.shape[0]!] : [a.shape[0]!, a.shape[1]!];
+  const n = transposeB ? b.shape[0]! : b.shape[1]!;
+  const attrs = [typeAttr('float32'), attr.bool('transpose_a', transposeA), attr.bool('transpose_b', transposeB)];
+  if (m * k * n <= MKL_MATMUL_MAX) {
+    mklMatMulProbe ??= probeMklMatMul();
+    if (mklMatMulProbe) return nativeOp('_MklMatMul', [a, b], [...attrs, attr.string('_kernel', MKL_LABEL)]);
+  }
+  return nativeOp('MatMul', [a, b], attrs);
+}
+
+/** Runs oneDNN's MatMul on 1x1 operands: true when TensorFlow has the kernel. */
+function probeMklMatMul(): boolean {
+  const inputs: [number[], number][] = [
+    [[1, 1], 2],
+    [[1, 1], 3],
+  ];
+  return runsOnce('_MklMatMul', inputs, [typeAttr('float32'), attr.bool('transpose_a', false), attr.bool('transpose_b', false), attr.string('_kernel', MKL_LABEL)]);
+}
+
+/**
  * act(y + bias) with TensorFlow's BiasAdd (bias [C] along the last axis) and Relu / Relu6 / LeakyRelu:
  * what tfjs's fused products and convs apply, in one native op each. Inference only.
  */

@@ -129,12 +129,13 @@ export class RTensor {
   nhwc(): tf.Tensor4D {
     if (this._nhwc) return this._nhwc;
     if (this.rank !== 4) throw new Error(`nhwc() of a rank-${this.rank} value`);
-    return tf.transpose(this.tf, [0, 2, 3, 1]) as tf.Tensor4D;
+    const [n, c, h, w] = this.dims as [number, number, number, number];
+    return (movesOnlyUnitAxes(c, h, w) ? tf.reshape(this.tf, [n, h, w, c]) : tf.transpose(this.tf, [0, 2, 3, 1])) as tf.Tensor4D;
   }
 
   /** The tfjs tensor, converting from the host (or from channels-last) once. */
   get tf(): tf.Tensor {
-    if (!this._tf && this._nhwc) this._tf = tf.keep(tf.transpose(this._nhwc, [0, 3, 1, 2]));
+    if (!this._tf && this._nhwc) this._tf = tf.keep(movesOnlyUnitAxes(...(this.dims.slice(1) as [number, number, number])) ? tf.reshape(this._nhwc, this.dims) : tf.transpose(this._nhwc, [0, 3, 1, 2]));
     if (!this._tf) {
       const dtype = tfDtypeOf(this.dataType);
       if (dtype === 'string') throw new ModelError(`string tensors cannot be computed with tfjs`);
@@ -207,6 +208,15 @@ export class RTensor {
       this._nhwc = undefined;
     }
   }
+}
+
+/**
+ * True when NCHW <-> NHWC moves only axes of size 1 (one channel, or a 1x1 image: a grayscale input, a
+ * globally pooled value), so that the same bytes are both layouts and a reshape (free on wasm, one cheap
+ * op on TensorFlow) replaces the transpose (a copy).
+ */
+function movesOnlyUnitAxes(c: number, h: number, w: number): boolean {
+  return c === 1 || h * w === 1;
 }
 
 /** Canonical host array of `dataType` from plain numbers (range checks for the narrow integer types are the caller's). */

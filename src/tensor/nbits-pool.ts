@@ -11,7 +11,13 @@
  *
  * The weight's buffer is transferred to the worker, not copied, when the caller says it may be (a weight
  * read from its external data file only for this); otherwise it is copied first.
+ *
+ * With a spill folder, each worker appends the packed codes of its results to a file of its own there and
+ * sends back only where they are (NBitsResult.spilled), with the scales and zero points: a model's
+ * quantized weights then wait for the output on disk, not in memory (quantize's streamed reference run
+ * hands over every weight long before the output is written). The caller removes the folder.
  */
+import { join } from 'node:path';
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { quantizeToMatMulNBits, type NBitsResult } from './quant.js';
@@ -37,6 +43,8 @@ export interface NBitsMessage {
   /** Int32Array view of the pool's shared counter (in KiB) that the worker decrements when done. */
   inflight: Int32Array;
   kib: number;
+  /** The worker's spill file, when the pool spills codes to disk. */
+  spill?: string;
 }
 
 /** Weights below this many elements are quantized in the calling thread (a worker round trip costs more). */
@@ -48,6 +56,8 @@ export const inlineElements = 1 << 18;
  */
 export class NBitsPool {
   private readonly workers: Worker[] = [];
+  /** Each worker's spill file (same positions as `workers`). */
+  private readonly spills: (string | undefined)[] = [];
   private readonly pending = new Map<number, { resolve: (r: NBitsResult) => void; reject: (e: Error) => void }>();
   private readonly inflight = new Int32Array(new SharedArrayBuffer(4));
   private next = 0;
@@ -59,9 +69,11 @@ export class NBitsPool {
     readonly size = Math.max(1, Math.min(4, availableParallelism())),
     /** Bytes of weights handed over but not yet quantized beyond which `run` waits. */
     readonly maxBytesInFlight = 256 * 2 ** 20,
+    /** An existing folder where the workers keep the packed codes (see the file comment), or none. */
+    readonly spillDir?: string,
   ) {}
 
-  private worker(): Worker {
+  private worker(): { worker: Worker; spill?: string } {
     if (this.workers.length < this.size) {
       const w = new Worker(new URL('./nbits-worker.js', import.meta.url));
       w.unref();
@@ -81,11 +93,12 @@ export class NBitsPool {
         Atomics.notify(this.inflight, 0);
       });
       this.workers.push(w);
-      return w;
+      this.spills.push(this.spillDir === undefined ? undefined : join(this.spillDir, `codes-${this.workers.length}.bin`));
+      return { worker: w, spill: this.spills[this.spills.length - 1] };
     }
-    const w = this.workers[this.next % this.workers.length]!;
+    const i = this.next % this.workers.length;
     this.next++;
-    return w;
+    return { worker: this.workers[i]!, spill: this.spills[i] };
   }
 
   /** Quantizes one weight (in this thread when it is small, else in a worker). */
@@ -111,10 +124,11 @@ export class NBitsPool {
     const src = job.transfer && whole ? job.src : job.src.slice();
     const { transfer: _t, ...args } = job;
     const id = this.ids++;
-    const message: NBitsMessage = { id, job: { ...args, src }, inflight: this.inflight, kib };
+    const { worker, spill } = this.worker();
+    const message: NBitsMessage = { id, job: { ...args, src }, inflight: this.inflight, kib, spill };
     return new Promise((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
-      this.worker().postMessage(message, [src.buffer as ArrayBuffer]);
+      worker.postMessage(message, [src.buffer as ArrayBuffer]);
     });
   }
 

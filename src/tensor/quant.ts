@@ -355,6 +355,11 @@ export interface NBitsResult {
   weights: MatMulNBitsWeights;
   /** ||W - Q||^2 / ||W||^2, as relativeError computes it. */
   error: number;
+  /**
+   * Where the packed codes went when a pool spilled them to disk (tensor/nbits-pool.ts): `weights.B` is
+   * then empty and the codes are the `length` bytes at `offset` of the file at `path`.
+   */
+  spilled?: { path: string; offset: number; length: number };
 }
 
 /** float16 bits -> float32 bits, a table built on first use (the decode of a float16 weight, tile by tile). */

@@ -255,6 +255,28 @@ test('channels-last values flow from Conv through elementwise ops, pools, BN and
   s.dispose();
 });
 
+test('layouts that differ only by axes of size 1 convert by reshape and read back the same values', () => {
+  const before = tf.memory().numTensors;
+  // One channel: [N, 1, H, W] and [N, H, W, 1] hold the same bytes.
+  const gray = RTensor.fromNumbers(DataType.FLOAT, [2, 1, 2, 3], Array.from({ length: 12 }, (_, i) => i));
+  const g = gray.nhwc();
+  assert.deepEqual(g.shape, [2, 2, 3, 1]);
+  assert.deepEqual(Array.from(g.dataSync()), Array.from({ length: 12 }, (_, i) => i));
+  g.dispose();
+  // A 1x1 image held channels-last reads back as [N, C, 1, 1] in the same order.
+  const pooled = RTensor.fromNhwc(tf.tensor4d(Float32Array.from({ length: 6 }, (_, i) => i * 10), [2, 1, 1, 3]));
+  assert.deepEqual(pooled.dims, [2, 3, 1, 1]);
+  assert.deepEqual(Array.from(pooled.float32()), [0, 10, 20, 30, 40, 50]);
+  assert.deepEqual(pooled.tf.shape, [2, 3, 1, 1]);
+  // Several channels still transpose: [1, 2, 1, 2] NCHW to NHWC interleaves the channels.
+  const two = RTensor.fromNumbers(DataType.FLOAT, [1, 2, 1, 2], [1, 2, 3, 4]);
+  const t = two.nhwc();
+  assert.deepEqual(Array.from(t.dataSync()), [1, 3, 2, 4]);
+  t.dispose();
+  for (const r of [gray, pooled, two]) r.dispose();
+  assert.equal(tf.memory().numTensors, before);
+});
+
 test('a channels-last RTensor: NCHW dims, transposed on first read, aliased in its layout, disposed whole', () => {
   const before = tf.memory().numTensors;
   const nhwc = tf.tensor4d(Float32Array.from({ length: 24 }, (_, i) => i), [1, 2, 3, 4]);

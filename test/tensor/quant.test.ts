@@ -193,6 +193,33 @@ test('quantizeToMatMulNBits: the same codes, scales and zero points as quantizeT
   }
 });
 
+test('NBitsPool with a spill folder: the codes wait on disk, byte for byte those of quantizing in turn; scales come back', async () => {
+  const { mkdtempSync, readFileSync, readdirSync, rmSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const dir = mkdtempSync(join(tmpdir(), 'compress-spill-'));
+  const pool = new NBitsPool(2, undefined, dir);
+  try {
+    const jobs = [0, 1, 2].map((i) => ({ src: values(512 * 640, 11 + i), dataType: 'float32' as const, K: 512, N: 640, blockSize: 32, bits: (i === 1 ? 8 : 4) as 4 | 8, symmetric: i !== 2, transposed: false, transfer: false }));
+    const expected = jobs.map((j) => quantizeToMatMulNBits(j.src, j.dataType, j.K, j.N, j.blockSize, j.bits, j.symmetric, j.transposed));
+    const got = await Promise.all(jobs.map((j) => pool.run(j)));
+    got.forEach((r, i) => {
+      const s = r.spilled;
+      assert.ok(s, `job ${i} was spilled`);
+      assert.equal(r.weights.B.length, 0, 'no codes in memory');
+      const codes = readFileSync(s.path).subarray(s.offset, s.offset + s.length);
+      assert.deepEqual(new Uint8Array(codes), expected[i]!.weights.B, `job ${i}: codes on disk`);
+      assert.deepEqual(r.weights.scales, expected[i]!.weights.scales, `job ${i}: scales`);
+    });
+    // Two workers, one file each, jobs 0 and 2 appended to the first one's.
+    assert.equal(readdirSync(dir).length, 2);
+    assert.equal(got[2]!.spilled!.offset, expected[0]!.weights.B.length);
+  } finally {
+    await pool.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('NBitsPool: weights quantized in worker threads come back identical to quantizing in turn, in the order given', async () => {
   const pool = new NBitsPool(2);
   try {

@@ -411,6 +411,19 @@ async function dataContext(req: CompressRequest, model: Model, ctx: Context): Pr
 }
 
 async function compressOne(state: CliState, req: CompressRequest, pass: LoadedPass, options: Record<string, unknown>, plan: PlannedOutput, ctx: Context): Promise<Outcome> {
+  const spill: { dir?: string } = {};
+  try {
+    return await compressOneIn(state, req, pass, options, plan, ctx, spill);
+  } finally {
+    if (spill.dir) await (await import('node:fs/promises')).rm(spill.dir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * compressOne's work. `spill.dir` is set when a folder beside the output was made for the pass's results
+ * to wait in until the output is written (prepare's `spillDir`); the caller removes it.
+ */
+async function compressOneIn(state: CliState, req: CompressRequest, pass: LoadedPass, options: Record<string, unknown>, plan: PlannedOutput, ctx: Context, spill: { dir?: string }): Promise<Outcome> {
   const { term } = state;
   const io = await import('./model-io.js');
   const { buildReport, evaluateGates, layerRows } = await import('../../report/index.js');
@@ -436,7 +449,15 @@ async function compressOne(state: CliState, req: CompressRequest, pass: LoadedPa
   let recorded: RecordedReference | undefined;
   if (!req.common.dryRun && req.data?.data === undefined && pass.prepare) {
     const plan0 = await checkPlan(original, original);
-    const prepared = plan0.reference === 'executor' ? pass.prepare(original.model, options) : undefined;
+    let prepared: ReturnType<NonNullable<LoadedPass['prepare']>>;
+    if (plan0.reference === 'executor') {
+      // Results wait on disk beside the output (its file system, which must hold the output anyway).
+      const { mkdtemp } = await import('node:fs/promises');
+      const folder = dirname(resolve(plan.output));
+      await mkdir(folder, { recursive: true });
+      spill.dir = await mkdtemp(join(folder, `.${basename(plan.output)}.spill-`));
+      prepared = pass.prepare(original.model, options, spill.dir);
+    }
     if (prepared) {
       const { recordReference } = await import('../../report/measure.js');
       const { noteZeros } = await import('../../report/size.js');

@@ -72,9 +72,11 @@ export interface LoadedPass {
   /**
    * Work the pass can do during a streamed reference run of the original (`prepare<Name>`, e.g.
    * prepareQuantize): given the model and the checked options, a hand-over that sees each weight as the
-   * run finishes with it, or undefined. Its result reaches the pass as `ctx.prepared`.
+   * run finishes with it, or undefined. Its result reaches the pass as `ctx.prepared`. `spillDir`, an
+   * empty folder the caller removes afterwards, is where the work may keep its results until the output
+   * is written (so that they do not pile up in memory).
    */
-  prepare?: (model: Model, options: unknown) => PreparedWork | undefined;
+  prepare?: (model: Model, options: unknown, spillDir?: string) => PreparedWork | undefined;
 }
 
 /** What a pass's `prepare` returns (see LoadedPass.prepare). */

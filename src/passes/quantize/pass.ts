@@ -95,6 +95,8 @@ async function quantizeWeights(model: Model, plan: QuantizePlan, done: (d: Weigh
       const result = results.get(d);
       if (result) {
         const r = await result;
+        // Written into the graph, the result is the graph's alone: once saved it can leave memory.
+        results.delete(d);
         writeNBits(model, d, r);
         layers[i] = layerReport(d, r.error);
       } else {
@@ -131,14 +133,16 @@ export interface PreparedWeights {
 /**
  * Plans `model` for weight-only quantization under `options` and returns the hand-over of
  * PreparedWeights, or undefined when the options are not weight-only block quantization (nothing to gain).
+ * With `spillDir` the pool keeps the packed codes in files there until the output is written (the caller
+ * removes the folder once the output is saved and checked).
  */
-export function prepareQuantize(model: Model, options: QuantizeOptions): PreparedWeights | undefined {
+export function prepareQuantize(model: Model, options: QuantizeOptions, spillDir?: string): PreparedWeights | undefined {
   if (resolveMode(options, false) !== 'weight-only' || options.dryRun) return undefined;
   const plan = planWeights(model, options, 'weight-only');
   const byValue = new Map<Value, WeightDecision>();
   for (const d of plan.weights) if (nbitsJobSize(d) > 0) byValue.set(d.sites[0]!.value, d);
   if (byValue.size === 0) return undefined;
-  const pool = new NBitsPool();
+  const pool = new NBitsPool(undefined, undefined, spillDir);
   const results = new Map<WeightDecision, Promise<NBitsResult>>();
   return {
     pool,
@@ -241,6 +245,8 @@ export async function quantize(model: Model, options: QuantizeOptions, ctx: Quan
   // Weights a reference run already handed over (prepareQuantize) are matched by their plan position.
   const prepared = ctx.prepared && samePlan(ctx.prepared.plan, plan) ? remap(ctx.prepared, plan) : undefined;
   const layers = await quantizeWeights(model, plan, (d) => task.tick(1, d.node), prepared);
+  // Consumed: the graph holds the results now (and lets them go once written to the output's file).
+  ctx.prepared?.results.clear();
   task.done();
   return { model, modified: quantized.length > 0, layers, plan, warnings };
 }

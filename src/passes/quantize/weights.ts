@@ -7,6 +7,7 @@ import type { Model } from '../../ir/model.js';
 import type { LayerReport } from '../../report/schema.js';
 import { quantizeToMatMulNBits, type NBitsResult, type QuantizedTensor } from '../../tensor/quant.js';
 import type { NBitsJob } from '../../tensor/nbits-pool.js';
+import { readRange } from '../../onnx/index.js';
 import { floatTypeName, releaseWeight, weightView } from '../../ir/weights.js';
 import { bitsPerElement, DataType } from '../../core/dtype.js';
 import { makeAttr } from '../../ir/attribute.js';
@@ -76,9 +77,12 @@ export function nbitsJob(d: WeightDecision, handOver = false): NBitsJob | undefi
 /** Writes a block-quantized weight (nbitsJob's result) into the graph: MatMulNBits or GatherBlockQuantized. */
 export function writeNBits(model: Model, d: WeightDecision, r: NBitsResult): void {
   const site = d.sites[0]!;
+  // Codes a pool spilled to disk stay there: the tensor reads them when (if ever) something needs them.
+  const s = r.spilled;
+  const w = s ? { ...r.weights, B: { path: s.path, offset: s.offset, length: s.length, read: () => readRange(s.path, s.offset, s.length, `the codes of '${site.value.name}'`) } } : r.weights;
   // Scales (and a Gemm's bias) are stored in the weight's own float type: a float16 model stays float16.
-  if (d.format === 'gatherblockquantized') writeGatherBlockQuantized(model, site.node, r.weights, site.value.name, site.dataType);
-  else writeMatMulNBits(model, site.node, r.weights, site.value.name, undefined, site.dataType);
+  if (d.format === 'gatherblockquantized') writeGatherBlockQuantized(model, site.node, w, site.value.name, site.dataType);
+  else writeMatMulNBits(model, site.node, w, site.value.name, undefined, site.dataType);
 }
 
 export function applyWeightDecision(model: Model, d: WeightDecision): { error: number; q?: QuantizedTensor } {

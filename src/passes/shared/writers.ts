@@ -14,7 +14,7 @@ import { makeAttr } from '../../ir/attribute.js';
 import type { Graph } from '../../ir/graph.js';
 import type { Model } from '../../ir/model.js';
 import type { Node } from '../../ir/node.js';
-import { Tensor } from '../../ir/tensor.js';
+import { Tensor, type DataSource } from '../../ir/tensor.js';
 import type { Value } from '../../ir/value.js';
 import type { MatMulNBitsWeights, QuantizedTensor } from '../../tensor/quant.js';
 import { floatTensor, isWeightFloatType, weightView } from '../../ir/weights.js';
@@ -128,14 +128,26 @@ function gemmBias(node: Node, N: number): { bias?: Float32Array; addAfter?: Valu
   return { addAfter: c, beta };
 }
 
+/** Packed n-bit weights as the writers take them: the codes in memory, or where they wait on disk. */
+export type WrittenNBits = Omit<MatMulNBitsWeights, 'B'> & { B: Uint8Array | DataSource };
+
+/** MatMulNBits' accuracy_level for int8 compute (onnxruntime's CompInt8). */
+export const int8AccuracyLevel = 4;
+
 /**
  * Replaces a MatMul (A x W) or a Gemm (alpha A W' + beta C, transA = 0) by com.microsoft.MatMulNBits on
  * the packed weights `w` of W' (the caller transposed B when transB = 1 and folded alpha in). A constant
  * C of N values becomes the op's bias input; any other C is added by an Add node after it. Scales and bias
  * are stored in `floatType`, the type of A (MatMulNBits' T1: float16 for a float16 model). Returns the
  * new node; the old one is removed and its output value kept.
+ *
+ * `accuracyLevel` defaults to 4 (int8 compute) for 8-bit weights and to unset for the others: onnxruntime
+ * 1.30's CPU kernel has no float path for 8-bit blocks and dequantizes the whole weight on every call
+ * (a 151936 x 896 head, measured: 2.5-4.3 s and 420 MB more memory per call, against 0.03-0.05 s and
+ * nothing at level 4), while its int8 path quantizes A per block, a relative error near 1e-3, well below
+ * an 8-bit weight's own rounding.
  */
-export function writeMatMulNBits(model: Model, node: Node, w: MatMulNBitsWeights, name: string, accuracyLevel?: number, floatType: number = DataType.FLOAT): Node {
+export function writeMatMulNBits(model: Model, node: Node, w: WrittenNBits, name: string, accuracyLevel?: number, floatType: number = DataType.FLOAT): Node {
   const g = node.graph;
   if (node.opType === 'Gemm' && node.attrInt('transA', 0) !== 0) {
     throw new ModelError(`${node.describe()} has transA = 1, which MatMulNBits cannot express`, 'use --format qdq for it');
@@ -160,7 +172,8 @@ export function writeMatMulNBits(model: Model, node: Node, w: MatMulNBitsWeights
     }
   }
   const attributes = [makeAttr('K', w.K, 'int'), makeAttr('N', w.N, 'int'), makeAttr('bits', w.bits, 'int'), makeAttr('block_size', w.blockSize, 'int')];
-  if (accuracyLevel) attributes.push(makeAttr('accuracy_level', accuracyLevel, 'int'));
+  const level = accuracyLevel ?? (w.bits === 8 ? int8AccuracyLevel : 0);
+  if (level) attributes.push(makeAttr('accuracy_level', level, 'int'));
   const oldInputs = node.inputs.filter((v): v is Value => v !== null);
   // The new nodes take the old one's place in the graph order.
   const next = g.nodes[g.nodes.indexOf(node) + 1];
@@ -186,7 +199,7 @@ export function writeMatMulNBits(model: Model, node: Node, w: MatMulNBitsWeights
  * packed codes, low bits first, a scale per block, the op's default zero point 2^(bits-1) when symmetric).
  * The gathered rows come out in `floatType`, dequantized; the float table is dropped once nothing reads it.
  */
-export function writeGatherBlockQuantized(model: Model, node: Node, w: MatMulNBitsWeights, name: string, floatType: number = DataType.FLOAT): Node {
+export function writeGatherBlockQuantized(model: Model, node: Node, w: WrittenNBits, name: string, floatType: number = DataType.FLOAT): Node {
   const g = node.graph;
   const table = node.input(0)!;
   const indices = node.input(1)!;

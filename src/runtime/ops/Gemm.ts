@@ -15,7 +15,7 @@ import { required } from '../kernel.js';
 import type { Value } from '../../ir/value.js';
 import { derived, stable } from '../util/constcache.js';
 import { matMul2d, onWasm } from '../util/matmul.js';
-import { attr, nativeBiasActivation, nativeOp, nativeOps, typeAttr } from '../tensorflow.js';
+import { nativeBiasActivation, nativeMatMul, nativeOps } from '../tensorflow.js';
 import { onDevice } from '../util/device.js';
 import { RTensor } from '../value.js';
 
@@ -60,7 +60,7 @@ function run(inputs: readonly (RTensor | null)[], ctx: KernelContext): (RTensor 
       const bias = C.rank === 1 ? stable(C, node.input(2)) : derived(C, 'bias1d', (t) => tf.add(tf.reshape(t, [n]), 0), node.input(2)).t;
       if (!ctx.training && nativeOps()) {
         // TensorFlow at inference: its MatMul (transposes as flags) and BiasAdd, called directly.
-        const y = nativeOp('MatMul', [a.t, b.t], [typeAttr('float32'), attr.bool('transpose_a', a.transposed), attr.bool('transpose_b', b.transposed)]);
+        const y = nativeMatMul(a.t, b.t, a.transposed, b.transposed);
         return nativeBiasActivation(y, bias, undefined);
       }
       if (onWasm()) {

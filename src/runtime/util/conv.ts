@@ -22,7 +22,7 @@
 import { tf } from '../backend.js';
 import type { TfActivation } from '../fusion.js';
 import { onTensorflow } from './matmul.js';
-import { attr, nativeBiasActivation, nativeOp, nativeOps, typeAttr } from '../tensorflow.js';
+import { attr, mklOp, nativeBiasActivation, nativeOp, nativeOps, typeAttr } from '../tensorflow.js';
 
 /** tfjs's explicit padding for NHWC: [[0, 0], [top, bottom], [left, right], [0, 0]]. */
 type Explicit = [[number, number], [number, number], [number, number], [number, number]];
@@ -124,11 +124,16 @@ export function insertZeros(x: tf.Tensor, axis: number, s: number): tf.Tensor {
 }
 
 /**
- * conv2dForward at inference on TensorFlow: its Conv2D or DepthwiseConv2dNative with explicit pads, then
+ * conv2dForward at inference on TensorFlow: its Conv2D or DepthwiseConv2dNative with explicit pads, in
+ * oneDNN's form where TensorFlow has it (runtime/tensorflow.ts's mklOp: faster on every conv measured,
+ * and a depthwise kernel that takes unequal strides; a dense conv adds its bias in the same op), then
  * BiasAdd and the activation, each one native op (tfjs's fused conv goes through tfjs-core's wrappers).
- * Equal strides only (TensorFlow's depthwise kernel; conv2dForward handles the others).
+ * Without oneDNN, equal strides only (Eigen's depthwise kernel; conv2dForward handles the others).
  */
 function nativeConv2d(x: tf.Tensor4D, f: tf.Tensor4D, p: Conv2DParams, bias?: tf.Tensor1D, act?: TfActivation): tf.Tensor4D {
+  const withBias = bias && p.kind === 'dense' ? mklOp('Conv2DWithBias') : undefined;
+  const name = p.kind === 'depthwise' ? 'DepthwiseConv2dNative' : 'Conv2D';
+  const mkl = withBias ?? mklOp(name);
   const padded = p.pads.some((v) => v !== 0);
   const attrs = [
     typeAttr('float32'),
@@ -137,8 +142,10 @@ function nativeConv2d(x: tf.Tensor4D, f: tf.Tensor4D, p: Conv2DParams, bias?: tf
     ...(padded ? [attr.int('explicit_paddings', [0, 0, p.pads[0], p.pads[1], p.pads[2], p.pads[3], 0, 0])] : []),
     attr.string('data_format', 'NHWC'),
     attr.int('dilations', [1, p.dilations[0], p.dilations[1], 1]),
+    ...(mkl ? [mkl.label] : []),
   ];
-  const y = nativeOp(p.kind === 'depthwise' ? 'DepthwiseConv2dNative' : 'Conv2D', [x, f], attrs);
+  if (withBias) return nativeBiasActivation(nativeOp(withBias.name, [x, f, bias!], attrs), undefined, act) as tf.Tensor4D;
+  const y = nativeOp(mkl?.name ?? name, [x, f], attrs);
   return nativeBiasActivation(y, bias, act) as tf.Tensor4D;
 }
 
@@ -150,7 +157,7 @@ function nativeConv2d(x: tf.Tensor4D, f: tf.Tensor4D, p: Conv2DParams, bias?: tf
  * needed) lets TensorFlow run its own ops directly. Call inside a tidy.
  */
 export function conv2dForward(x: tf.Tensor4D, f: tf.Tensor4D, p: Conv2DParams, bias?: tf.Tensor1D, act?: TfActivation, inference = false): tf.Tensor4D {
-  if (inference && p.kind !== 'grouped' && p.strides[0] === p.strides[1] && nativeOps()) return nativeConv2d(x, f, p, bias, act);
+  if (inference && p.kind !== 'grouped' && nativeOps() && (p.strides[0] === p.strides[1] || mklOp('DepthwiseConv2dNative'))) return nativeConv2d(x, f, p, bias, act);
   const pad = explicit(p);
   const activation = act?.kind;
   const leakyreluAlpha = act?.kind === 'leakyrelu' ? act.alpha : undefined;

@@ -81,12 +81,15 @@ export function tfActivation(ep: Epilogue | undefined): TfActivation | undefined
 
 /**
  * What follows the fused product `y` (channels last: [..., N]): a hardswish y * relu6(y + shift), then
- * the post-activation steps as one multiply and one add, their vectors kept in the epilogue's cache.
+ * the post-activation steps as one multiply and one add, the shift and vectors kept in the epilogue's
+ * cache.
  * Call inside a tidy.
  */
 export function finish(y: tf.Tensor, ep: Epilogue, n: number): tf.Tensor {
   let out = y;
-  if (ep.activation?.kind === 'hardswish') out = tf.mul(out, tf.relu6(tf.add(out, tf.scalar(ep.activation.shift))));
+  const act = ep.activation;
+  // The shift as a kept scalar, not a tensor made (and on TensorFlow, uploaded) in every run.
+  if (act?.kind === 'hardswish') out = tf.mul(out, tf.relu6(tf.add(out, ep.cache('hardswish-shift', () => tf.scalar(act.shift)))));
   if (ep.post.length === 0) return out;
   if (scales(ep.post)) out = tf.mul(out, ep.cache('post-scale', () => foldSteps(ep.post, null, n).scale!));
   if (ep.post.some((s) => s.kind === 'add' || s.kind === 'sub')) out = tf.add(out, ep.cache('post-shift', () => foldSteps(ep.post, null, n).shift));

@@ -15,7 +15,7 @@
 import { ModelError } from '../../core/errors.js';
 import { tf } from '../backend.js';
 import type { TfActivation } from '../fusion.js';
-import { attr, nativeBiasActivation, nativeOp, nativeOps, typeAttr } from '../tensorflow.js';
+import { attr, nativeBiasActivation, nativeMatMul, nativeOp, nativeOps, typeAttr } from '../tensorflow.js';
 
 /** True when the active tfjs backend is the wasm one (some kernels pick other formulations there). */
 export function onWasm(): boolean {
@@ -152,7 +152,7 @@ export function batchMatMul(a: tf.Tensor, b: tf.Tensor, what: string, epilogue?:
     const finish = (p: tf.Tensor) => (epilogue ? nativeBiasActivation(p, epilogue.bias, epilogue.activation) : p);
     if (b.rank === 2) {
       const rows = a.rank === 2 ? a : tf.reshape(a, [prod(a.shape.slice(0, -1)), k]);
-      const p = finish(nativeOp('MatMul', [rows, b], [T, attr.bool('transpose_a', false), attr.bool('transpose_b', false)]));
+      const p = finish(nativeMatMul(rows, b));
       return a.rank === 2 ? p : tf.reshape(p, [...a.shape.slice(0, -1), n]);
     }
     return finish(nativeOp('BatchMatMulV2', [a, b], [T, attr.bool('adj_x', false), attr.bool('adj_y', false)]));

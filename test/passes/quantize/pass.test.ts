@@ -302,6 +302,43 @@ test('a quantize that finds nothing to quantize exits 1 with one line saying why
   assert.deepEqual(serializeModel(model), before);
 });
 
+test('prepareQuantize with a spill folder: a big weight\'s codes wait on disk, and the saved model is byte for byte that of quantizing alone', async () => {
+  const { loadModel, saveModel } = await import('../../../src/onnx/index.js');
+  const { prepareQuantize } = await import('../../../src/passes/quantize/index.js');
+  const { recordReference } = await import('../../../src/report/measure.js');
+  const { join } = await import('node:path');
+  const { mkdirSync, mkdtempSync, readFileSync, rmSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const dir = mkdtempSync(join(tmpdir(), 'compress-spill-'));
+  try {
+    // 512 x 640: big enough for the pool's workers (tensor/nbits-pool.ts inlineElements).
+    const path = join(dir, 'mm.onnx');
+    await saveModel(matmulModel(512, 640, 5), path, { externalData: { threshold: 1024 } });
+    const options = parseQuantizeOptions({ bits: 4, groupSize: 32 });
+    const alone = await loadModel(path);
+    await quantize(alone, options, defaultContext);
+    await saveModel(alone, join(dir, 'alone.onnx'), { externalData: { threshold: 1024 } });
+
+    const model = await loadModel(path);
+    const spill = join(dir, 'spill');
+    mkdirSync(spill);
+    const prepared = prepareQuantize(model, options, spill)!;
+    const quiet = { ...defaultContext, logger: { debug() {}, info() {}, warn() {} } };
+    await recordReference({ model, files: { bytes: 0, files: [] } }, { data: 'random:2', task: 'auto', batchSize: 2, seed: 1, backend: 'wasm', symbolicDim: 4 }, quiet, (v) => prepared.onWeight(v));
+    await quantize(model, options, { ...defaultContext, prepared });
+    const codes = model.graph.initializers.filter((v) => v.initializer!.source?.path.startsWith(spill));
+    // (The only MatMul is the output head, which quantize keeps at 8 bits.)
+    assert.deepEqual(codes.map((v) => v.name), ['W_Q8'], 'the codes are read from the spill folder');
+    assert.equal(codes[0]!.initializer!.loaded, false, 'and are not in memory');
+    assert.equal(prepared.results.size, 0, 'the pass consumed the prepared results');
+    await saveModel(model, join(dir, 'spilled.onnx'), { externalData: { threshold: 1024 } });
+    assert.deepEqual(readFileSync(join(dir, 'spilled.onnx.data')), readFileSync(join(dir, 'alone.onnx.data')));
+    assert.deepEqual(serializeModel(model), serializeModel(alone));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('weights handed over by a streamed reference run (prepareQuantize) give the same model, byte for byte, as quantizing alone', async () => {
   const { loadModel, saveModel } = await import('../../../src/onnx/index.js');
   const { prepareQuantize } = await import('../../../src/passes/quantize/index.js');
@@ -336,6 +373,7 @@ test('weights handed over by a streamed reference run (prepareQuantize) give the
     assert.equal(prepared.results.size, blocked, 'every block-quantized weight was quantized during the run');
     for (const v of model.graph.initializers) if (v.initializer!.source) assert.equal(v.initializer!.loaded, false, `'${v.name}' was released after the run`);
     await quantize(model, options, { ...defaultContext, prepared });
+    assert.equal(prepared.results.size, 0, 'the pass consumed the prepared results');
     assert.deepEqual(serializeModel(model), serializeModel(alone));
   } finally {
     rmSync(dir, { recursive: true, force: true });

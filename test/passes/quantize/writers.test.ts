@@ -19,7 +19,8 @@ for (const bits of [4, 8]) {
       // The reference: the same model with W replaced by its dequantization.
       const ref = matmulModel(K, N, 7);
       ref.graph.value('W')!.initializer!.data = fromMatMulNBits(packed);
-      writeMatMulNBits(model, model.graph.nodes[0]!, packed, 'W');
+      // Level 0 (float compute) so that onnxruntime's result is the dequantized product itself.
+      writeMatMulNBits(model, model.graph.nodes[0]!, packed, 'W', 0);
       assert.deepEqual(opCounts(model), { MatMulNBits: 1 });
       const got = await runOrt(model, feeds(K), true);
       const want = await runOrt(ref, feeds(K), true);
@@ -35,6 +36,29 @@ for (const bits of [4, 8]) {
     });
   }
 }
+
+test('MatMulNBits: 8-bit weights get accuracy_level 4 by default (int8 compute, near the float product), 4-bit ones none', async () => {
+  const K = 256;
+  const N = 16;
+  const levels: Record<number, number | undefined> = {};
+  for (const bits of [4, 8] as const) {
+    const model = matmulModel(K, N, 3);
+    const w = model.graph.value('W')!.initializer!;
+    const packed = toMatMulNBits(quantizeTensor(w.data as Float32Array, w.dims, { kind: 'block', axis: 0, blockSize: 32 }, { bits, symmetric: false }));
+    const node = writeMatMulNBits(model, model.graph.nodes[0]!, packed, 'W');
+    levels[bits] = node.attributes.has('accuracy_level') ? node.attrInt('accuracy_level', 0) : undefined;
+    if (bits === 8) {
+      const ref = matmulModel(K, N, 3);
+      ref.graph.value('W')!.initializer!.data = fromMatMulNBits(packed);
+      const got = await runOrt(model, feeds(K, 8));
+      const want = await runOrt(ref, feeds(K, 8), true);
+      const r = relDiff(got.y!, want.y!);
+      // int8 A per block: about 1e-3 of the output, not exact (the level really changed the kernel).
+      assert.ok(r < 5e-3 && r > 0, `relative difference ${r}`);
+    }
+  }
+  assert.deepEqual(levels, { 4: undefined, 8: 4 });
+});
 
 test('blocked int4 DequantizeLinear -> MatMul at opset 21 runs in onnxruntime (K=40 not a multiple of 16)', async () => {
   const K = 40;
