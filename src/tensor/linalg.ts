@@ -47,6 +47,11 @@ export function subtractProduct(c: Float32Array, m: number, a: Float32Array, k: 
   return read(() => tf.sub(tf.tensor2d(c, [m, n]), mm(tf.tensor2d(a, [k, m]), tf.tensor2d(b, [k, n]), true, false)));
 }
 
+/** C + A B for row-major C [m, n], A [m, k], B [k, n], on tfjs (one read, as subtractProduct). */
+export function addProduct(c: Float32Array, m: number, a: Float32Array, k: number, b: Float32Array, n: number): Float32Array {
+  return read(() => tf.add(tf.tensor2d(c, [m, n]), tf.matMul(tf.tensor2d(a, [m, k]), tf.tensor2d(b, [k, n]))));
+}
+
 /** The r x c sub-matrix of an n-column matrix starting at (r0, c0). */
 export function subMatrix(a: Float32Array, n: number, r0: number, r: number, c0: number, c: number): Float32Array {
   const out = new Float32Array(r * c);
@@ -99,6 +104,25 @@ function leafLowerInverse(l: ArrayLike<number>, n: number): Float64Array {
 }
 
 /**
+ * The first steps of a recursive Cholesky with the top-left h x h block done: L21 = A21 L11^-T and the
+ * Schur complement S = A22 - L21 L21^T that the bottom-right block is the factor of.
+ */
+function schurComplement(a: Float32Array, n: number, h: number, inv11: Float32Array): { l21: Float32Array; s: Float32Array } {
+  const m = n - h;
+  const a21 = subMatrix(a, n, h, m, 0, h);
+  const a22 = subMatrix(a, n, h, m, h, m);
+  const [tl21, ts] = tf.tidy(() => {
+    const t21 = mm(tf.tensor2d(a21, [m, h]), tf.tensor2d(inv11, [h, h]), false, true);
+    return [t21, tf.sub(tf.tensor2d(a22, [m, m]), mm(t21, t21, false, true))];
+  });
+  const l21 = tl21.dataSync() as Float32Array;
+  const s = ts.dataSync() as Float32Array;
+  tl21.dispose();
+  ts.dispose();
+  return { l21, s };
+}
+
+/**
  * The lower Cholesky factor L of a symmetric positive definite n x n matrix (A = L L^T) together with
  * L^-1, computed recursively: with A = [[A11, A21^T], [A21, A22]],
  *   L11 = chol(A11), L21 = A21 L11^-T, L22 = chol(A22 - L21 L21^T), (L^-1)21 = -L22^-1 L21 L11^-1.
@@ -108,22 +132,10 @@ export function choleskyWithInverse(a: Float32Array, n: number): { l: Float32Arr
   if (n <= leafSize) return leafCholesky(a, n);
   const h = Math.ceil(n / 2);
   const m = n - h;
-  const a11 = subMatrix(a, n, 0, h, 0, h);
-  const a21 = subMatrix(a, n, h, m, 0, h);
-  const a22 = subMatrix(a, n, h, m, h, m);
-  const first = choleskyWithInverse(a11, h);
-  let l21: Float32Array;
-  let s: Float32Array;
+  const first = choleskyWithInverse(subMatrix(a, n, 0, h, 0, h), h);
+  const { l21, s } = schurComplement(a, n, h, first.inv);
   let second: { l: Float32Array; inv: Float32Array };
   try {
-    const [tl21, ts] = tf.tidy(() => {
-      const t21 = mm(tf.tensor2d(a21, [m, h]), tf.tensor2d(first.inv, [h, h]), false, true);
-      return [t21, tf.sub(tf.tensor2d(a22, [m, m]), mm(t21, t21, false, true))];
-    });
-    l21 = tl21.dataSync() as Float32Array;
-    s = ts.dataSync() as Float32Array;
-    tl21.dispose();
-    ts.dispose();
     second = choleskyWithInverse(s, m);
   } catch (e) {
     if (e instanceof NotPositiveDefiniteError) throw new NotPositiveDefiniteError(e.pivot + h);
@@ -141,9 +153,49 @@ export function choleskyWithInverse(a: Float32Array, n: number): { l: Float32Arr
   return { l, inv };
 }
 
-/** The lower Cholesky factor of an SPD matrix (see choleskyWithInverse). */
+/**
+ * The lower Cholesky factor of an SPD matrix (A = L L^T), by the recursion of choleskyWithInverse but
+ * without the inverse of the whole: the first half's inverse is still needed (L21 = A21 L11^-T), the
+ * second half's and the off-diagonal block's are not, which saves 40 % of the products (0.76 n^3 flops
+ * in full-size products against 1.33 n^3). Same L, bit for bit, as choleskyWithInverse.
+ */
 export function cholesky(a: Float32Array, n: number): Float32Array {
-  return choleskyWithInverse(a, n).l;
+  if (n <= leafSize) return leafCholesky(a, n).l;
+  const h = Math.ceil(n / 2);
+  const m = n - h;
+  const first = choleskyWithInverse(subMatrix(a, n, 0, h, 0, h), h);
+  const { l21, s } = schurComplement(a, n, h, first.inv);
+  let l22: Float32Array;
+  try {
+    l22 = cholesky(s, m);
+  } catch (e) {
+    if (e instanceof NotPositiveDefiniteError) throw new NotPositiveDefiniteError(e.pivot + h);
+    throw e;
+  }
+  const l = new Float32Array(n * n);
+  setSubMatrix(l, n, 0, 0, first.l, h, h);
+  setSubMatrix(l, n, h, 0, l21, m, h);
+  setSubMatrix(l, n, h, h, l22, m, m);
+  return l;
+}
+
+/**
+ * The upper-triangular R with R R^T = A for an SPD matrix A (a Cholesky factor taken from the last row
+ * up): with J the order-reversing permutation and J A J = L' L'^T, R = J L' J. GPTQ's error propagation
+ * reads its rows (see src/passes/gptq/solve.ts). Throws NotPositiveDefiniteError (pivot counted from the
+ * last row).
+ */
+export function reversedCholesky(a: Float32Array, n: number): Float32Array {
+  const l = cholesky(reverse(a, n), n);
+  return reverse(l, n);
+}
+
+/** J A J for an n x n matrix A: rows and columns in reversed order. */
+function reverse(a: Float32Array, n: number): Float32Array {
+  const out = new Float32Array(n * n);
+  const last = n * n - 1;
+  for (let i = 0; i < out.length; i++) out[i] = a[last - i]!;
+  return out;
 }
 
 /**

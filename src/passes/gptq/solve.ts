@@ -12,10 +12,22 @@
  *   the original weights up front), so the output needs no g_idx and the usual formats hold it;
  * - dampening: H + lambda I with lambda = damp * mean(diag H); a Hessian that is still not positive
  *   definite gets lambda x10, up to three times, before a NumericsError naming the layer;
- * - U = the upper Cholesky factor of H^-1, whose rows carry the error-propagation coefficients;
- * - blocks of `blockSize` rows: inside a block the updates are rank-1 row updates (JS loops), and the rows
- *   below get the block's accumulated error in one matmul, W[i2:] -= U[i1:i2, i2:]^T Err (tfjs): the
- *   "lazy batch updates" of section 4 that make the algorithm memory-bound rather than compute-bound.
+ * - the error propagation from a Cholesky factor of H itself, not of H^-1 (see below);
+ * - blocks of `blockSize` rows: each block gets the errors of all the rows before it in one matmul
+ *   (tfjs): the "lazy batch updates" of section 4 that make the algorithm memory-bound rather than
+ *   compute-bound; inside a block, 32-row sub-blocks pass theirs on the same way, and inside a sub-block
+ *   each row catches up on the rows before it in one JS pass just before it is rounded.
+ *
+ * The paper propagates with U, the upper Cholesky factor of H^-1 (U^T U = H^-1): row k's scaled error
+ * Err_k = (w'_k - q_k) / U_kk is subtracted as W'[j] -= U_kj Err_k from every later row j. Summing those
+ * updates, D = W - Q (original weights minus codes) is U^T Err, so Err = R^T D with R = U^-1, the upper
+ * triangular factor with R R^T = H; and the row that row j quantizes is
+ *   w'_j = w_j + sum_{i<j} (R_ij / R_jj) (w_i - q_i),
+ * the original row plus the rounding differences of the rows before it. The same algorithm, but it needs
+ * only the Cholesky factor R of H (a third of the arithmetic of factoring, inverting and factoring again,
+ * half of the reversed-order trick's factor and inverse), and each update is a product with the fixed
+ * differences D rather than with a running error. Only the intermediate rows differ: dynamic groups fit
+ * their scales on the paper's partially updated rows, recovered by paperRows.
  * The quality measure is the layer's relative output error ||W X - Q X||^2 / ||W X||^2 = tr(E^T H E) /
  * tr(W^T H W) with E = W - Q, computed from H; `rtnQuantize` gives round-to-nearest on the same grid for
  * comparison.
@@ -26,7 +38,7 @@
  * container.
  */
 import { NumericsError } from '../../core/errors.js';
-import { inverseUpperCholesky, NotPositiveDefiniteError, quadraticForm, quadraticForms, subMatrix, subtractProduct } from '../../tensor/linalg.js';
+import { addProduct, lowerTriangularInverse, matmul, NotPositiveDefiniteError, quadraticForm, quadraticForms, reversedCholesky, subMatrix } from '../../tensor/linalg.js';
 import { quantRange, roundHalfEven, scaleZeroPoint, type QuantizedTensor } from '../../tensor/quant.js';
 
 /** The grid and algorithm settings of one layer. */
@@ -98,24 +110,24 @@ function emptyGrid(K: number, N: number, p: GptqParams): Grid {
   return { g, groups, scales: new Float32Array(groups * N), zeroPoints: new Int32Array(groups * N), qmin, qmax };
 }
 
-/** Fits the grid of group `grp` to rows [r0, r1) of `w` (rows in the order stored). */
+/** Fits the grid of group `grp` to the rows `rows` of `w` (row-major, N columns). */
 function fitGroup(grid: Grid, grp: number, w: Float32Array, N: number, rows: ArrayLike<number>, p: GptqParams): void {
-  for (let n = 0; n < N; n++) {
-    let lo = Infinity;
-    let hi = -Infinity;
-    for (let i = 0; i < rows.length; i++) {
-      const v = w[rows[i]! * N + n]!;
-      if (v < lo) lo = v;
-      if (v > hi) hi = v;
+  // Row by row (contiguous reads), a running range per column.
+  const lo = new Float32Array(N).fill(Infinity);
+  const hi = new Float32Array(N).fill(-Infinity);
+  for (let i = 0; i < rows.length; i++) {
+    const r = rows[i]! * N;
+    for (let n = 0; n < N; n++) {
+      const v = w[r + n]!;
+      if (v < lo[n]!) lo[n] = v;
+      if (v > hi[n]!) hi[n] = v;
     }
-    const { scale, zeroPoint } = gridParams(Number.isFinite(lo) ? lo : 0, Number.isFinite(hi) ? hi : 0, p.bits, p.symmetric);
+  }
+  for (let n = 0; n < N; n++) {
+    const { scale, zeroPoint } = gridParams(Number.isFinite(lo[n]!) ? lo[n]! : 0, Number.isFinite(hi[n]!) ? hi[n]! : 0, p.bits, p.symmetric);
     grid.scales[grp * N + n] = scale;
     grid.zeroPoints[grp * N + n] = zeroPoint;
   }
-}
-
-function gcd(a: number, b: number): number {
-  return b === 0 ? a : gcd(b, a % b);
 }
 
 function range(a: number, b: number): number[] {
@@ -169,8 +181,13 @@ export function rtnQuantize(w: Float32Array, K: number, N: number, p: GptqParams
   return { q: toQuantized(grid, codes, K, N, p), dequantized: deq };
 }
 
-/** Dampens H in place and returns U with U^T U = (H + lambda I)^-1, raising damp x10 on failure. */
-function dampedInverseFactor(h: Float32Array, K: number, damp: number, layer: string): { u: Float32Array; damp: number } {
+/**
+ * Dampens H in place and returns the propagation coefficients of (H + lambda I), raising damp x10 on
+ * failure: C [K, K] lower triangular with C_ji = R_ij / R_jj for i < j, where R is upper triangular with
+ * R R^T = H + lambda I (see the file comment). Row j of C weighs the rounding differences of the rows
+ * before j, so a block of rows reads a contiguous slice of it.
+ */
+function dampedFactor(h: Float32Array, K: number, damp: number, layer: string): { c: Float32Array; damp: number } {
   let mean = 0;
   for (let k = 0; k < K; k++) mean += h[k * K + k]!;
   mean /= K;
@@ -181,7 +198,7 @@ function dampedInverseFactor(h: Float32Array, K: number, damp: number, layer: st
     for (let k = 0; k < K; k++) h[k * K + k]! += lambda - applied;
     applied = lambda;
     try {
-      return { u: inverseUpperCholesky(h, K), damp: d };
+      return { c: coefficients(reversedCholesky(h, K), K), damp: d };
     } catch (e) {
       if (!(e instanceof NotPositiveDefiniteError)) throw e;
       d *= 10;
@@ -194,13 +211,33 @@ function dampedInverseFactor(h: Float32Array, K: number, damp: number, layer: st
 }
 
 /**
+ * C_ji = R_ij / R_jj for i < j (0 on and above the diagonal) from an upper-triangular R: a transpose,
+ * done in 64 x 64 tiles so that both sides are read and written along rows.
+ */
+function coefficients(r: Float32Array, K: number): Float32Array {
+  const c = new Float32Array(K * K);
+  const T = 64;
+  for (let i0 = 0; i0 < K; i0 += T) {
+    for (let j0 = i0; j0 < K; j0 += T) {
+      const i1 = Math.min(K, i0 + T);
+      const j1 = Math.min(K, j0 + T);
+      for (let i = i0; i < i1; i++) {
+        for (let j = Math.max(j0, i + 1); j < j1; j++) c[j * K + i] = r[i * K + j]! / r[j * K + j]!;
+      }
+    }
+  }
+  return c;
+}
+
+/**
  * What GPTQ needs of a layer input's Hessian, computed once for every layer that reads the input (q, k
- * and v projections share it): the processing order, the dead inputs, and U with U^T U = (H + lambda I)^-1
- * (rows and columns in processing order).
+ * and v projections share it): the processing order, the dead inputs, and the propagation coefficients
+ * C of H + lambda I (rows and columns in processing order; see dampedFactor).
  */
 export interface GptqFactor {
   K: number;
-  u: Float32Array;
+  /** [K, K] lower triangular: row j weighs the rounding differences w_i - q_i of the rows i < j. */
+  c: Float32Array;
   /** Processing order (act-order: by decreasing H_kk), or null for the stored order. */
   perm: Int32Array | null;
   /** 1 for an input whose activations were always zero (H_kk = 0), by stored index. */
@@ -236,8 +273,71 @@ export function gptqFactor(h0: Float32Array, K: number, p: Pick<GptqParams, 'act
     for (let i = 0; i < K; i++) for (let j = 0; j < K; j++) hp[i * K + j] = h[perm[i]! * K + perm[j]!]!;
     h = hp;
   }
-  const { u, damp } = dampedInverseFactor(h, K, p.damp, layer);
-  return { K, u, perm, dead, deadInputs, damp };
+  const { c, damp } = dampedFactor(h, K, p.damp, layer);
+  return { K, c, perm, dead, deadInputs, damp };
+}
+
+/**
+ * Rows [s, s + g) as the paper's algorithm has them once the rows before s are quantized (what dynamic
+ * groups fit their scales to), from the rows as this solve has them then. The paper's right-looking
+ * updates leave row j at w_j - sum_{k<s} U_kj Err_k; here it is w_j + sum_{i<s} C_ji D_i. Both reach the
+ * same value by the time row j is quantized, but not at s: with G = [s, s + g) and R R^T = H, the paper's
+ * rows are w_G + R_GG^-T R_SG^T D_S (S = the rows before s; U_SG = -R_SS^-1 R_SG R_GG^-1, Err_S =
+ * R_SS^T D_S), and I + C_GG = diag(R_GG)^-1 R_GG^T, so they are w_G + (I + C_GG)^-1 (w'_G - w_G): one
+ * small triangular inverse and one [g, g] x [g, N] product per group. Returns the g rows (row-major).
+ */
+function paperRows(w: Float32Array, w0: Float32Array, coef: Float32Array, K: number, N: number, s: number, g: number): Float32Array {
+  const t = subMatrix(coef, K, s, g, s, g);
+  for (let i = 0; i < g; i++) t[i * g + i] = 1;
+  const delta = new Float32Array(g * N);
+  for (let i = 0; i < g * N; i++) delta[i] = w[s * N + i]! - w0[s * N + i]!;
+  const z = matmul(lowerTriangularInverse(t, g), g, g, delta, g, N);
+  for (let i = 0; i < g * N; i++) z[i] = w0[s * N + i]! + z[i]!;
+  return z;
+}
+
+/**
+ * Rounds row `row` of w to the grid of scales/zero points at `sBase` (codes, dequantized values) and
+ * records its difference from the original row w0. A function of its own so that V8 optimizes the loop
+ * (inlined in gptqSolve's body it ran several times slower).
+ */
+function quantizeRow(w: Float32Array, w0: Float32Array, scales: Float32Array, zeroPoints: Int32Array, qmin: number, qmax: number, row: number, sBase: number, N: number, codes: Int32Array, deq: Float32Array, diff: Float32Array): void {
+  for (let n = 0; n < N; n++) {
+    const s = scales[sBase + n]!;
+    const z = zeroPoints[sBase + n]!;
+    let c = roundHalfEven(w[row + n]! / s) + z;
+    c = c < qmin ? qmin : c > qmax ? qmax : c;
+    const qv = Math.fround((c - z) * s);
+    codes[row + n] = c;
+    deq[row + n] = qv;
+    diff[row + n] = w0[row + n]! - qv;
+  }
+}
+
+/**
+ * w[r] += sum_{e0 <= i < e1} C[r, i] D[i] over rows of N values, four differences at a time (one pass
+ * over w[r] per four rows of D; the sums are taken in float64 and rounded once per pass).
+ */
+function catchUpRow(w: Float32Array, d: Float32Array, coef: Float32Array, K: number, N: number, r: number, e0: number, e1: number): void {
+  const wr = r * N;
+  const cr = r * K;
+  let i = e0;
+  for (; i + 4 <= e1; i += 4) {
+    const c0 = coef[cr + i]!;
+    const c1 = coef[cr + i + 1]!;
+    const c2 = coef[cr + i + 2]!;
+    const c3 = coef[cr + i + 3]!;
+    const d0 = i * N;
+    const d1 = d0 + N;
+    const d2 = d1 + N;
+    const d3 = d2 + N;
+    for (let n = 0; n < N; n++) w[wr + n] = w[wr + n]! + c0 * d[d0 + n]! + c1 * d[d1 + n]! + c2 * d[d2 + n]! + c3 * d[d3 + n]!;
+  }
+  for (; i < e1; i++) {
+    const c = coef[cr + i]!;
+    const di = i * N;
+    for (let n = 0; n < N; n++) w[wr + n] = w[wr + n]! + c * d[di + n]!;
+  }
 }
 
 /**
@@ -246,13 +346,15 @@ export function gptqFactor(h0: Float32Array, K: number, p: Pick<GptqParams, 'act
  * the codes and grid in the stored row order and the dequantized weights Q.
  *
  * Rows are taken in blocks of `blockSize` in processing order. Each block first receives, in one tfjs
- * product, the error of every row quantized before it (W[i1:i2] -= U[:i1, i1:i2]^T Err[:i1]: the "lazy
- * batch updates" of the paper, left-looking, so that only the block's rows come back from tfjs); inside
- * the block each row is rounded and its error spread over the block's remaining rows.
+ * product, the rounding differences of every row quantized before it (W[i1:i2] += C[i1:i2, :i1] D[:i1]:
+ * the "lazy batch updates" of the paper, left-looking, so that only the block's rows come back from
+ * tfjs); inside the block, each finished 32-row sub-block's differences reach the block's later rows in
+ * one more product, and each row receives those of its own sub-block's earlier rows in JS (catchUpRow)
+ * just before it is rounded. Equals the unblocked float64 algorithm up to float32 rounding (tested).
  */
 export function gptqSolve(w0: Float32Array, K: number, N: number, f: GptqFactor, p: GptqParams): { q: QuantizedTensor; dequantized: Float32Array } {
   if (w0.length !== K * N || f.K !== K) throw new RangeError(`GPTQ: W has ${w0.length} values for [${K}, ${N}], the factor is for K = ${f.K}`);
-  const { u, perm, dead } = f;
+  const { c: coef, perm, dead } = f;
   // W in processing order, dead rows zeroed.
   const w = new Float32Array(K * N);
   for (let k = 0; k < K; k++) {
@@ -269,64 +371,55 @@ export function gptqSolve(w0: Float32Array, K: number, N: number, f: GptqFactor,
   }
   const codes = new Int32Array(K * N);
   const deq = new Float32Array(K * N);
-  // Err[k] = (w_k - q_k) / U_kk, the scaled error of each row quantized so far (processing order).
-  const err = new Float32Array(K * N);
-  // With groups fitted as they come (no act-order), a group must start on a block boundary, so that its
-  // rows carry every earlier update when its scales are chosen; a group longer than a block gets those
-  // updates, for all its rows, when it starts.
+  // D[k] = w_k - q_k, the rounding difference of each row quantized so far against its original weights
+  // (processing order); w holds the rows as updated.
+  const w0p = w.slice();
+  const diff = new Float32Array(K * N);
+  // With groups fitted as they come (no act-order), a group must start on a block boundary or inside a
+  // block that holds all of it, so that its rows can carry every earlier difference when its scales are
+  // chosen; a group longer than a block gets those differences, for all its rows, when it starts.
   let B = Math.max(1, p.blockSize);
   if (!staticGroups && B % grid.g !== 0 && grid.g % B !== 0) B = B > grid.g ? Math.floor(B / grid.g) * grid.g : grid.g;
-  /** Rows [r0, r1) receive the errors of rows [e0, e1): W[r0:r1] -= U[e0:e1, r0:r1]^T Err[e0:e1] (tfjs). */
-  const update = (r0: number, r1: number, e0: number, e1: number) => {
-    if (e1 <= e0 || r1 <= r0) return;
-    const ub = subMatrix(u, K, e0, e1 - e0, r0, r1 - r0);
-    w.set(subtractProduct(w.subarray(r0 * N, r1 * N), r1 - r0, ub, e1 - e0, err.subarray(e0 * N, e1 * N), N), r0 * N);
+  // upto[r]: row r has received the differences of rows [0, upto[r]).
+  const upto = new Int32Array(K);
+  /** Rows [r0, r1), all at the same upto, receive the differences up to row e: one tfjs product. */
+  const update = (r0: number, r1: number, e: number) => {
+    const e0 = upto[r0]!;
+    if (e <= e0 || r1 <= r0) return;
+    const cb = subMatrix(coef, K, r0, r1 - r0, e0, e - e0);
+    w.set(addProduct(w.subarray(r0 * N, r1 * N), r1 - r0, cb, e - e0, diff.subarray(e0 * N, e * N), N), r0 * N);
+    upto.fill(e, r0, r1);
   };
-  // Inside a block, rows go in sub-blocks of `b`: each row's error is spread over its sub-block's
-  // remaining rows in JS, and a finished sub-block's errors reach the rest of the block in one tfjs
-  // product (JS loops cost ~10x a tfjs flop: this cuts them from B/2 to b/2 per weight). Groups fitted
-  // as they come must start on a sub-block.
-  const b = staticGroups ? Math.min(16, B) : gcd(Math.min(16, B), grid.g);
-  let groupStart = 0;
-  let groupEnd = 0;
+  /** Row r receives the differences up to row e in JS (inside a block: at most B rows). */
+  const catchUp = (r: number, e: number) => {
+    catchUpRow(w, diff, coef, K, N, r, upto[r]!, e);
+    upto[r] = e;
+  };
+  // Sub-blocks of b rows: a finished sub-block's differences reach the rest of its block in one tfjs
+  // product, so that the JS catch-up spans at most b rows. A group fitted as it comes starts on one.
+  let b = Math.min(32, B);
+  if (!staticGroups) while (grid.g % b !== 0) b--;
+  const { scales, zeroPoints, qmin, qmax } = grid;
   for (let i1 = 0; i1 < K; i1 += B) {
     const i2 = Math.min(i1 + B, K);
     if (!staticGroups && grid.g > B && i1 % grid.g === 0) {
-      // A group longer than a block starts: all its rows get the errors so far, then its scales are fitted.
-      groupStart = i1;
-      groupEnd = Math.min(K, i1 + grid.g);
-      update(i1, groupEnd, 0, i1);
+      // A group longer than a block starts: all its rows get the differences so far.
+      update(i1, Math.min(K, i1 + grid.g), i1);
     }
-    update(i1, i2, i1 >= groupStart && i2 <= groupEnd ? groupStart : 0, i1);
-    for (let j1 = i1; j1 < i2; j1 += b) {
-      const j2 = Math.min(j1 + b, i2);
-      for (let k = j1; k < j2; k++) {
-        const orig = perm ? perm[k]! : k;
-        const grp = Math.floor(orig / grid.g);
-        // Dynamic groups (no act-order): the scales of a group come from its rows as updated so far.
-        if (!staticGroups && orig % grid.g === 0) fitGroup(grid, grp, w, N, range(k, Math.min(K, k + grid.g)), p);
-        const d = u[k * K + k]!;
-        const row = k * N;
-        const sBase = grp * N;
-        for (let n = 0; n < N; n++) {
-          const s = grid.scales[sBase + n]!;
-          const z = grid.zeroPoints[sBase + n]!;
-          const x = w[row + n]!;
-          const c = Math.min(grid.qmax, Math.max(grid.qmin, roundHalfEven(x / s) + z));
-          const qv = Math.fround((c - z) * s);
-          codes[row + n] = c;
-          deq[row + n] = qv;
-          err[row + n] = (x - qv) / d;
-        }
-        // Spread this row's error over the sub-block's remaining rows: W[k2] -= U[k, k2] * err_k.
-        for (let k2 = k + 1; k2 < j2; k2++) {
-          const c = u[k * K + k2]!;
-          if (c === 0) continue;
-          const r2 = k2 * N;
-          for (let n = 0; n < N; n++) w[r2 + n]! -= c * err[row + n]!;
-        }
+    update(i1, i2, i1);
+    for (let k = i1; k < i2; k++) {
+      const orig = perm ? perm[k]! : k;
+      const grp = Math.floor(orig / grid.g);
+      // Dynamic groups (no act-order): the scales of a group come from its rows as updated so far.
+      if (!staticGroups && orig % grid.g === 0) {
+        const rows = Math.min(K, k + grid.g) - k;
+        if (k > 0) for (let r = k; r < Math.min(k + rows, i2); r++) catchUp(r, k);
+        fitGroup(grid, grp, k === 0 ? w : paperRows(w, w0p, coef, K, N, k, rows), N, range(0, rows), p);
       }
-      update(j2, i2, j1, j2);
+      catchUp(k, k);
+      const row = k * N;
+      quantizeRow(w, w0p, scales, zeroPoints, qmin, qmax, row, grp * N, N, codes, deq, diff);
+      if ((k + 1 - i1) % b === 0) update(k + 1, i2, k + 1);
     }
   }
   // Back to the stored row order.

@@ -102,7 +102,7 @@ function referenceGptq(w0: Float32Array, K: number, N: number, h0: Float32Array,
   return q;
 }
 
-test('GPTQ matches the unblocked float64 reference (4x6 ... 96x16)', async () => {
+test('GPTQ matches the unblocked float64 reference (4x6 ... 288x16)', async () => {
   await initBackend('auto');
   for (const [K, N, bits, groupSize, blockSize, symmetric] of [
     [4, 6, 4, -1, 2, false],
@@ -113,6 +113,10 @@ test('GPTQ matches the unblocked float64 reference (4x6 ... 96x16)', async () =>
     // groups longer than a block: each group's rows get every earlier error when it starts
     [64, 16, 4, 32, 8, false],
     [96, 16, 3, 32, 16, true],
+    // above linalg's leaf size: the recursive Cholesky, and groups of 128 and 48 rows fitted on the
+    // paper's partially updated rows (paperRows) across several blocks
+    [256, 24, 4, 128, 128, false],
+    [288, 16, 4, 48, 32, true],
   ] as const) {
     const h = hessian(K, 4 * K, K + N);
     const w = weights(K, N, K * N);
@@ -126,8 +130,9 @@ test('GPTQ matches the unblocked float64 reference (4x6 ... 96x16)', async () =>
       if (d > 1e-5) mismatch++;
       maxStep = Math.max(maxStep, d);
     }
-    // float32 against float64 may land a value on the other side of a rounding boundary, rarely.
-    assert.ok(mismatch <= Math.ceil(0.02 * ref.length), `${K}x${N}: ${mismatch} of ${ref.length} differ (max ${maxStep})`);
+    // float32 against float64 may land a value on the other side of a rounding boundary, rarely (none of
+    // these cases does, measured).
+    assert.ok(mismatch <= Math.ceil(0.002 * ref.length), `${K}x${N}: ${mismatch} of ${ref.length} differ (max ${maxStep})`);
     // the codes are what the dequantized values say
     assert.deepEqual(dequantizeTensor(r.q), r.dequantized);
     assert.ok(r.error <= r.rtnError * 1.0001, `${K}x${N}: GPTQ ${r.error} vs RTN ${r.rtnError}`);
