@@ -22,6 +22,22 @@ test('float weights: params, 32 bits per weight, exact zeros', () => {
   assert.deepEqual(w.bytesByDataType, { FLOAT: 168 * 4 });
 });
 
+test('float16 weights: +0 and -0 counted as zeros, subnormals not, any length (two values per word, then the tail)', () => {
+  for (const [bits, zeros] of [
+    [[0, 0x8000, 0x3c00, 0, 0x0001, 0x7c00, 0x8000], 4],
+    [[0x3c00, 0x0001, 0x8001, 0], 1],
+    [[0x8000], 1],
+  ] as const) {
+    const g = new Graph('h');
+    const x = g.addInput('x', { kind: 'tensor', elemType: DataType.FLOAT16, shape: ['n', bits.length] });
+    const w = g.addInitializer('W', new Tensor(DataType.FLOAT16, [bits.length, 1], Uint16Array.from(bits)));
+    g.outputs.push(g.createNode({ opType: 'MatMul', inputs: [x, w], outputs: ['y'] }).output(0)!);
+    const stats = weightStats(new Model(g, 10, [{ domain: '', version: 17 }]));
+    assert.equal(stats.params, bits.length);
+    assert.equal(stats.sparsity, zeros / bits.length, `${bits}`);
+  }
+});
+
 /** x -> DequantizeLinear(Wq, scale, zp) -> MatMul. */
 function dqModel(wq: Tensor, scale: Tensor, zp: Tensor | undefined, attrs: ReturnType<typeof makeAttr>[], opset: number): Model {
   const g = new Graph('q');
