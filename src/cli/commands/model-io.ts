@@ -6,7 +6,7 @@ import { mkdir } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import type { Model } from '../../ir/model.js';
 import { encodingOf, type ModelEncoding } from '../../onnx/encoding.js';
-import { loadModel, saveModel, serializeModel, stageModel, type StagedModel } from '../../onnx/index.js';
+import { loadModel, saveModel, stageModel, type StagedModel } from '../../onnx/index.js';
 import { allConstants, bytesOnDisk, tensorBytes, type FileBytes } from '../../report/size.js';
 
 /** A loaded model and the bytes of the files it came from. */
@@ -27,11 +27,6 @@ export function externalFilesOf(model: Model): string[] {
 export async function openModel(path: string): Promise<LoadedModel> {
   const model = await loadModel(path);
   return { model, files: { ...bytesOnDisk(resolve(path), externalFilesOf(model)), path } };
-}
-
-/** The bytes a model would take as one file (for --dry-run and in-memory models). */
-export function bytesInMemory(model: Model): FileBytes {
-  return { bytes: serializeModel(model).byteLength, files: [] };
 }
 
 /**

@@ -494,7 +494,9 @@ async function compressOneIn(state: CliState, req: CompressRequest, pass: Loaded
   // only once onnxruntime has loaded and run it: a failure leaves nothing behind.
   const staged = dry ? undefined : await io.stageOutput(compressedModel, plan.output, req.common.force, original.files.files.length > 1);
   lap('save');
-  const files = staged ? { ...staged.files, path: plan.output } : io.bytesInMemory(compressedModel);
+  // A dry run changed nothing: its bytes are the input's (serializing a multi-GB model to count them
+  // held it whole in memory, and one past 2 GiB cannot be serialized at all).
+  const files = staged ? { ...staged.files, path: plan.output } : { bytes: original.files.bytes, files: [] };
   // A dry run leaves the model as it was: the pass's plan says what the weights would weigh.
   if (dry && result.plan?.bytes) files.bytes = Math.max(0, original.files.bytes - result.plan.bytes.before + result.plan.bytes.after);
   const measured = buildReport({ model: compressedModel, files }, undefined, { command: req.command });
