@@ -139,7 +139,17 @@ export function nativeOp(name: string, inputs: (TF.Tensor | NativeConst)[], attr
  * TensorFlow's own results. Each op is probed once per process on a tiny conv; without it (a TensorFlow
  * built without oneDNN), `mklOp` answers undefined and callers use the plain op.
  */
-const mklProbes = new Map<MklConv, boolean>();
+const mklProbes = new Map<string, boolean>();
+
+/** Whether TensorFlow has the oneDNN kernel `op`, probed once per process by `probe`. */
+function hasMklKernel(op: string, probe: () => boolean): boolean {
+  let ok = mklProbes.get(op);
+  if (ok === undefined) {
+    ok = probe();
+    mklProbes.set(op, ok);
+  }
+  return ok;
+}
 
 /** The label that selects a `_MklNative` kernel (TensorFlow's mkl_op_registry kMklNameChangeOpLabel). */
 const MKL_LABEL = 'MklNameChangeOp';
@@ -152,12 +162,8 @@ export type MklConv = 'Conv2D' | 'Conv2DWithBias' | 'DepthwiseConv2dNative';
  * undefined when this TensorFlow has none. Inference only.
  */
 export function mklOp(name: MklConv): { name: string; label: TfAttr } | undefined {
-  let ok = mklProbes.get(name);
-  if (ok === undefined) {
-    ok = probeMkl(`_MklNative${name}`, name === 'Conv2DWithBias');
-    mklProbes.set(name, ok);
-  }
-  return ok ? { name: `_MklNative${name}`, label: attr.string('_kernel', MKL_LABEL) } : undefined;
+  const op = `_MklNative${name}`;
+  return hasMklKernel(op, () => probeMkl(op, name === 'Conv2DWithBias')) ? { name: op, label: attr.string('_kernel', MKL_LABEL) } : undefined;
 }
 
 /**
@@ -191,8 +197,6 @@ function runsOnce(op: string, inputs: [number[], number][], attrs: TfAttr[]): bo
   }
 }
 
-let mklMatMulProbe: boolean | undefined;
-
 /**
  * Products up to this many multiply-adds (m * k * n) run as oneDNN's _MklMatMul: TensorFlow's MatMul
  * (Eigen's contraction over the same sgemm kernel) costs 3-4.5x the CPU time on small products
@@ -211,8 +215,7 @@ export function nativeMatMul(a: TF.Tensor, b: TF.Tensor, transposeA = false, tra
   const n = transposeB ? b.shape[0]! : b.shape[1]!;
   const attrs = [typeAttr('float32'), attr.bool('transpose_a', transposeA), attr.bool('transpose_b', transposeB)];
   if (m * k * n <= MKL_MATMUL_MAX) {
-    mklMatMulProbe ??= probeMklMatMul();
-    if (mklMatMulProbe) return nativeOp('_MklMatMul', [a, b], [...attrs, attr.string('_kernel', MKL_LABEL)]);
+    if (hasMklKernel('_MklMatMul', probeMklMatMul)) return nativeOp('_MklMatMul', [a, b], [...attrs, attr.string('_kernel', MKL_LABEL)]);
   }
   return nativeOp('MatMul', [a, b], attrs);
 }

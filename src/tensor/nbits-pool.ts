@@ -56,8 +56,6 @@ export const inlineElements = 1 << 18;
  */
 export class NBitsPool {
   private readonly workers: Worker[] = [];
-  /** Each worker's spill file (same positions as `workers`). */
-  private readonly spills: (string | undefined)[] = [];
   private readonly pending = new Map<number, { resolve: (r: NBitsResult) => void; reject: (e: Error) => void }>();
   private readonly inflight = new Int32Array(new SharedArrayBuffer(4));
   private next = 0;
@@ -73,7 +71,8 @@ export class NBitsPool {
     readonly spillDir?: string,
   ) {}
 
-  private worker(): { worker: Worker; spill?: string } {
+  /** The index of the worker the next job goes to (started when fewer than `size` run). */
+  private nextWorker(): number {
     if (this.workers.length < this.size) {
       const w = new Worker(new URL('./nbits-worker.js', import.meta.url));
       w.unref();
@@ -93,12 +92,11 @@ export class NBitsPool {
         Atomics.notify(this.inflight, 0);
       });
       this.workers.push(w);
-      this.spills.push(this.spillDir === undefined ? undefined : join(this.spillDir, `codes-${this.workers.length}.bin`));
-      return { worker: w, spill: this.spills[this.spills.length - 1] };
+      return this.workers.length - 1;
     }
     const i = this.next % this.workers.length;
     this.next++;
-    return { worker: this.workers[i]!, spill: this.spills[i] };
+    return i;
   }
 
   /** Quantizes one weight (in this thread when it is small, else in a worker). */
@@ -124,11 +122,12 @@ export class NBitsPool {
     const src = job.transfer && whole ? job.src : job.src.slice();
     const { transfer: _t, ...args } = job;
     const id = this.ids++;
-    const { worker, spill } = this.worker();
+    const i = this.nextWorker();
+    const spill = this.spillDir === undefined ? undefined : join(this.spillDir, `codes-${i + 1}.bin`);
     const message: NBitsMessage = { id, job: { ...args, src }, inflight: this.inflight, kib, spill };
     return new Promise((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
-      worker.postMessage(message, [src.buffer as ArrayBuffer]);
+      this.workers[i]!.postMessage(message, [src.buffer as ArrayBuffer]);
     });
   }
 

@@ -347,9 +347,6 @@ export function fromMatMulNBits(w: MatMulNBitsWeights): Float32Array {
   return out;
 }
 
-/** 1.5 * 2^52: adding and subtracting it rounds a double to an integer, ties to even. */
-const ROUND_MAGIC = 6755399441055744;
-
 /** What quantizeToMatMulNBits returns: the op's weights and the relative reconstruction error. */
 export interface NBitsResult {
   weights: MatMulNBitsWeights;
@@ -445,9 +442,8 @@ export function quantizeToMatMulNBits(
         let code = stored;
         if (j < rows) {
           const v = tile[o + j]!;
-          // x + 1.5 * 2^52 - 1.5 * 2^52 rounds a double to the nearest integer, ties to even (exact for
-          // |x| < 2^51; anything larger is clamped below anyway): roundHalfEven without its branches.
-          let q = v / scale + ROUND_MAGIC - ROUND_MAGIC + zp;
+          // roundHalfEven without its clamp to +-1e15 (anything that large is clamped to the codes below).
+          let q = v / scale + ROUNDER - ROUNDER + zp;
           q = q < qmin ? qmin : q > qmax ? qmax : q;
           code = q + offset;
           const d = v - Math.fround((q - zp) * scale);
